@@ -1,0 +1,40 @@
+/**
+ * @file `moe-lens` — the headless CLI on the same engine the extension runs.
+ * Dispatches to one file per subcommand; every error becomes one line on stderr and a non-zero exit.
+ */
+import { CliError, type CliCommand } from './command';
+
+const commands: CliCommand[] = [];
+
+function help(): string {
+  const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);
+  return ['usage: moe-lens <command> [options]', '', 'commands:', ...lines, '', 'moe-lens <command> --help for details.'].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    process.stdout.write(help() + '\n');
+    return name ? 0 : 2;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    throw new CliError(`unknown command '${name}'. Commands: ${commands.map((c) => c.name).join(', ')}`, 2);
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(command.usage + '\n');
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`moe-lens: ${message.split('\n')[0]}\n`);
+    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  },
+);

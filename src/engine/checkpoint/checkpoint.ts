@@ -1,0 +1,280 @@
+/**
+ * @file Opens a safetensors checkpoint (one file or sharded with model.safetensors.index.json),
+ * validates every header up front, then reads tensors by name with positioned reads of just that
+ * tensor's bytes, so a multi-GB shard is never held in memory at once.
+ */
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DTYPE_BYTES, widenInPlace, type Dtype } from './dtypes';
+import { CheckpointError, checkpointError } from './errors';
+import { INDEX_FILE, SINGLE_FILE, assertDirectory, listWeightFiles, pickleRefusal, readJsonFile, resolveInside } from './modelFolder';
+import { readSafetensorsHeader, type SafetensorsHeader } from './safetensorsHeader';
+import { isJsonObject } from './strictJson';
+
+export { CheckpointError } from './errors';
+export type { Dtype } from './dtypes';
+
+export interface TensorInfo {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  file: string;
+  /** absolute byte offsets in file */
+  start: number;
+  end: number;
+}
+
+export interface ReadOptions {
+  /** Throw a CheckpointError naming the tensor and the first bad element if any value is NaN or ±Inf. */
+  checkFinite?: boolean;
+}
+
+export interface Checkpoint {
+  readonly dir: string;
+  /** Per-file `__metadata__` maps (null when a file has none), keyed by file path. */
+  readonly metadata: ReadonlyMap<string, Readonly<Record<string, string>> | null>;
+  names(): string[];
+  has(name: string): boolean;
+  /** CheckpointError naming the tensor when absent. */
+  info(name: string): TensorInfo;
+  /** F16/BF16/F64/int/bool/fp8 → float32; positioned read of that tensor only. */
+  readFloat32(name: string, opts?: ReadOptions): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Default for every readFloat32 call's `checkFinite`. */
+  checkFinite?: boolean;
+}
+
+/** Reads are split so no single read call exceeds what the OS accepts (2 GB) and progress stays smooth. */
+const READ_CHUNK = 64 * 1024 * 1024;
+
+if (os.endianness() !== 'LE') {
+  // safetensors is little-endian and the typed-array views below assume the host is too.
+  throw new Error('MoE Lens checkpoint loading needs a little-endian machine');
+}
+
+/** Index of the first NaN or ±Inf in `data`, or -1. */
+export function findNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    // v - v is 0 for finite v and NaN for NaN and ±Inf: one compare per element.
+    if (v - v !== 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** Throws a CheckpointError naming the tensor, the element and how many are non-finite. */
+export function assertFinite(info: Pick<TensorInfo, 'name' | 'file' | 'shape'>, data: Float32Array): void {
+  const first = findNonFinite(data);
+  if (first < 0) {
+    return;
+  }
+  let count = 0;
+  for (let i = first; i < data.length; i++) {
+    if (data[i] - data[i] !== 0) {
+      count++;
+    }
+  }
+  const idx: number[] = [];
+  let rem = first;
+  for (let d = info.shape.length - 1; d >= 0; d--) {
+    const size = info.shape[d];
+    idx.unshift(size > 0 ? rem % size : 0);
+    rem = size > 0 ? Math.floor(rem / size) : 0;
+  }
+  throw checkpointError(
+    info.file,
+    info.name,
+    `holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${String(data[first])} at [${idx.join(', ')}]); the weights are corrupt or overflowed when saved`,
+  );
+}
+
+class SafetensorsCheckpoint implements Checkpoint {
+  private closed = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly tensors: Map<string, TensorInfo>,
+    private readonly handles: Map<string, FileHandle>,
+    readonly metadata: ReadonlyMap<string, Readonly<Record<string, string>> | null>,
+    private readonly defaults: OpenOptions,
+  ) {}
+
+  names(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  info(name: string): TensorInfo {
+    const t = this.tensors.get(name);
+    if (!t) {
+      throw new CheckpointError(`${this.dir}: tensor ${JSON.stringify(name)} not found in the checkpoint (${this.tensors.size} tensors)`, { file: this.dir, tensor: name });
+    }
+    return t;
+  }
+
+  async readFloat32(name: string, opts: ReadOptions = {}): Promise<Float32Array> {
+    const t = this.info(name);
+    if (this.closed) {
+      throw checkpointError(t.file, name, 'checkpoint already closed');
+    }
+    const fh = this.handles.get(t.file);
+    if (!fh) {
+      throw checkpointError(t.file, name, 'file handle missing (internal error)');
+    }
+    const nbytes = t.end - t.start;
+    const count = nbytes / DTYPE_BYTES[t.dtype];
+    // The raw bytes are read into the front of the output's own buffer and widened in place.
+    let buf: ArrayBuffer;
+    try {
+      buf = new ArrayBuffer(Math.max(nbytes, count * 4));
+    } catch {
+      throw checkpointError(t.file, name, `${count} elements (${nbytes} bytes) are too many to load as one array on this machine`);
+    }
+    const bytes = new Uint8Array(buf);
+    let done = 0;
+    while (done < nbytes) {
+      const want = Math.min(READ_CHUNK, nbytes - done);
+      const { bytesRead } = await fh.read(bytes, done, want, t.start + done);
+      if (bytesRead === 0) {
+        throw checkpointError(t.file, name, `file ended at byte ${t.start + done} while reading bytes [${t.start}, ${t.end}) (was it changed since it was opened?)`);
+      }
+      done += bytesRead;
+    }
+    let out = widenInPlace(t.dtype, buf, count);
+    if (DTYPE_BYTES[t.dtype] > 4) {
+      out = out.slice(); // release the wider input buffer
+    }
+    if (opts.checkFinite ?? this.defaults.checkFinite) {
+      assertFinite(t, out);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    await Promise.all([...this.handles.values()].map((h) => h.close().catch(() => undefined)));
+  }
+}
+
+async function openShard(file: string, handles: Map<string, FileHandle>): Promise<SafetensorsHeader> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (e) {
+    throw new CheckpointError(`${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file });
+  }
+  handles.set(file, fh);
+  const st = await fh.stat();
+  return readSafetensorsHeader(fh, file, st.size);
+}
+
+/** Which files hold the weights: the index's shards, model.safetensors, or every *.safetensors. */
+async function planFiles(dir: string): Promise<{ files: string[]; weightMap: Map<string, string> | null; indexFile: string | null }> {
+  const listing = await listWeightFiles(dir);
+  if (listing.hasIndex) {
+    const indexFile = path.join(dir, INDEX_FILE);
+    const json = await readJsonFile(indexFile, 'safetensors index');
+    if (!isJsonObject(json)) {
+      throw new CheckpointError(`${indexFile}: must be a JSON object with a "weight_map"`, { file: indexFile });
+    }
+    const wm = json['weight_map'];
+    if (!isJsonObject(wm)) {
+      throw new CheckpointError(`${indexFile}: "weight_map" is ${wm === undefined ? 'missing' : 'not an object'}; it must map tensor names to shard file names`, { file: indexFile });
+    }
+    if (json['metadata'] !== undefined && json['metadata'] !== null && !isJsonObject(json['metadata'])) {
+      throw new CheckpointError(`${indexFile}: "metadata" must be an object`, { file: indexFile });
+    }
+    const weightMap = new Map<string, string>();
+    const shardNames = new Map<string, string>();
+    for (const [tensor, shard] of Object.entries(wm)) {
+      if (typeof shard !== 'string') {
+        throw new CheckpointError(`${indexFile}: tensor ${JSON.stringify(tensor)}: shard is not a file name string`, { file: indexFile, tensor });
+      }
+      if (!shardNames.has(shard)) {
+        if (!shard.endsWith('.safetensors')) {
+          throw new CheckpointError(
+            `${indexFile}: tensor ${JSON.stringify(tensor)}: shard ${JSON.stringify(shard)} is not a .safetensors file` +
+              (/\.(bin|pt|pth|ckpt|pkl)$/.test(shard) ? ' (pickle weights are never loaded: convert the checkpoint to safetensors)' : ''),
+            { file: indexFile, tensor },
+          );
+        }
+        shardNames.set(shard, await resolveInside(dir, shard, indexFile));
+      }
+      weightMap.set(tensor, shardNames.get(shard) as string);
+    }
+    if (weightMap.size === 0) {
+      throw new CheckpointError(`${indexFile}: "weight_map" lists no tensors`, { file: indexFile });
+    }
+    return { files: [...shardNames.values()], weightMap, indexFile };
+  }
+  const chosen = listing.safetensors.includes(SINGLE_FILE) ? [SINGLE_FILE] : listing.safetensors;
+  if (chosen.length === 0) {
+    if (listing.pickles.length > 0) {
+      throw pickleRefusal(dir, listing.pickles);
+    }
+    throw new CheckpointError(`${dir}: no weights found (expected ${SINGLE_FILE} or ${INDEX_FILE} with its shards)`, { file: dir });
+  }
+  const files: string[] = [];
+  for (const name of chosen) {
+    files.push(await resolveInside(dir, name, path.join(dir, name)));
+  }
+  return { files, weightMap: null, indexFile: null };
+}
+
+/** Opens and validates every weight file of the model folder `dir` (headers only). */
+export async function openCheckpoint(dir: string, opts: OpenOptions = {}): Promise<Checkpoint> {
+  await assertDirectory(dir);
+  const { files, weightMap, indexFile } = await planFiles(dir);
+  const handles = new Map<string, FileHandle>();
+  try {
+    const headers: SafetensorsHeader[] = [];
+    for (const f of files) {
+      headers.push(await openShard(f, handles));
+    }
+    const tensors = new Map<string, TensorInfo>();
+    const metadata = new Map<string, Record<string, string> | null>();
+    for (const h of headers) {
+      metadata.set(h.file, h.metadata);
+    }
+    if (weightMap && indexFile) {
+      const byFile = new Map(headers.map((h) => [h.file, h]));
+      for (const [name, file] of weightMap) {
+        const t = (byFile.get(file) as SafetensorsHeader).tensors.get(name);
+        if (!t) {
+          throw new CheckpointError(
+            `${indexFile}: tensor ${JSON.stringify(name)} is listed in shard ${path.basename(file)}, but that shard has no such tensor`,
+            { file: indexFile, tensor: name },
+          );
+        }
+        tensors.set(name, { ...t, file });
+      }
+    } else {
+      for (const h of headers) {
+        for (const t of h.tensors.values()) {
+          const other = tensors.get(t.name);
+          if (other) {
+            throw checkpointError(h.file, t.name, `also present in ${other.file}; with no index file the tensor is ambiguous`);
+          }
+          tensors.set(t.name, { ...t, file: h.file });
+        }
+      }
+    }
+    return new SafetensorsCheckpoint(dir, tensors, handles, metadata, opts);
+  } catch (e) {
+    await Promise.all([...handles.values()].map((h) => h.close().catch(() => undefined)));
+    throw e;
+  }
+}

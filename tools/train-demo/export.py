@@ -1,0 +1,114 @@
+"""Export the trained MoE to models/demo (config.json + model.safetensors in bf16) and measure held-out
+loss of the MoE and its dense twin with weights rounded to the shipped precision.
+
+/usr/bin/python3 tools/train-demo/export.py      (reads tools/train-demo/work/{moe,dense}.pt)
+Writes models/demo/{config.json,model.safetensors} and tools/train-demo/work/eval.json.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+from model import Qwen2MoeLM  # noqa: E402
+from train import evaluate, load_stream  # noqa: E402
+
+WORK = os.path.join(HERE, "work")
+OUT = os.path.join(ROOT, "models", "demo")
+
+
+def write_safetensors(path: str, tensors: dict[str, torch.Tensor]) -> None:
+    """safetensors by hand (no package here): u64 LE header length, JSON header, raw LE data."""
+    header: dict = {"__metadata__": {"format": "pt"}}
+    blobs = []
+    off = 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().to(torch.bfloat16)
+        raw = t.view(torch.int16).numpy().astype("<i2").tobytes()
+        header[name] = {"dtype": "BF16", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    hj = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hj += b" " * ((8 - len(hj) % 8) % 8)  # keep the data 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hj)))
+        f.write(hj)
+        for b in blobs:
+            f.write(b)
+
+
+def read_safetensors(path: str) -> dict[str, torch.Tensor]:
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        s, e = info["data_offsets"]
+        assert info["dtype"] == "BF16"
+        a = np.frombuffer(data[s:e], dtype="<i2").copy()
+        out[name] = torch.from_numpy(a).view(torch.bfloat16).float().reshape(info["shape"])
+    return out
+
+
+def shipped_precision(model: Qwen2MoeLM) -> Qwen2MoeLM:
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.to(torch.bfloat16).float())
+    return model
+
+
+def load_ckpt(variant: str) -> tuple[Qwen2MoeLM, dict, int]:
+    st = torch.load(os.path.join(WORK, f"{variant}.pt"))
+    m = Qwen2MoeLM(st["config"])
+    m.load_state_dict(st["model"])
+    m.eval()
+    return m, st["config"], st["step"]
+
+
+def main() -> None:
+    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    os.makedirs(OUT, exist_ok=True)
+    moe, cfg, step = load_ckpt("moe")
+    write_safetensors(os.path.join(OUT, "model.safetensors"), moe.state_dict())
+    with open(os.path.join(OUT, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    # Round-trip check: the file holds exactly the bf16-rounded weights.
+    back = read_safetensors(os.path.join(OUT, "model.safetensors"))
+    shipped_precision(moe)
+    for k, v in moe.state_dict().items():
+        assert torch.equal(back[k], v), k
+    print(f"exported step {step}: {len(back)} tensors")
+
+    results: dict = {"moe_step": step}
+    for variant in ("moe", "dense"):
+        m, c, s = load_ckpt(variant)
+        shipped_precision(m)
+        r: dict = {"step": s, "params": sum(p.numel() for p in m.parameters())}
+        tot_n, tot_l = 0, 0.0
+        for src in ("ts", "py", "pydoc", "kjv"):
+            t0 = time.time()
+            loss, n = evaluate(m, load_stream(f"eval_{src}"), 512)
+            r[src] = {"nats": loss, "tokens": n}
+            tot_n += n
+            tot_l += loss * n
+            print(variant, src, round(loss, 4), n, f"{time.time() - t0:.0f}s", flush=True)
+        r["all"] = {"nats": tot_l / tot_n, "ppl": float(np.exp(tot_l / tot_n)), "tokens": tot_n}
+        results[variant] = r
+    with open(os.path.join(WORK, "eval.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Reproduces models/demo from scratch on a 2-core CPU machine (about an hour of training).
+#   bash tools/train-demo/train.sh
+# Needs: apt-get install python3-torch python3.11-doc bible-kjv; pyenv/other python3 with numpy + regex
+# (for prepare.py); node_modules (TypeScript's lib.*.d.ts, @anush008/tokenizers, tsx).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-python3}            # needs numpy + regex
+TORCHPY=${TORCHPY:-/usr/bin/python3}   # Debian's python3-torch 1.13
+STEPS=${STEPS:-1200}
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1   # one core per model; OpenBLAS spin-waits otherwise
+
+$PY tools/train-demo/prepare.py
+$PY tools/bpe/dump_ids.py models/demo/tokenizer.json tools/train-demo/work/corpus.jsonl tools/train-demo/work/heldout_ids.json
+node tools/bpe/verify.mjs models/demo/tokenizer.json tools/train-demo/work/heldout_ids.json
+rm -f tools/train-demo/work/moe.log tools/train-demo/work/dense.log
+# MoE and dense twin train side by side on identical batches, one thread each.
+$TORCHPY tools/train-demo/train.py --variant moe --steps "$STEPS" &
+P1=$!
+$TORCHPY tools/train-demo/train.py --variant dense --steps "$STEPS" &
+P2=$!
+wait $P1 $P2
+$TORCHPY tools/train-demo/export.py
+$TORCHPY tools/train-demo/fixture.py

@@ -1,0 +1,118 @@
+/**
+ * @file The one place that knows about TensorFlow.js backends.
+ *
+ * Order of preference: tfjs-node ('tensorflow', native, an optional dependency that often fails to
+ * install) → wasm (SIMD, single-threaded: portable and the default here) → cpu (plain JS, last
+ * resort). `MOE_LENS_BACKEND` or an explicit preference forces one and fails loudly if it cannot load.
+ * All tensor code imports tfjs-core through this file's `tf` re-export, so no other file names a backend.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+
+export { tf };
+
+export type BackendName = 'node' | 'wasm' | 'cpu';
+
+/** Setting / flag value → the name tfjs registers the backend under. */
+export const BACKEND_IDS: Readonly<Record<BackendName, string>> = Object.freeze({
+  node: 'tensorflow',
+  wasm: 'wasm',
+  cpu: 'cpu',
+});
+
+export const BACKEND_NAMES: readonly BackendName[] = Object.freeze(['node', 'wasm', 'cpu'] as const);
+
+export function parseBackendName(value: string): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) {
+    return value as BackendName;
+  }
+  throw new Error(`unknown backend '${value}'; use one of: ${BACKEND_NAMES.join(', ')}`);
+}
+
+let wasmPathsSet = false;
+/** What this module last selected; tf.getBackend() itself would auto-initialise one before we choose. */
+let active: string | null = null;
+
+/** The .wasm binaries sit beside the bundle (esbuild copies them into dist/); under tsx, in the package. */
+function wasmDir(): string {
+  const candidates = [__dirname];
+  try {
+    candidates.push(path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'));
+  } catch {
+    // bundled without node_modules: only __dirname can hold them
+  }
+  const found = candidates.find((dir) => fs.existsSync(path.join(dir, 'tfjs-backend-wasm-simd.wasm')));
+  if (!found) {
+    throw new Error(`tfjs wasm binaries not found (looked in ${candidates.join(', ')})`);
+  }
+  return found + path.sep;
+}
+
+async function tryNode(): Promise<boolean> {
+  try {
+    // Native and optional: never bundled, required only when asked for; it registers 'tensorflow'.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('@tensorflow/tfjs-node');
+  } catch {
+    return false;
+  }
+  return tf.setBackend(BACKEND_IDS.node).catch(() => false);
+}
+
+async function tryWasm(): Promise<boolean> {
+  if (!wasmPathsSet) {
+    setWasmPaths(wasmDir());
+    // Threads need worker scripts that Node cannot load from the bundle; SIMD alone is used.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    wasmPathsSet = true;
+  }
+  return tf.setBackend(BACKEND_IDS.wasm).catch(() => false);
+}
+
+function prepareEngine(): void {
+  // Production mode skips per-op debug checks; the engine checks its own inputs.
+  tf.enableProdMode();
+}
+
+async function tryCpu(): Promise<boolean> {
+  return tf.setBackend(BACKEND_IDS.cpu);
+}
+
+const loaders: Readonly<Record<BackendName, () => Promise<boolean>>> = Object.freeze({
+  node: tryNode,
+  wasm: tryWasm,
+  cpu: tryCpu,
+});
+
+/**
+ * Selects and initialises a backend; resolves to the name that tfjs now runs (`tf.getBackend()`).
+ * A forced backend (argument, else `MOE_LENS_BACKEND`) that cannot load is an error, not a fallback.
+ */
+export async function initBackend(pref?: BackendName): Promise<string> {
+  prepareEngine();
+  const envPref = process.env.MOE_LENS_BACKEND?.trim();
+  const forced = pref ?? (envPref ? parseBackendName(envPref) : undefined);
+  if (forced) {
+    if (active === BACKEND_IDS[forced]) {
+      return active;
+    }
+    if (!(await loaders[forced]())) {
+      throw new Error(`backend '${forced}' could not be loaded on this machine`);
+    }
+    await tf.ready();
+    return (active = tf.getBackend());
+  }
+  if (active) {
+    return active;
+  }
+  for (const name of BACKEND_NAMES) {
+    if (await loaders[name]()) {
+      await tf.ready();
+      return (active = tf.getBackend());
+    }
+  }
+  throw new Error('no TensorFlow.js backend could be loaded');
+}

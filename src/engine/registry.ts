@@ -1,0 +1,30 @@
+/**
+ * @file model_type → family. The one table the loader consults; adding a family is a new file in
+ * families/ plus one line here.
+ */
+import type { FamilyDef } from './families/base';
+import { family as mixtral } from './families/mixtral';
+
+/** Families by `model_type` as written in config.json. */
+export const FAMILIES: ReadonlyMap<string, FamilyDef<unknown>> = new Map<string, FamilyDef<unknown>>(
+  ([mixtral] as FamilyDef<unknown>[]).map((f) => [f.modelType, f]),
+);
+
+/** Alternative spellings seen in the wild → the model_type that reads them. */
+export const MODEL_TYPE_ALIASES: Readonly<Record<string, string>> = Object.freeze({});
+
+export function supportedModelTypes(): string[] {
+  return [...FAMILIES.keys()].sort();
+}
+
+/** The family for a config's model_type, or a clear error listing what is supported. */
+export function familyFor(modelType: unknown): FamilyDef<unknown> {
+  if (typeof modelType !== 'string' || modelType === '') {
+    throw new Error(`config.json has no 'model_type'; supported model types: ${supportedModelTypes().join(', ')}`);
+  }
+  const family = FAMILIES.get(MODEL_TYPE_ALIASES[modelType] ?? modelType);
+  if (!family) {
+    throw new Error(`model_type '${modelType}' is not supported; supported model types: ${supportedModelTypes().join(', ')}`);
+  }
+  return family;
+}

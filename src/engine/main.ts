@@ -1,5 +1,26 @@
 /**
- * @file The engine process entry point (forked by the extension host). Placeholder until the
- * JSON-RPC server lands (issue 6).
+ * @file The engine process entry point, forked by the extension host (dist/engine.js): a JSON-RPC
+ * server over the Node IPC channel (see src/shared/engineProtocol.ts). It exits when the host goes
+ * away, so a crashed or reloaded window never leaves an engine behind.
  */
-export {};
+import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
+import { LogNotification } from '../shared/engineProtocol';
+import { createRealRuntime } from './rpc/realRuntime';
+import { startEngineServer } from './rpc/server';
+
+function main(): void {
+  if (!process.send) {
+    process.stderr.write('dist/engine.js is started by the MoE Lens extension over IPC; use dist/cli.js on the command line.\n');
+    process.exit(2);
+  }
+  const connection = createMessageConnection(new IPCMessageReader(process), new IPCMessageWriter(process));
+  const log = (level: 'info' | 'warn' | 'error', message: string): void => {
+    void connection.sendNotification(LogNotification.type, { level, message });
+  };
+  startEngineServer(connection, createRealRuntime(log), { exit: () => process.exit(0) });
+  process.on('disconnect', () => process.exit(0));
+  connection.onClose(() => process.exit(0));
+  connection.listen();
+}
+
+main();

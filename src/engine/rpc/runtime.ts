@@ -1,0 +1,33 @@
+/**
+ * @file What the JSON-RPC server needs from the engine: load a model folder, analyse text with it.
+ * The real implementation sits on model.ts/analyze.ts/tokenizer; tests plug in a fake one, so the
+ * server's queueing, cancellation and progress logic is tested without weights.
+ */
+import type { BackendPreference } from '../../shared/engineProtocol';
+import type { RoutingTrace, TraceModelInfo } from '../../shared/trace';
+
+export interface RuntimeProgress {
+  onProgress?: (fraction: number, message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface AnalyzeOptions extends RuntimeProgress {
+  windowSize: number;
+  windowOverlap: number;
+  specialTokensInText: 'text' | 'special';
+}
+
+/** A loaded model plus its tokenizer. */
+export interface RuntimeModel {
+  readonly info: TraceModelInfo;
+  readonly backend: string;
+  readonly maxContext: number;
+  analyze(text: string, opts: AnalyzeOptions): Promise<RoutingTrace>;
+  dispose(): void;
+}
+
+export interface EngineRuntime {
+  /** The embedded model folder, used when loadModel's path is null. */
+  defaultModelDir(): string;
+  load(dir: string, backend: BackendPreference, opts: RuntimeProgress): Promise<RuntimeModel>;
+}

@@ -1,0 +1,214 @@
+/**
+ * @file The engine's JSON-RPC server: one request at a time, cancellation wired to AbortSignal,
+ * progress notifications, one model kept loaded between analyses (switching unloads the old one).
+ * Transport-agnostic: main.ts hands it an IPC connection, tests an in-memory one.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc';
+import {
+  AnalyzeRequest,
+  EngineErrorCodes,
+  ListModelsRequest,
+  LoadModelRequest,
+  ProgressNotification,
+  ProtocolError,
+  ShutdownRequest,
+  StatusRequest,
+  checkAnalyzeParams,
+  checkListModelsParams,
+  checkLoadModelParams,
+  type BackendPreference,
+  type LoadModelResult,
+} from '../../shared/engineProtocol';
+import type { RoutingTrace } from '../../shared/trace';
+import { defaultHubDir, scanHubCache } from './hfCache';
+import type { EngineRuntime, RuntimeModel } from './runtime';
+
+/** True when `child` is `root` or inside it (both already resolved). */
+export function isInside(child: string, root: string): boolean {
+  const rel = path.relative(root, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+async function realpathOr(p: string): Promise<string> {
+  try {
+    return await fs.realpath(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+function abortSignalFor(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  if (token.isCancellationRequested) {
+    controller.abort();
+  }
+  const sub = token.onCancellationRequested(() => controller.abort());
+  return { signal: controller.signal, dispose: () => sub.dispose() };
+}
+
+function cancelled(): ResponseError<void> {
+  return new ResponseError(EngineErrorCodes.Cancelled, 'cancelled');
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export interface ServerOptions {
+  /** Called after a shutdown request has been answered. */
+  exit: () => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export function startEngineServer(connection: MessageConnection, runtime: EngineRuntime, opts: ServerOptions): void {
+  let loaded: { dir: string; backend: BackendPreference; model: RuntimeModel } | null = null;
+  // Requests run strictly one after another: the forward pass holds most of the memory we have.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = chain.then(fn, fn);
+    chain = next.catch(() => undefined);
+    return next;
+  };
+
+  const progress = (progressId: string | undefined) =>
+    progressId === undefined
+      ? undefined
+      : (fraction: number, msg: string): void => {
+          void connection.sendNotification(ProgressNotification.type, {
+            progressId,
+            fraction: Math.min(1, Math.max(0, fraction)),
+            message: msg,
+          });
+        };
+
+  const badParams = (err: unknown): never => {
+    if (err instanceof ProtocolError) {
+      throw new ResponseError(-32602, err.message);
+    }
+    throw err;
+  };
+
+  connection.onRequest(LoadModelRequest.type, (raw, token) =>
+    serial(async (): Promise<LoadModelResult> => {
+      let params;
+      try {
+        params = checkLoadModelParams(raw);
+      } catch (err) {
+        return badParams(err);
+      }
+      if (token.isCancellationRequested) {
+        throw cancelled();
+      }
+      const dir = await realpathOr(params.path ?? runtime.defaultModelDir());
+      for (const root of params.forbiddenRoots ?? []) {
+        if (isInside(dir, await realpathOr(root))) {
+          throw new ResponseError(
+            EngineErrorCodes.Forbidden,
+            `Refusing to load a model from ${dir}: it lies in the untrusted workspace folder ${root}. Trust the workspace or pick a model outside it.`,
+          );
+        }
+      }
+      if (loaded && loaded.dir === dir && loaded.backend === params.backend) {
+        const m = loaded.model;
+        return { info: m.info, backend: m.backend, maxContext: m.maxContext, loadMs: 0, cached: true };
+      }
+      // Unload first: two models at once could exceed the memory limit.
+      if (loaded) {
+        loaded.model.dispose();
+        loaded = null;
+      }
+      const started = Date.now();
+      const abort = abortSignalFor(token);
+      try {
+        const model = await runtime.load(dir, params.backend, {
+          signal: abort.signal,
+          onProgress: progress(params.progressId),
+        });
+        if (abort.signal.aborted) {
+          model.dispose();
+          throw cancelled();
+        }
+        loaded = { dir, backend: params.backend, model };
+        return { info: model.info, backend: model.backend, maxContext: model.maxContext, loadMs: Date.now() - started, cached: false };
+      } catch (err) {
+        if (err instanceof ResponseError) {
+          throw err;
+        }
+        if (abort.signal.aborted) {
+          throw cancelled();
+        }
+        throw new ResponseError(EngineErrorCodes.LoadFailed, message(err));
+      } finally {
+        abort.dispose();
+      }
+    }),
+  );
+
+  connection.onRequest(AnalyzeRequest.type, (raw, token) =>
+    serial(async (): Promise<RoutingTrace> => {
+      let params;
+      try {
+        params = checkAnalyzeParams(raw);
+      } catch (err) {
+        return badParams(err);
+      }
+      if (!loaded) {
+        throw new ResponseError(EngineErrorCodes.NoModel, 'No model is loaded: send moeLens/loadModel first.');
+      }
+      if (token.isCancellationRequested) {
+        throw cancelled();
+      }
+      const abort = abortSignalFor(token);
+      try {
+        return await loaded.model.analyze(params.text, {
+          windowSize: params.windowSize,
+          windowOverlap: params.windowOverlap,
+          specialTokensInText: params.specialTokensInText,
+          signal: abort.signal,
+          onProgress: progress(params.progressId),
+        });
+      } catch (err) {
+        if (abort.signal.aborted) {
+          throw cancelled();
+        }
+        throw new ResponseError(EngineErrorCodes.AnalyzeFailed, message(err));
+      } finally {
+        abort.dispose();
+      }
+    }),
+  );
+
+  connection.onRequest(ListModelsRequest.type, (raw) =>
+    serial(async () => {
+      let params;
+      try {
+        params = checkListModelsParams(raw);
+      } catch (err) {
+        return badParams(err);
+      }
+      const hubDir = params.hubDir ?? defaultHubDir(opts.env);
+      return { hubDir, models: await scanHubCache(hubDir) };
+    }),
+  );
+
+  // Not serialised: the host asks for status while an analysis runs.
+  connection.onRequest(StatusRequest.type, () => {
+    const mem = process.memoryUsage();
+    return {
+      pid: process.pid,
+      model: loaded ? loaded.model.info.path : null,
+      backend: loaded ? loaded.model.backend : null,
+      rssBytes: mem.rss,
+      heapUsedBytes: mem.heapUsed,
+    };
+  });
+
+  connection.onRequest(ShutdownRequest.type, () => {
+    loaded?.model.dispose();
+    loaded = null;
+    // Exit after the answer has been written.
+    setTimeout(opts.exit, 20);
+  });
+}

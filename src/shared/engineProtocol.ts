@@ -1,0 +1,346 @@
+/**
+ * @file Host ↔ engine protocol: every JSON-RPC message between the extension host and the engine
+ * process, declared once (the vscode-eslint way) so both sides share method names and types.
+ *
+ * The engine runs one request at a time; requests carry a cancellation token (`$/cancelRequest`),
+ * and long ones report `moeLens/progress` notifications tagged with the caller's `progressId`.
+ * Both sides validate what they receive with the `check*` functions at the bottom: the engine its
+ * params, the host the results (a bad message is an error, never a crash).
+ */
+/* eslint-disable @typescript-eslint/no-namespace -- the LSP `namespace X { method; type }` style keeps each message's name and type together */
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import type { RoutingTrace, TraceModelInfo } from './trace';
+
+export type BackendPreference = 'auto' | 'node' | 'wasm' | 'cpu';
+
+// ─── Params and results ────────────────────────────────────────────────────────────────────────
+
+export interface LoadModelParams {
+  /** Absolute model folder, or null for the embedded default model. */
+  path: string | null;
+  backend: BackendPreference;
+  /**
+   * Folders the engine must refuse to load from (the workspace folders of a restricted, untrusted
+   * workspace). Checked on the real path, so a symlink does not get around it.
+   */
+  forbiddenRoots?: string[];
+  /** Tag for `moeLens/progress` notifications about this load. */
+  progressId?: string;
+}
+
+export interface LoadModelResult {
+  info: TraceModelInfo;
+  /** tf.getBackend() of the engine: 'tensorflow', 'wasm' or 'cpu'. */
+  backend: string;
+  maxContext: number;
+  loadMs: number;
+  /** True when this model was already loaded and nothing was read. */
+  cached: boolean;
+}
+
+export interface AnalyzeParams {
+  /** The document text; token spans in the result are UTF-16 offsets into it. */
+  text: string;
+  /** Window size in tokens (0 = the model's context). */
+  windowSize: number;
+  windowOverlap: number;
+  specialTokensInText: 'text' | 'special';
+  progressId?: string;
+}
+
+export interface ProgressParams {
+  progressId: string;
+  /** 0..1 of the whole request. */
+  fraction: number;
+  message: string;
+}
+
+export interface ListModelsParams {
+  /** Hub cache folder; omitted = $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub. */
+  hubDir?: string;
+}
+
+/** One model snapshot found in the local Hugging Face cache. */
+export interface CachedModel {
+  /** "org/name". */
+  repoId: string;
+  /** The snapshot folder (what loadModel takes). */
+  path: string;
+  modelType: string;
+  /** Routed experts, or null when config.json names none (a dense model). */
+  experts: number | null;
+  topK: number | null;
+  /** Bytes of the blobs the snapshot's files point to. */
+  sizeBytes: number;
+  /** True when model weights are safetensors (the only format the engine reads). */
+  safetensors: boolean;
+}
+
+export interface ListModelsResult {
+  hubDir: string;
+  models: CachedModel[];
+}
+
+export interface EngineStatus {
+  pid: number;
+  /** Loaded model folder ("embedded" for the default), or null. */
+  model: string | null;
+  backend: string | null;
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+// ─── Requests (host → engine) ──────────────────────────────────────────────────────────────────
+
+/** Host → engine: load a model (and its tokenizer), unloading the previous one; a no-op when it is already loaded. */
+export namespace LoadModelRequest {
+  export const method = 'moeLens/loadModel' as const;
+  export const type = new RequestType<LoadModelParams, LoadModelResult, void>(method);
+}
+
+/** Host → engine: tokenize and route a document with the loaded model; answers the full trace. */
+export namespace AnalyzeRequest {
+  export const method = 'moeLens/analyze' as const;
+  export const type = new RequestType<AnalyzeParams, RoutingTrace, void>(method);
+}
+
+/** Host → engine: scan the local Hugging Face cache for model snapshots (reads config.json only). */
+export namespace ListModelsRequest {
+  export const method = 'moeLens/listModels' as const;
+  export const type = new RequestType<ListModelsParams, ListModelsResult, void>(method);
+}
+
+/** Host → engine: pid, loaded model and memory, answered at once (not queued behind an analysis). */
+export namespace StatusRequest {
+  export const method = 'moeLens/status' as const;
+  export const type = new RequestType0<EngineStatus, void>(method);
+}
+
+/** Host → engine: unload the model and exit the process after answering. */
+export namespace ShutdownRequest {
+  export const method = 'moeLens/shutdown' as const;
+  export const type = new RequestType0<void, void>(method);
+}
+
+// ─── Notifications (engine → host) ─────────────────────────────────────────────────────────────
+
+/** Engine → host: progress of the running loadModel/analyze request that carried `progressId`. */
+export namespace ProgressNotification {
+  export const method = 'moeLens/progress' as const;
+  export const type = new NotificationType<ProgressParams>(method);
+}
+
+/** Engine → host: a line for the extension's output channel (warnings, backend choice). */
+export namespace LogNotification {
+  export const method = 'moeLens/log' as const;
+  export const type = new NotificationType<{ level: 'info' | 'warn' | 'error'; message: string }>(method);
+}
+
+// ─── Errors ────────────────────────────────────────────────────────────────────────────────────
+
+/** `ResponseError.code`s the engine answers with (besides JSON-RPC's own -32602 for bad params). */
+export const EngineErrorCodes = {
+  /** The request was cancelled ($/cancelRequest) before it finished. */
+  Cancelled: -32800,
+  /** analyze arrived before any successful loadModel. */
+  NoModel: 1001,
+  /** The model folder could not be loaded; the message says why. */
+  LoadFailed: 1002,
+  /** The folder lies inside a forbidden (untrusted workspace) root. */
+  Forbidden: 1003,
+  /** Tokenizing or the forward pass failed. */
+  AnalyzeFailed: 1004,
+} as const;
+
+// ─── Validation (both sides) ───────────────────────────────────────────────────────────────────
+
+/** A message that failed validation; the string says which field. */
+export class ProtocolError extends Error {}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
+function isNonNegInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
+const BACKENDS: readonly string[] = ['auto', 'node', 'wasm', 'cpu'];
+
+export function checkLoadModelParams(v: unknown): LoadModelParams {
+  if (!isObject(v)) {
+    throw new ProtocolError('loadModel: params must be an object');
+  }
+  if (v.path !== null && (typeof v.path !== 'string' || v.path.length === 0)) {
+    throw new ProtocolError('loadModel: path must be a non-empty string or null');
+  }
+  if (typeof v.backend !== 'string' || !BACKENDS.includes(v.backend)) {
+    throw new ProtocolError(`loadModel: backend must be one of ${BACKENDS.join(', ')}`);
+  }
+  if (v.forbiddenRoots !== undefined && !isStringArray(v.forbiddenRoots)) {
+    throw new ProtocolError('loadModel: forbiddenRoots must be an array of strings');
+  }
+  if (v.progressId !== undefined && typeof v.progressId !== 'string') {
+    throw new ProtocolError('loadModel: progressId must be a string');
+  }
+  return v as unknown as LoadModelParams;
+}
+
+export function checkAnalyzeParams(v: unknown): AnalyzeParams {
+  if (!isObject(v)) {
+    throw new ProtocolError('analyze: params must be an object');
+  }
+  if (typeof v.text !== 'string') {
+    throw new ProtocolError('analyze: text must be a string');
+  }
+  if (!isNonNegInt(v.windowSize) || !isNonNegInt(v.windowOverlap)) {
+    throw new ProtocolError('analyze: windowSize and windowOverlap must be non-negative integers');
+  }
+  if (v.windowSize > 0 && v.windowOverlap >= v.windowSize) {
+    throw new ProtocolError('analyze: windowOverlap must be smaller than windowSize');
+  }
+  if (v.specialTokensInText !== 'text' && v.specialTokensInText !== 'special') {
+    throw new ProtocolError("analyze: specialTokensInText must be 'text' or 'special'");
+  }
+  if (v.progressId !== undefined && typeof v.progressId !== 'string') {
+    throw new ProtocolError('analyze: progressId must be a string');
+  }
+  return v as unknown as AnalyzeParams;
+}
+
+export function checkListModelsParams(v: unknown): ListModelsParams {
+  if (v === undefined || v === null) {
+    return {};
+  }
+  if (!isObject(v) || (v.hubDir !== undefined && typeof v.hubDir !== 'string')) {
+    throw new ProtocolError('listModels: params must be {hubDir?: string}');
+  }
+  return v as ListModelsParams;
+}
+
+export function checkProgressParams(v: unknown): ProgressParams {
+  if (
+    !isObject(v) ||
+    typeof v.progressId !== 'string' ||
+    typeof v.fraction !== 'number' ||
+    !Number.isFinite(v.fraction) ||
+    typeof v.message !== 'string'
+  ) {
+    throw new ProtocolError('progress: expected {progressId, fraction, message}');
+  }
+  return v as unknown as ProgressParams;
+}
+
+function checkModelInfo(v: unknown, where: string): TraceModelInfo {
+  if (!isObject(v)) {
+    throw new ProtocolError(`${where}: model info must be an object`);
+  }
+  for (const key of ['path', 'name', 'modelType', 'gate', 'gateDescription'] as const) {
+    if (typeof v[key] !== 'string') {
+      throw new ProtocolError(`${where}: model.${key} must be a string`);
+    }
+  }
+  for (const key of ['numLayers', 'numExperts', 'topK', 'vocabSize'] as const) {
+    if (!isNonNegInt(v[key])) {
+      throw new ProtocolError(`${where}: model.${key} must be a non-negative integer`);
+    }
+  }
+  if (!Array.isArray(v.moeLayers) || !v.moeLayers.every(isNonNegInt)) {
+    throw new ProtocolError(`${where}: model.moeLayers must be integers`);
+  }
+  return v as unknown as TraceModelInfo;
+}
+
+export function checkLoadModelResult(v: unknown): LoadModelResult {
+  if (!isObject(v) || typeof v.backend !== 'string' || typeof v.loadMs !== 'number' || typeof v.maxContext !== 'number') {
+    throw new ProtocolError('loadModel result: expected {info, backend, maxContext, loadMs, cached}');
+  }
+  checkModelInfo(v.info, 'loadModel result');
+  return v as unknown as LoadModelResult;
+}
+
+/**
+ * Structural check of a trace: the shapes every surface indexes into ([T] tokens, [T][k] experts
+ * and weights per MoE layer, [T] surprisal). Values are not range-checked beyond expert ids.
+ */
+export function checkTrace(v: unknown): RoutingTrace {
+  if (!isObject(v) || v.schema !== 'moe-lens.trace/1') {
+    throw new ProtocolError("trace: schema must be 'moe-lens.trace/1'");
+  }
+  const info = checkModelInfo(v.model, 'trace');
+  if (!Array.isArray(v.tokens) || !Array.isArray(v.layers) || !Array.isArray(v.surprisal)) {
+    throw new ProtocolError('trace: tokens, layers and surprisal must be arrays');
+  }
+  const T = v.tokens.length;
+  v.tokens.forEach((t: unknown, i) => {
+    if (!isObject(t) || !isNonNegInt(t.id)) {
+      throw new ProtocolError(`trace: token ${i} has no integer id`);
+    }
+    const spanOk =
+      (t.start === null && t.end === null) || (isNonNegInt(t.start) && isNonNegInt(t.end) && t.end >= t.start);
+    if (!spanOk || (t.text !== null && typeof t.text !== 'string')) {
+      throw new ProtocolError(`trace: token ${i} has a bad span or text`);
+    }
+  });
+  if (v.surprisal.length !== T) {
+    throw new ProtocolError(`trace: surprisal has ${v.surprisal.length} entries for ${T} tokens`);
+  }
+  v.layers.forEach((l: unknown, li) => {
+    if (!isObject(l) || !isNonNegInt(l.layer) || (l.kind !== 'moe' && l.kind !== 'dense')) {
+      throw new ProtocolError(`trace: layer entry ${li} is malformed`);
+    }
+    if (l.kind === 'dense') {
+      return;
+    }
+    const experts = l.experts;
+    const weights = l.weights;
+    if (!Array.isArray(experts) || !Array.isArray(weights) || experts.length !== T || weights.length !== T) {
+      throw new ProtocolError(`trace: layer ${String(l.layer)} experts/weights must have ${T} rows`);
+    }
+    for (let t = 0; t < T; t++) {
+      const e: unknown = experts[t];
+      const w: unknown = weights[t];
+      if (!Array.isArray(e) || !Array.isArray(w) || e.length !== w.length) {
+        throw new ProtocolError(`trace: layer ${String(l.layer)} token ${t}: experts and weights differ in length`);
+      }
+      if (!e.every((x: unknown) => isNonNegInt(x) && x < info.numExperts)) {
+        throw new ProtocolError(`trace: layer ${String(l.layer)} token ${t}: expert id out of range`);
+      }
+    }
+    for (const key of ['scores', 'routerLogits'] as const) {
+      const rows = l[key];
+      if (rows !== null && rows !== undefined && (!Array.isArray(rows) || rows.length !== T)) {
+        throw new ProtocolError(`trace: layer ${String(l.layer)} ${key} must have ${T} rows`);
+      }
+    }
+    const shared = l.sharedWeight;
+    if (shared !== null && shared !== undefined && (!Array.isArray(shared) || shared.length !== T)) {
+      throw new ProtocolError(`trace: layer ${String(l.layer)} sharedWeight must have ${T} entries`);
+    }
+  });
+  if (typeof v.backend !== 'string') {
+    throw new ProtocolError('trace: backend must be a string');
+  }
+  return v as unknown as RoutingTrace;
+}
+
+export function checkListModelsResult(v: unknown): ListModelsResult {
+  if (!isObject(v) || typeof v.hubDir !== 'string' || !Array.isArray(v.models)) {
+    throw new ProtocolError('listModels result: expected {hubDir, models[]}');
+  }
+  for (const m of v.models as unknown[]) {
+    if (!isObject(m) || typeof m.repoId !== 'string' || typeof m.path !== 'string' || typeof m.modelType !== 'string') {
+      throw new ProtocolError('listModels result: each model needs repoId, path and modelType');
+    }
+  }
+  return v as unknown as ListModelsResult;
+}
+
+export function checkEngineStatus(v: unknown): EngineStatus {
+  if (!isObject(v) || !isNonNegInt(v.pid)) {
+    throw new ProtocolError('status: expected {pid, …}');
+  }
+  return v as unknown as EngineStatus;
+}

@@ -1,0 +1,177 @@
+// The engine client against a real forked process (the fake-runtime engine in fixtures/): model
+// caching, progress, cancellation, crash/OOM/timeout recovery and the restart budget.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildSync } from 'esbuild';
+import { CancelledError, EngineClient, EngineCrashedError, EngineGaveUpError, EngineRequestError, type EngineExit } from '../../../src/extension/engineClient';
+import { RestartLimiter } from '../../../src/extension/pure/restartLimiter';
+import { EngineErrorCodes, type AnalyzeParams, type LoadModelParams } from '../../../src/shared/engineProtocol';
+
+// Bundled once: forking through tsx costs seconds per process on a busy machine.
+const enginePath = path.join(os.tmpdir(), `moe-lens-fake-engine-${process.pid}.js`);
+before(() => {
+  buildSync({
+    entryPoints: [path.join(__dirname, 'fixtures', 'fakeEngine.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    outfile: enginePath,
+    logLevel: 'error',
+  });
+});
+const embedded: LoadModelParams = { path: null, backend: 'auto' };
+const params = (text: string): AnalyzeParams => ({ text, windowSize: 0, windowOverlap: 0, specialTokensInText: 'text' });
+const clients: EngineClient[] = [];
+
+function client(env: Record<string, string> = {}, extra: Partial<ConstructorParameters<typeof EngineClient>[0]> = {}): EngineClient {
+  const c = new EngineClient({
+    enginePath,
+    memoryLimitMb: 0,
+    requestTimeoutMs: 0,
+    env: { ...process.env, ...env },
+    ...extra,
+  });
+  clients.push(c);
+  return c;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+after(async () => {
+  await Promise.all(clients.map((c) => c.dispose()));
+  fs.rmSync(enginePath, { force: true });
+});
+
+describe('EngineClient with a forked engine', () => {
+  it('loads once, analyses twice on the same process, reports progress', async () => {
+    const c = client();
+    const progress: number[] = [];
+    c.onDidProgress((p) => progress.push(p.fraction));
+    const a = await c.analyze(embedded, { ...params('hello world'), progressId: 'p1' });
+    assert.equal(a.trace.tokens.length, 4); // <s>, hello, ' ', world
+    assert.equal(a.trace.tokens[3].text, 'world');
+    assert.equal(a.model.info.path, 'embedded');
+    assert.equal(a.model.cached, false);
+    const pid = c.pid;
+    const b = await c.analyze(embedded, params('again'));
+    assert.equal(c.pid, pid);
+    assert.equal(b.model, a.model, 'the client reuses the loaded model without a loadModel round trip');
+    assert.deepEqual(progress, [0, 0.25, 0.5, 0.75]);
+    const status = await c.status();
+    assert.equal(status.pid, pid);
+    assert.equal(status.model, 'embedded');
+    await c.stop();
+    assert.equal(c.state, 'stopped');
+    assert.equal(isAlive(pid!), false);
+  });
+
+  it('switching models loads the new one', async () => {
+    const c = client();
+    await c.analyze(embedded, params('x'));
+    const r = await c.analyze({ path: '/models/other', backend: 'cpu' }, params('x'));
+    assert.equal(r.model.info.path, '/models/other');
+    assert.equal(r.model.backend, 'cpu');
+    assert.equal((await c.status()).model, '/models/other');
+  });
+
+  it('a cancelled analysis rejects with CancelledError and the engine stays up', async () => {
+    const c = client({ FAKE_ENGINE_DELAY_MS: '200' });
+    await c.loadModel(embedded);
+    const pid = c.pid;
+    const ac = new AbortController();
+    const p = c.analyze(embedded, params('slow text'), ac.signal);
+    setTimeout(() => ac.abort(), 250);
+    await assert.rejects(p, CancelledError);
+    assert.equal(c.pid, pid);
+    const ok = await c.analyze(embedded, params('next'));
+    assert.equal(ok.trace.tokens.length, 2);
+  });
+
+  it('killing the engine mid-analysis: the request fails with the reason, the next one restarts it', async () => {
+    const c = client({ FAKE_ENGINE_DELAY_MS: '300' });
+    const exits: EngineExit[] = [];
+    c.onDidExit((e) => exits.push(e));
+    await c.loadModel(embedded);
+    const pid = c.pid!;
+    const p = c.analyze(embedded, params('long document'));
+    setTimeout(() => c.kill(), 200);
+    await assert.rejects(p, (err: unknown) => err instanceof EngineCrashedError && /SIGKILL/.test(err.message));
+    assert.equal(exits.length, 1);
+    assert.equal(exits[0].expected, false);
+    assert.equal(exits[0].gaveUp, false);
+    const r = await c.analyze(embedded, params('after the crash'));
+    assert.notEqual(c.pid, pid);
+    assert.equal(r.trace.tokens.length, 6);
+    assert.equal(r.model.cached, false, 'the new process loaded the model again');
+  });
+
+  it('a crash names the engine’s last error line', async () => {
+    const c = client({ FAKE_ENGINE_CRASH: 'BOOM' });
+    await assert.rejects(c.analyze(embedded, params('BOOM')), (err: unknown) => {
+      assert.ok(err instanceof EngineCrashedError);
+      assert.match(err.exit.reason, /exited with code 3: Error: simulated engine failure/);
+      return true;
+    });
+    assert.equal((await c.analyze(embedded, params('fine'))).trace.tokens.length, 2);
+  });
+
+  it('an out-of-memory is reported as such, with the limit', async () => {
+    const c = client({ FAKE_ENGINE_OOM: 'HOG' }, { memoryLimitMb: 48 });
+    await assert.rejects(c.analyze(embedded, params('HOG')), (err: unknown) => {
+      assert.ok(err instanceof EngineCrashedError);
+      assert.equal(err.exit.reason, 'out of memory (memory limit 48 MB, setting moeLens.memoryLimitMb)');
+      return true;
+    });
+  });
+
+  it('a hung request is killed after the timeout', async () => {
+    const c = client({ FAKE_ENGINE_DELAY_MS: '2000' }, { requestTimeoutMs: 500 });
+    await assert.rejects(c.analyze(embedded, params('x')), (err: unknown) => err instanceof EngineCrashedError && /0 s timeout|timeout/.test(err.message));
+    c.updateOptions({ requestTimeoutMs: 0 });
+    // (a fresh process, same slow engine: only check it is back)
+    assert.equal((await c.status()).model, null);
+  });
+
+  it('engine errors arrive as EngineRequestError with the engine’s code', async () => {
+    const c = client();
+    await assert.rejects(c.loadModel({ path: '/x/missing', backend: 'auto' }), (err: unknown) => {
+      assert.ok(err instanceof EngineRequestError);
+      assert.equal(err.code, EngineErrorCodes.LoadFailed);
+      assert.match(err.message, /no config.json/);
+      return true;
+    });
+    await assert.rejects(c.loadModel({ path: '/ws/models/m', backend: 'auto', forbiddenRoots: ['/ws'] }), (err: unknown) => {
+      assert.ok(err instanceof EngineRequestError);
+      assert.equal(err.code, EngineErrorCodes.Forbidden);
+      return true;
+    });
+    await assert.rejects(c.analyze({ path: '/x/missing', backend: 'auto' }, params('x')), EngineRequestError);
+  });
+
+  it('gives up after 4 restarts within the window, until restart()', async () => {
+    let now = 0;
+    const c = client({ FAKE_ENGINE_CRASH: 'BOOM' }, { limiter: new RestartLimiter(4, 180_000), now: () => now });
+    const exits: EngineExit[] = [];
+    c.onDidExit((e) => exits.push(e));
+    for (let i = 0; i < 5; i++) {
+      now += 10_000;
+      await assert.rejects(c.analyze(embedded, params('BOOM')), EngineCrashedError);
+    }
+    assert.deepEqual(exits.map((e) => e.gaveUp), [false, false, false, false, true]);
+    assert.equal(c.state, 'gaveUp');
+    await assert.rejects(c.analyze(embedded, params('fine')), EngineGaveUpError);
+    await c.restart();
+    assert.equal(c.state, 'running');
+    assert.equal((await c.analyze(embedded, params('fine'))).trace.tokens.length, 2);
+  });
+});

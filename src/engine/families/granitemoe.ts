@@ -1,0 +1,158 @@
+/**
+ * @file GraniteMoE (`model_type: granitemoe`), as transformers' modeling_granitemoe.py: Llama-style
+ * attention scaled by `attention_multiplier` (instead of 1/√hd), embeddings × `embedding_multiplier`,
+ * every sublayer output × `residual_multiplier` before the residual add, logits ÷ `logits_scaling`.
+ * Experts are stored fused: input_linear [E, 2I, D] (first half gate, second up), output_linear [E, D, I].
+ * Router: top-k of the raw logits → softmax over the k chosen logits.
+ */
+import type { Checkpoint } from '../checkpoint/checkpoint';
+import { tf } from '../backend';
+import { swigluExperts, type SwigluWeights } from '../moe';
+import { parseRopeScaling, type RopeSpec } from '../ops';
+import { softmax, topk, type FamilyRouter } from '../routing';
+import {
+  ConfigReader,
+  WeightReader,
+  attentionTensors,
+  linearTensors,
+  readAttention,
+  standardAttention,
+  swigluTensors,
+  tiedHead,
+  type AttentionShape,
+  type DecoderLayer,
+  type FamilyDef,
+  type LoadedFamily,
+} from './base';
+
+export interface GraniteMoeConfig {
+  vocabSize: number;
+  hiddenSize: number; // D
+  intermediateSize: number; // I, per expert
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  numExperts: number; // E
+  topK: number; // k
+  attentionBias: boolean;
+  embeddingMultiplier: number;
+  attentionMultiplier: number;
+  residualMultiplier: number;
+  logitsScaling: number;
+  rmsNormEps: number;
+  maxPositions: number;
+  tieWordEmbeddings: boolean;
+  rope: RopeSpec;
+}
+
+/** transformers' GraniteMoeConfig defaults; the sizes that shape tensors are required. */
+export function parseConfig(json: Record<string, unknown>): GraniteMoeConfig {
+  const c = new ConfigReader(json, 'granitemoe');
+  const hiddenSize = c.int('hidden_size');
+  const numHeads = c.int('num_attention_heads');
+  const numExperts = c.int('num_local_experts', 8);
+  const maxPositions = c.int('max_position_embeddings', 2048);
+  const headDim = hiddenSize / numHeads;
+  const logitsScaling = c.num('logits_scaling', 1);
+  if (logitsScaling === 0) {
+    throw new Error("config.json (granitemoe): 'logits_scaling' must not be 0");
+  }
+  return {
+    vocabSize: c.int('vocab_size'),
+    hiddenSize,
+    intermediateSize: c.int('intermediate_size', 11008),
+    numLayers: c.int('num_hidden_layers'),
+    numHeads,
+    numKvHeads: c.int('num_key_value_heads', numHeads),
+    headDim,
+    numExperts,
+    topK: c.int('num_experts_per_tok', 2, { max: numExperts }),
+    attentionBias: c.bool('attention_bias', false),
+    embeddingMultiplier: c.num('embedding_multiplier', 1),
+    attentionMultiplier: c.num('attention_multiplier', 1),
+    residualMultiplier: c.num('residual_multiplier', 1),
+    logitsScaling,
+    rmsNormEps: c.num('rms_norm_eps', 1e-6),
+    maxPositions,
+    tieWordEmbeddings: c.bool('tie_word_embeddings', false),
+    rope: { theta: c.num('rope_theta', 10000), dim: headDim, maxPositions, scaling: parseRopeScaling(json.rope_scaling, maxPositions) },
+  };
+}
+
+/** top-k of the raw logits l → w = softmax over the k chosen logits. Scores are the raw logits. */
+export const route: FamilyRouter = (logits, k, blocked) => {
+  const experts = logits.map((l) => topk(l, k, blocked)); // [T][k]
+  const weights = experts.map((row, t) => softmax(row.map((e) => logits[t][e]))); // [T][k], sums to 1
+  return { scores: logits, experts, weights };
+};
+
+/** Splits the fused [E, 2I, D] / [E, D, I] expert tensors into per-expert transposed SwiGLU weights. */
+async function readExperts(r: WeightReader, p: string, E: number, D: number, I: number): Promise<SwigluWeights[]> {
+  const input = await r.read(`${p}.input_linear.weight`, [E, 2 * I, D]);
+  const output = await r.read(`${p}.output_linear.weight`, [E, D, I]);
+  return Array.from({ length: E }, (_, e) =>
+    tf.tidy(() => ({
+      gateUp: { wT: tf.transpose(tf.tensor2d(input.subarray(e * 2 * I * D, (e + 1) * 2 * I * D), [2 * I, D])) as tf.Tensor2D, b: null }, // [D, 2I]
+      down: { wT: tf.transpose(tf.tensor2d(output.subarray(e * D * I, (e + 1) * D * I), [D, I])) as tf.Tensor2D, b: null }, // [I, D]
+    })),
+  );
+}
+
+export async function load(ckpt: Checkpoint, cfg: GraniteMoeConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
+  const r = new WeightReader(ckpt, onProgress);
+  const { hiddenSize: D, intermediateSize: I, numExperts: E } = cfg;
+  const shape: AttentionShape = {
+    numHeads: cfg.numHeads,
+    numKvHeads: cfg.numKvHeads,
+    headDim: cfg.headDim,
+    scale: cfg.attentionMultiplier,
+    qkNorm: 'none',
+    clipQkv: null,
+    slidingWindow: null,
+    eps: cfg.rmsNormEps,
+  };
+  const layers: DecoderLayer[] = [];
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
+    const router = await r.linear(`${p}.block_sparse_moe.router.layer`, E, D); // [D, E]
+    const experts = await readExperts(r, `${p}.block_sparse_moe`, E, D, I);
+    layers.push({
+      layer: i,
+      inputNorm: await r.vector(`${p}.input_layernorm.weight`, D),
+      postNorm: await r.vector(`${p}.post_attention_layernorm.weight`, D),
+      attention: standardAttention(attn, shape),
+      ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: swigluExperts(experts), shared: null },
+      owned: [...attentionTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors)],
+    });
+  }
+  const embed = await r.matrix('model.embed_tokens.weight', cfg.vocabSize, D); // [V, D]
+  return {
+    info: {
+      modelType: 'granitemoe',
+      numLayers: cfg.numLayers,
+      numExperts: E,
+      topK: cfg.topK,
+      vocabSize: cfg.vocabSize,
+      gate: 'topk-softmax',
+      gateDescription: 'Top-k of the raw router logits, then a softmax over just those k: the k weights sum to 1.',
+      hasSharedExpert: false,
+      moeLayers: layers.map((l) => l.layer),
+    },
+    maxContext: cfg.maxPositions,
+    decoder: {
+      embed,
+      embeddingMultiplier: cfg.embeddingMultiplier,
+      layers,
+      finalNorm: await r.vector('model.norm.weight', D),
+      lmHead: cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', cfg.vocabSize, D),
+      logitsScaling: cfg.logitsScaling,
+      residualMultiplier: cfg.residualMultiplier,
+      rmsNormEps: cfg.rmsNormEps,
+      rope: cfg.rope,
+    },
+  };
+}
+
+export const family: FamilyDef<GraniteMoeConfig> = { modelType: 'granitemoe', parseConfig, load };

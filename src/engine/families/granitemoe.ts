@@ -91,12 +91,13 @@ export const route: FamilyRouter = (logits, k, blocked) => {
 async function readExperts(r: WeightReader, p: string, E: number, D: number, I: number): Promise<SwigluWeights[]> {
   const input = await r.read(`${p}.input_linear.weight`, [E, 2 * I, D]);
   const output = await r.read(`${p}.output_linear.weight`, [E, D, I]);
-  return Array.from({ length: E }, (_, e) =>
-    tf.tidy(() => ({
-      gateUp: { wT: tf.transpose(tf.tensor2d(input.subarray(e * 2 * I * D, (e + 1) * 2 * I * D), [2 * I, D])) as tf.Tensor2D, b: null }, // [D, 2I]
-      down: { wT: tf.transpose(tf.tensor2d(output.subarray(e * D * I, (e + 1) * D * I), [D, I])) as tf.Tensor2D, b: null }, // [I, D]
-    })),
-  );
+  return Array.from({ length: E }, (_, e) => {
+    const [gateUp, down] = tf.tidy(() => [
+      tf.transpose(tf.tensor2d(input.subarray(e * 2 * I * D, (e + 1) * 2 * I * D), [2 * I, D])), // [D, 2I]
+      tf.transpose(tf.tensor2d(output.subarray(e * D * I, (e + 1) * D * I), [D, I])), // [I, D]
+    ]) as tf.Tensor2D[];
+    return { gateUp: { wT: gateUp, b: null }, down: { wT: down, b: null } };
+  });
 }
 
 export async function load(ckpt: Checkpoint, cfg: GraniteMoeConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {

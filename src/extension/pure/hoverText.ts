@@ -6,9 +6,9 @@
 import type { GateKind, RoutingTrace } from '../../shared/trace';
 import { tokenRouting } from './routingMath';
 
-/** Backslash-escapes every ASCII punctuation character (all of them are escapable in CommonMark). */
+/** Backslash-escapes every ASCII punctuation character but the comma (all are escapable in CommonMark). */
 export function escapeMarkdown(text: string): string {
-  return text.replace(/[!-/:-@[-`{-~]/g, (c) => `\\${c}`);
+  return text.replace(/[!-+\--/:-@[-`{-~]/g, (c) => `\\${c}`);
 }
 
 /**
@@ -85,7 +85,7 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   } else if (!r) {
     lines.push(`**Layer ${selectedLayer}** is dense (no router).`);
   } else {
-    lines.push(`**Layer ${selectedLayer}** · top-${r.experts.length} of ${info.numExperts} experts · weight = ${escapeMarkdown(GATE_SHORT[info.gate] ?? info.gate)}`);
+    lines.push(`**Layer ${selectedLayer}** · top-${r.experts.length} of ${info.numExperts} experts · weight = ${GATE_SHORT[info.gate] ?? escapeMarkdown(info.gate)}`);
     lines.push('');
     lines.push('| expert | weight | score |');
     lines.push('|---:|---:|---:|');

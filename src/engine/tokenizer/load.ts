@@ -1,0 +1,43 @@
+/** @file Reads a tokenizer folder into a TokenizerCore, with errors that say which file is wrong and how. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TokenizerCore } from './core';
+
+export class TokenizerError extends Error {
+  constructor(
+    message: string,
+    readonly dir?: string,
+  ) {
+    super(message);
+    this.name = 'TokenizerError';
+  }
+}
+
+function readJson(file: string, required: boolean): Record<string, unknown> {
+  if (!existsSync(file)) {
+    if (required) {throw new TokenizerError(`no tokenizer.json in ${join(file, '..')}`);}
+    return {};
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new TokenizerError(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TokenizerError(`${file} must contain a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** tokenizer.json (required) and tokenizer_config.json (optional: BOS/EOS flags) from `dir`. */
+export function loadCore(dir: string): TokenizerCore {
+  const json = readJson(join(dir, 'tokenizer.json'), true);
+  const config = readJson(join(dir, 'tokenizer_config.json'), false);
+  try {
+    return new TokenizerCore(json, config);
+  } catch (err) {
+    if (err instanceof TokenizerError) {throw err;}
+    throw new TokenizerError(`${join(dir, 'tokenizer.json')} is not a usable tokenizer: ${(err as Error).message}`, dir);
+  }
+}

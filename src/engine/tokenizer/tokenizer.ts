@@ -1,0 +1,260 @@
+/**
+ * @file The document tokenizer: ids exactly as HF's Rust `tokenizers`, spans in UTF-16 code units of
+ * the document, encoding under a watchdog.
+ *
+ * Encoding runs in a worker thread (worker.ts). If one call takes longer than its time limit — a
+ * tokenizer.json whose split regex backtracks catastrophically — the thread is terminated and the
+ * call rejects with a TokenizerError; the next call starts a fresh thread.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { TraceToken } from '../../shared/trace';
+import type { DecodeTable } from './core';
+import { FLAG_NO_SPAN, FLAG_PARTIAL, type CoreEncoding } from './encoding';
+import { TokenizerError } from './load';
+import type { WorkerMessage, WorkerRequest } from './worker';
+
+export { TokenizerError } from './load';
+
+export interface EncodeOptions {
+  /** add BOS/EOS per tokenizer_config.json (default true) */ addSpecialTokens?: boolean;
+  /** how special-token strings written in the document are treated (default: 'text') */ specialTokensInText?: 'special' | 'text';
+  /** watchdog limit for this call in ms (default: 10 s + 20 ms per 1,000 characters; env MOE_LENS_TOKENIZE_TIMEOUT_MS) */
+  timeoutMs?: number;
+}
+
+export interface DocumentTokenizer {
+  readonly dir: string;
+  readonly vocabSize: number;
+  readonly bosTokenId: number | null;
+  readonly eosTokenId: number | null;
+  /** Ids exactly as HF Rust `tokenizers`; spans in UTF-16 code units of `text`; runs under a watchdog (rejects with a clear error on timeout). */
+  encode(text: string, opts?: EncodeOptions): Promise<TraceToken[]>;
+  decode(ids: number[]): string;
+  /** human-readable text of one token (for --ids traces and tables) */
+  tokenText(id: number): string;
+  dispose(): void;
+}
+
+export interface TokenizerLoadOptions {
+  /** watchdog limit for reading and building the tokenizer (default 60 s) */
+  loadTimeoutMs?: number;
+}
+
+export async function loadTokenizer(dir: string, options: TokenizerLoadOptions = {}): Promise<DocumentTokenizer> {
+  const abs = resolve(dir);
+  if (!existsSync(abs)) {throw new TokenizerError(`tokenizer folder not found: ${abs}`, abs);}
+  if (!existsSync(join(abs, 'tokenizer.json'))) {
+    throw new TokenizerError(`no tokenizer.json in ${abs} (MoE Lens reads HF fast-tokenizer files)`, abs);
+  }
+  const host = new WorkerHost(abs, options.loadTimeoutMs ?? 60_000);
+  const table = await host.start();
+  return new WorkerTokenizer(abs, host, table);
+}
+
+/** The worker script: the esbuild bundle beside dist/*.js, or the TypeScript source under tsx. */
+function workerScript(): string {
+  for (const candidate of [join(__dirname, 'tokenizerWorker.js'), join(__dirname, 'worker.ts')]) {
+    if (existsSync(candidate)) {return candidate;}
+  }
+  throw new TokenizerError(`tokenizer worker script not found beside ${__dirname}`);
+}
+
+/** Owns one worker thread; restarts it after a watchdog kill. Calls are serialized. */
+class WorkerHost {
+  private worker: Worker | null = null;
+  private ready: Promise<DecodeTable> | null = null;
+  private nextId = 1;
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending = new Map<number, { resolve: (e: CoreEncoding) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly loadTimeoutMs: number,
+  ) {}
+
+  start(): Promise<DecodeTable> {
+    if (this.ready) {return this.ready;}
+    const script = workerScript();
+    // From source (tests, tsx), the worker needs tsx's require hook before it can load a .ts file.
+    const worker = script.endsWith('.ts')
+      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(script)});`, {
+          eval: true,
+          workerData: { dir: this.dir },
+        })
+      : new Worker(script, { workerData: { dir: this.dir } });
+    this.worker = worker;
+    this.ready = new Promise<DecodeTable>((resolveReady, rejectReady) => {
+      const timer = setTimeout(() => {
+        this.kill();
+        rejectReady(new TokenizerError(`loading the tokenizer in ${this.dir} took longer than ${this.loadTimeoutMs / 1000} s`, this.dir));
+      }, this.loadTimeoutMs);
+      worker.on('message', (msg: WorkerMessage) => {
+        if (msg.type === 'ready') {
+          clearTimeout(timer);
+          worker.unref();
+          resolveReady(msg.table);
+        } else if (msg.type === 'error' && msg.id === null) {
+          clearTimeout(timer);
+          this.kill();
+          rejectReady(new TokenizerError(msg.message, this.dir));
+        } else if (msg.type === 'encoded') {
+          this.settle(msg.id, (p) => p.resolve(msg.enc));
+        } else if (msg.type === 'error' && msg.id !== null) {
+          this.settle(msg.id, (p) => p.reject(new TokenizerError(`tokenizing failed: ${msg.message}`, this.dir)));
+        }
+      });
+      worker.on('error', (err) => {
+        clearTimeout(timer);
+        this.failAll(new TokenizerError(`the tokenizer worker crashed: ${err.message}`, this.dir));
+        rejectReady(new TokenizerError(`could not load the tokenizer in ${this.dir}: ${err.message}`, this.dir));
+        this.kill();
+      });
+      worker.on('exit', (code) => {
+        clearTimeout(timer);
+        if (this.worker === worker) {
+          this.worker = null;
+          this.ready = null;
+          this.failAll(new TokenizerError(`the tokenizer worker exited (code ${code})`, this.dir));
+          rejectReady(new TokenizerError(`the tokenizer worker for ${this.dir} exited while loading (code ${code})`, this.dir));
+        }
+      });
+    });
+    return this.ready;
+  }
+
+  encode(req: Omit<WorkerRequest, 'type' | 'id'>, timeoutMs: number): Promise<CoreEncoding> {
+    const run = async (): Promise<CoreEncoding> => {
+      await this.start();
+      const worker = this.worker!;
+      const id = this.nextId++;
+      worker.ref();
+      try {
+        return await new Promise<CoreEncoding>((resolveEnc, rejectEnc) => {
+          const timer = setTimeout(() => {
+            this.pending.delete(id);
+            this.kill();
+            rejectEnc(
+              new TokenizerError(
+                `tokenizing ${req.text.length} characters took longer than ${timeoutMs / 1000} s, so it was stopped: ` +
+                  `the split regex in ${join(this.dir, 'tokenizer.json')} probably backtracks catastrophically on this text`,
+                this.dir,
+              ),
+            );
+          }, timeoutMs);
+          this.pending.set(id, {
+            resolve: (e) => (clearTimeout(timer), resolveEnc(e)),
+            reject: (e) => (clearTimeout(timer), rejectEnc(e)),
+          });
+          worker.postMessage({ type: 'encode', id, ...req } satisfies WorkerRequest);
+        });
+      } finally {
+        this.worker?.unref();
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private settle(id: number, f: (p: { resolve: (e: CoreEncoding) => void; reject: (e: Error) => void }) => void): void {
+    const p = this.pending.get(id);
+    if (p) {
+      this.pending.delete(id);
+      f(p);
+    }
+  }
+
+  private failAll(err: Error): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) {p.reject(err);}
+  }
+
+  kill(): void {
+    const w = this.worker;
+    this.worker = null;
+    this.ready = null;
+    if (w) {void w.terminate();}
+  }
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+class WorkerTokenizer implements DocumentTokenizer {
+  readonly vocabSize: number;
+  readonly bosTokenId: number | null;
+  readonly eosTokenId: number | null;
+  private readonly texts = new Map<number, string>();
+
+  constructor(
+    readonly dir: string,
+    private readonly host: WorkerHost,
+    private readonly table: DecodeTable,
+  ) {
+    this.vocabSize = table.vocabSize;
+    this.bosTokenId = table.bosTokenId;
+    this.eosTokenId = table.eosTokenId;
+  }
+
+  async encode(text: string, opts: EncodeOptions = {}): Promise<TraceToken[]> {
+    const envTimeout = Number(process.env.MOE_LENS_TOKENIZE_TIMEOUT_MS);
+    const timeoutMs =
+      opts.timeoutMs ?? (envTimeout > 0 ? envTimeout : 10_000 + Math.ceil(text.length / 1000) * 20);
+    const enc = await this.host.encode(
+      {
+        text,
+        addSpecialTokens: opts.addSpecialTokens ?? true,
+        specialTokensInText: opts.specialTokensInText ?? 'text',
+      },
+      timeoutMs,
+    );
+    const tokens: TraceToken[] = new Array(enc.ids.length);
+    for (let i = 0; i < enc.ids.length; i++) {
+      const f = enc.flags[i];
+      const token: TraceToken = {
+        id: enc.ids[i],
+        text: this.tokenText(enc.ids[i]),
+        start: f & FLAG_NO_SPAN ? null : enc.starts[i],
+        end: f & FLAG_NO_SPAN ? null : enc.ends[i],
+      };
+      if (f & FLAG_PARTIAL) {token.partial = true;}
+      tokens[i] = token;
+    }
+    return tokens;
+  }
+
+  private bytesOf(id: number): Uint8Array {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      throw new TokenizerError(`token id ${id} is outside the vocabulary (0–${this.vocabSize - 1})`, this.dir);
+    }
+    return this.table.bytes.subarray(this.table.offsets[id], this.table.offsets[id + 1]);
+  }
+
+  decode(ids: number[]): string {
+    const parts = ids.map((id) => this.bytesOf(id));
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    let skip = 0;
+    while (skip < this.table.stripLeadingSpaces && all[skip] === 0x20) {skip++;}
+    return utf8.decode(all.subarray(skip));
+  }
+
+  tokenText(id: number): string {
+    let t = this.texts.get(id);
+    if (t === undefined) {
+      t = utf8.decode(this.bytesOf(id));
+      this.texts.set(id, t);
+    }
+    return t;
+  }
+
+  dispose(): void {
+    this.host.kill();
+  }
+}

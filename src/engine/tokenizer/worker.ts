@@ -1,0 +1,48 @@
+/**
+ * @file The tokenizer's worker thread: loads tokenizer.json and encodes, so that a pathological
+ * tokenizer (a split regex that backtracks for minutes) can be stopped by terminating this thread
+ * instead of hanging the engine. Bundled as dist/tokenizerWorker.js; run from source under tsx.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadCore } from './load';
+import type { CoreEncoding } from './encoding';
+import type { TokenizerCore } from './core';
+
+export type WorkerRequest = {
+  type: 'encode';
+  id: number;
+  text: string;
+  addSpecialTokens: boolean;
+  specialTokensInText: 'special' | 'text';
+};
+
+export type WorkerMessage =
+  | { type: 'ready'; table: import('./core').DecodeTable }
+  | { type: 'encoded'; id: number; enc: CoreEncoding }
+  | { type: 'error'; id: number | null; message: string };
+
+const port = parentPort;
+if (port) {
+  let core: TokenizerCore;
+  try {
+    core = loadCore((workerData as { dir: string }).dir);
+    const table = core.decodeTable();
+    port.postMessage({ type: 'ready', table } satisfies WorkerMessage, [table.bytes.buffer as ArrayBuffer, table.offsets.buffer as ArrayBuffer]);
+  } catch (err) {
+    port.postMessage({ type: 'error', id: null, message: (err as Error).message } satisfies WorkerMessage);
+    process.exit(0);
+  }
+  port.on('message', (req: WorkerRequest) => {
+    try {
+      const enc = core.encode(req.text, req);
+      port.postMessage({ type: 'encoded', id: req.id, enc } satisfies WorkerMessage, [
+        enc.ids.buffer as ArrayBuffer,
+        enc.starts.buffer as ArrayBuffer,
+        enc.ends.buffer as ArrayBuffer,
+        enc.flags.buffer as ArrayBuffer,
+      ]);
+    } catch (err) {
+      port.postMessage({ type: 'error', id: req.id, message: (err as Error).message } satisfies WorkerMessage);
+    }
+  });
+}

@@ -30,6 +30,8 @@ const builds = [
   { ...nodeCommon, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
   // The engine process: forked by the extension, speaks JSON-RPC over IPC.
   { ...nodeCommon, entryPoints: ['src/engine/main.ts'], outfile: 'dist/engine.js' },
+  // The tokenizer's watchdog thread, loaded by the engine and the CLI from beside their bundles.
+  { ...nodeCommon, entryPoints: ['src/engine/tokenizer/worker.ts'], outfile: 'dist/tokenizerWorker.js' },
   // The headless CLI on the same engine.
   {
     ...nodeCommon,

@@ -3,8 +3,11 @@
  * Dispatches to one file per subcommand; every error becomes one line on stderr and a non-zero exit.
  */
 import { CliError, type CliCommand } from './command';
+import { analyzeCommand } from './commands/analyze';
+import { tokensCommand } from './commands/tokens';
+import { traceCommand } from './commands/trace';
 
-const commands: CliCommand[] = [];
+const commands: CliCommand[] = [traceCommand, analyzeCommand, tokensCommand];
 
 function help(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

@@ -7,6 +7,7 @@
  * call rejects with a TokenizerError; the next call starts a fresh thread.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TraceToken } from '../../shared/trace';
@@ -79,7 +80,7 @@ class WorkerHost {
     const script = workerScript();
     // From source (tests, tsx), the worker needs tsx's require hook before it can load a .ts file.
     const worker = script.endsWith('.ts')
-      ? new Worker(`require(${JSON.stringify(require.resolve('tsx/cjs'))}); require(${JSON.stringify(script)});`, {
+      ? new Worker(`require(${JSON.stringify(createRequire(__filename).resolve('tsx/cjs'))}); require(${JSON.stringify(script)});`, {
           eval: true,
           workerData: { dir: this.dir },
         })

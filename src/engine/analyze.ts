@@ -1,0 +1,126 @@
+/**
+ * @file Ids or text → a full RoutingTrace: tokenize, split into windows of at most the model's
+ * context, run each window, and stitch the per-token results back into one sequence.
+ */
+import { TRACE_SCHEMA, type LayerRouting, type RoutingTrace, type TraceToken, type TraceWindow } from '../shared/trace';
+import type { Model, RunOptions, RunResult } from './model';
+import type { DocumentTokenizer, EncodeOptions } from './tokenizer/tokenizer';
+import { planWindows } from './windows';
+
+export interface TraceOptions extends RunOptions {
+  /** Tokens per forward pass (default and maximum: the model's context). */
+  windowSize?: number;
+  /** Tokens of left context repeated at the start of each later window (default min(128, size/8)). */
+  windowOverlap?: number;
+}
+
+function defaultOverlap(size: number): number {
+  return Math.min(128, Math.floor(size / 8));
+}
+
+/** Rows [from, to) of every per-token array of a layer. */
+function sliceLayer(l: LayerRouting, from: number, to: number): LayerRouting {
+  const cut = <T>(a: T[] | null): T[] | null => (a ? a.slice(from, to) : null);
+  return {
+    layer: l.layer,
+    kind: l.kind,
+    routerLogits: cut(l.routerLogits),
+    scores: cut(l.scores),
+    experts: cut(l.experts),
+    weights: cut(l.weights),
+    sharedWeight: cut(l.sharedWeight),
+  };
+}
+
+function appendLayer(into: LayerRouting, part: LayerRouting): void {
+  const keys = ['routerLogits', 'scores', 'experts', 'weights', 'sharedWeight'] as const;
+  for (const key of keys) {
+    const dst = into[key] as unknown[] | null;
+    const src = part[key] as unknown[] | null;
+    if (dst && src) {
+      dst.push(...src);
+    }
+  }
+}
+
+/** Runs the model over `ids` window by window; the result's tokens are the caller's. */
+async function runWindows(model: Model, ids: number[], opts: TraceOptions): Promise<Pick<RoutingTrace, 'layers' | 'surprisal' | 'windows' | 'logits'>> {
+  const size = Math.min(opts.windowSize ?? model.maxContext, model.maxContext);
+  const overlap = opts.windowOverlap ?? defaultOverlap(size);
+  const windows: TraceWindow[] = ids.length <= size ? [{ start: 0, end: ids.length, overlap: 0 }] : planWindows(ids.length, size, overlap);
+  let layers: LayerRouting[] = [];
+  const surprisal: (number | null)[] = [];
+  const logits: number[][] = [];
+  for (const [w, win] of windows.entries()) {
+    const part: RunResult = await model.run(ids.slice(win.start, win.end), {
+      ...opts,
+      onProgress: (f, message) => opts.onProgress?.((w + f) / windows.length, windows.length > 1 ? `window ${w + 1}/${windows.length}: ${message}` : message),
+    });
+    const n = win.end - win.start;
+    const own = part.layers.map((l) => sliceLayer(l, win.overlap, n));
+    if (w === 0) {
+      layers = own;
+    } else {
+      own.forEach((l, i) => appendLayer(layers[i], l));
+      // The previous window's last token had no next token there; this window saw it as context.
+      if (win.overlap > 0) {
+        surprisal[win.start + win.overlap - 1] = part.surprisal[win.overlap - 1];
+      }
+    }
+    surprisal.push(...part.surprisal.slice(win.overlap));
+    if (part.logits) {
+      logits.push(...part.logits.slice(win.overlap));
+    }
+  }
+  return {
+    layers,
+    surprisal,
+    ...(windows.length > 1 ? { windows } : {}),
+    ...(opts.withLogits ? { logits } : {}),
+  };
+}
+
+/** A trace of token ids (no document: spans are null; text comes from the tokenizer when given). */
+export async function traceIds(model: Model, ids: number[], opts: TraceOptions & { tokenizer?: DocumentTokenizer } = {}): Promise<RoutingTrace> {
+  const t0 = performance.now();
+  const tokens: TraceToken[] = ids.map((id) => ({ id, text: opts.tokenizer ? opts.tokenizer.tokenText(id) : null, start: null, end: null }));
+  const result = await runWindows(model, ids, opts);
+  const ms = performance.now() - t0;
+  return {
+    schema: TRACE_SCHEMA,
+    model: model.info,
+    backend: model.backend,
+    tokens,
+    ...result,
+    timing: { tokenizeMs: 0, forwardMs: ms, totalMs: ms },
+  };
+}
+
+/** A trace of a document: tokens carry their text and [start, end) spans in the document. */
+export async function traceText(
+  model: Model,
+  tokenizer: DocumentTokenizer,
+  text: string,
+  opts: TraceOptions & { encode?: EncodeOptions } = {},
+): Promise<RoutingTrace> {
+  const t0 = performance.now();
+  const tokens = await tokenizer.encode(text, opts.encode);
+  if (tokens.length === 0) {
+    throw new Error('the text produced no tokens');
+  }
+  const t1 = performance.now();
+  const result = await runWindows(
+    model,
+    tokens.map((t) => t.id),
+    opts,
+  );
+  const t2 = performance.now();
+  return {
+    schema: TRACE_SCHEMA,
+    model: model.info,
+    backend: model.backend,
+    tokens,
+    ...result,
+    timing: { tokenizeMs: t1 - t0, forwardMs: t2 - t1, totalMs: t2 - t0 },
+  };
+}

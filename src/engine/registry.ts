@@ -3,6 +3,8 @@
  * families/ plus one line here.
  */
 import type { FamilyDef } from './families/base';
+import { family as deepseek_v3 } from './families/deepseek_v3';
+import { family as gpt_oss } from './families/gpt_oss';
 import { family as granitemoe } from './families/granitemoe';
 import { family as mixtral } from './families/mixtral';
 import { family as olmoe } from './families/olmoe';
@@ -11,7 +13,7 @@ import { family as qwen3_moe } from './families/qwen3_moe';
 
 /** Families by `model_type` as written in config.json. */
 export const FAMILIES: ReadonlyMap<string, FamilyDef<unknown>> = new Map<string, FamilyDef<unknown>>(
-  ([mixtral, qwen2_moe, qwen3_moe, olmoe, granitemoe] as FamilyDef<unknown>[]).map((f) => [f.modelType, f]),
+  ([mixtral, qwen2_moe, qwen3_moe, olmoe, granitemoe, deepseek_v3, gpt_oss] as FamilyDef<unknown>[]).map((f) => [f.modelType, f]),
 );
 
 /** Alternative spellings seen in the wild → the model_type that reads them. */

@@ -1,0 +1,216 @@
+/**
+ * @file gpt-oss (`model_type: gpt_oss`), as transformers' modeling_gpt_oss.py: GQA attention with
+ * biases, a learned sink logit per head, sliding-window and full layers alternating per
+ * `layer_types`, YaRN RoPE; an MoE block in every layer whose router has a bias.
+ * Router: top-k of the logits, then softmax over those k. Experts: clamped SwiGLU with biases on an
+ * interleaved gate/up projection, out = (up + 1) · gate · σ(1.702 · gate).
+ */
+import type { Checkpoint } from '../checkpoint/checkpoint';
+import { tf } from '../backend';
+import type { ExpertMlp } from '../moe';
+import { applyRope, attention, linear, parseRopeScaling, type Linear, type RopeSpec, type RopeTables } from '../ops';
+import { softmax, topk, type FamilyRouter } from '../routing';
+import {
+  ConfigReader,
+  WeightReader,
+  attentionTensors,
+  linearTensors,
+  readAttention,
+  tiedHead,
+  type AttentionShape,
+  type AttentionWeights,
+  type DecoderLayer,
+  type FamilyDef,
+  type LoadedFamily,
+} from './base';
+
+export interface GptOssConfig {
+  vocabSize: number;
+  hiddenSize: number; // D
+  intermediateSize: number; // I, per expert
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  numExperts: number; // E
+  topK: number;
+  /** Per layer: the window for sliding_attention layers, null for full_attention. */
+  slidingWindows: (number | null)[];
+  rmsNormEps: number;
+  maxPositions: number;
+  tieWordEmbeddings: boolean;
+  rope: RopeSpec;
+}
+
+/** GptOssConfig's default rope_scaling, used when config.json has no rope_scaling key at all. */
+const DEFAULT_ROPE_SCALING = { rope_type: 'yarn', factor: 32.0, beta_fast: 32.0, beta_slow: 1.0, truncate: false, original_max_position_embeddings: 4096 };
+
+/** GptOssExperts' constants (transformers hard-codes them; config's swiglu_limit is 7.0 in released models). */
+const SWIGLU_LIMIT = 7.0;
+const SWIGLU_ALPHA = 1.702;
+
+/** transformers' GptOssConfig defaults (gpt-oss-120b sizes). */
+export function parseConfig(json: Record<string, unknown>): GptOssConfig {
+  const c = new ConfigReader(json, 'gpt_oss');
+  const hiddenSize = c.int('hidden_size', 2880);
+  const numHeads = c.int('num_attention_heads', 64);
+  const numLayers = c.int('num_hidden_layers', 36);
+  const numExperts = c.int('num_local_experts', 128);
+  const headDim = c.optInt('head_dim') ?? hiddenSize / numHeads;
+  const maxPositions = c.int('max_position_embeddings', 131072);
+  const window = c.int('sliding_window', 128);
+  const rawTypes = json.layer_types ?? Array.from({ length: numLayers }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
+  if (!Array.isArray(rawTypes) || rawTypes.length !== numLayers || rawTypes.some((t) => t !== 'sliding_attention' && t !== 'full_attention')) {
+    throw new Error(`config.json (gpt_oss): 'layer_types' must list ${numLayers} entries of 'sliding_attention' or 'full_attention'`);
+  }
+  const ropeScaling = 'rope_scaling' in json ? json.rope_scaling : DEFAULT_ROPE_SCALING;
+  return {
+    vocabSize: c.int('vocab_size', 201088),
+    hiddenSize,
+    intermediateSize: c.int('intermediate_size', 2880),
+    numLayers,
+    numHeads,
+    numKvHeads: c.int('num_key_value_heads', 8),
+    headDim,
+    numExperts,
+    topK: c.int('num_experts_per_tok', 4, { max: numExperts }),
+    slidingWindows: rawTypes.map((t) => (t === 'sliding_attention' ? window : null)),
+    rmsNormEps: c.num('rms_norm_eps', 1e-5),
+    maxPositions,
+    tieWordEmbeddings: c.bool('tie_word_embeddings', false),
+    rope: { theta: c.num('rope_theta', 150000), dim: headDim, maxPositions, scaling: parseRopeScaling(ropeScaling, maxPositions) },
+  };
+}
+
+/** Top-k of the raw logits (bias included) → softmax over those k values. */
+export const route: FamilyRouter = (logits, k, blocked) => {
+  const experts = logits.map((l) => topk(l, k, blocked)); // [T][k], descending
+  const weights = experts.map((row, t) => softmax(row.map((e) => logits[t][e]))); // [T][k]
+  return { scores: logits, experts, weights };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Attention with sinks
+// ---------------------------------------------------------------------------------------------
+
+function sinkAttention(w: AttentionWeights, s: AttentionShape, sinks: tf.Tensor1D) {
+  return (x: tf.Tensor2D, rope: RopeTables): tf.Tensor2D => {
+    const T = x.shape[0];
+    const { numHeads: H, numKvHeads: KV, headDim: hd } = s;
+    const q = applyRope(tf.reshape(linear(x, w.q), [T, H, hd]) as tf.Tensor3D, rope); // [T, H, hd]
+    const k = applyRope(tf.reshape(linear(x, w.k), [T, KV, hd]) as tf.Tensor3D, rope); // [T, KV, hd]
+    const v = tf.reshape(linear(x, w.v), [T, KV, hd]) as tf.Tensor3D; // [T, KV, hd]
+    const out = attention(q, k, v, { scale: s.scale, slidingWindow: s.slidingWindow, sinks }); // [T, H·hd]
+    return linear(out, w.o); // [T, D]
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Experts
+// ---------------------------------------------------------------------------------------------
+
+interface GptOssExpert {
+  gateUp: Linear; // [D, 2I], de-interleaved at load: columns [0, I) gate, [I, 2I) up
+  down: Linear; // [I, D]
+}
+
+/** gate_up_proj [E, D, 2I] (x·W layout, gate at even columns, up at odd) → per-expert [D, 2I] with gate first. */
+async function readExperts(r: WeightReader, p: string, E: number, D: number, I: number): Promise<GptOssExpert[]> {
+  const gu = await r.read(`${p}.gate_up_proj`, [E, D, 2 * I]);
+  const guBias = await r.read(`${p}.gate_up_proj_bias`, [E, 2 * I]);
+  const down = await r.read(`${p}.down_proj`, [E, I, D]);
+  const downBias = await r.read(`${p}.down_proj_bias`, [E, D]);
+  const experts: GptOssExpert[] = [];
+  for (let e = 0; e < E; e++) {
+    const w = new Float32Array(D * 2 * I);
+    const b = new Float32Array(2 * I);
+    for (let j = 0; j < I; j++) {
+      b[j] = guBias[e * 2 * I + 2 * j];
+      b[I + j] = guBias[e * 2 * I + 2 * j + 1];
+      for (let d = 0; d < D; d++) {
+        const src = (e * D + d) * 2 * I;
+        w[d * 2 * I + j] = gu[src + 2 * j];
+        w[d * 2 * I + I + j] = gu[src + 2 * j + 1];
+      }
+    }
+    experts.push({
+      gateUp: { wT: tf.tensor2d(w, [D, 2 * I]), b: tf.tensor1d(b) },
+      down: { wT: tf.tensor2d(down.subarray(e * I * D, (e + 1) * I * D), [I, D]), b: tf.tensor1d(downBias.subarray(e * D, (e + 1) * D)) },
+    });
+  }
+  return experts;
+}
+
+/** (clip(up, ±7) + 1) · g · σ(1.702 g) with g = min(gate, 7), then the down projection: x [n, D] → [n, D]. */
+function clampedSwigluExperts(experts: GptOssExpert[]): ExpertMlp {
+  return (e, x) => {
+    const [gate, up] = tf.split(linear(x, experts[e].gateUp), 2, 1) as tf.Tensor2D[]; // [n, I] each
+    const g = tf.minimum(gate, SWIGLU_LIMIT);
+    const u = tf.clipByValue(up, -SWIGLU_LIMIT, SWIGLU_LIMIT);
+    const glu = tf.mul(g, tf.sigmoid(tf.mul(g, SWIGLU_ALPHA))); // [n, I]
+    return linear(tf.mul(tf.add(u, 1), glu) as tf.Tensor2D, experts[e].down); // [n, D]
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+export async function load(ckpt: Checkpoint, cfg: GptOssConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
+  const r = new WeightReader(ckpt, onProgress);
+  const { hiddenSize: D, numExperts: E } = cfg;
+  const layers: DecoderLayer[] = [];
+  for (let i = 0; i < cfg.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    const shape: AttentionShape = {
+      numHeads: cfg.numHeads,
+      numKvHeads: cfg.numKvHeads,
+      headDim: cfg.headDim,
+      scale: 1 / Math.sqrt(cfg.headDim),
+      qkNorm: 'none',
+      clipQkv: null,
+      slidingWindow: cfg.slidingWindows[i],
+      eps: cfg.rmsNormEps,
+    };
+    const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: true, o: true });
+    const sinks = await r.vector(`${p}.self_attn.sinks`, cfg.numHeads); // [H]
+    const router = await r.linear(`${p}.mlp.router`, E, D, true); // [D, E] + [E]
+    const experts = await readExperts(r, `${p}.mlp.experts`, E, D, cfg.intermediateSize);
+    layers.push({
+      layer: i,
+      inputNorm: await r.vector(`${p}.input_layernorm.weight`, D),
+      postNorm: await r.vector(`${p}.post_attention_layernorm.weight`, D),
+      attention: sinkAttention(attn, shape, sinks),
+      ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: clampedSwigluExperts(experts), shared: null },
+      owned: [...attentionTensors(attn), sinks, ...linearTensors(router), ...experts.flatMap((x) => [...linearTensors(x.gateUp), ...linearTensors(x.down)])],
+    });
+  }
+  const embed = await r.matrix('model.embed_tokens.weight', cfg.vocabSize, D); // [V, D]
+  return {
+    info: {
+      modelType: 'gpt_oss',
+      numLayers: cfg.numLayers,
+      numExperts: E,
+      topK: cfg.topK,
+      vocabSize: cfg.vocabSize,
+      gate: 'topk-softmax',
+      gateDescription: 'Softmax over the k chosen router logits (the router has a bias): the k weights sum to 1.',
+      hasSharedExpert: false,
+      moeLayers: layers.map((l) => l.layer),
+    },
+    maxContext: cfg.maxPositions,
+    decoder: {
+      embed,
+      embeddingMultiplier: 1,
+      layers,
+      finalNorm: await r.vector('model.norm.weight', D),
+      lmHead: cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', cfg.vocabSize, D),
+      logitsScaling: 1,
+      residualMultiplier: 1,
+      rmsNormEps: cfg.rmsNormEps,
+      rope: cfg.rope,
+    },
+  };
+}
+
+export const family: FamilyDef<GptOssConfig> = { modelType: 'gpt_oss', parseConfig, load };

@@ -393,18 +393,25 @@ export async function startVsCode(opts: StartOptions = {}): Promise<VsCode> {
 
   const t0 = Date.now();
   let vsix = opts.vsix;
-  if (!vsix) {
-    vsix = [packageExtension(dir), await packageProbe(dir)];
-  }
-  if (vsix.length) {
-    const args = [paths.codeServer, ...common];
-    for (const v of vsix) {
-      args.push('--install-extension', v);
+  try {
+    if (!vsix) {
+      vsix = [packageExtension(dir), await packageProbe(dir)];
     }
-    const r = spawnSync(paths.node, args, { env, encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) {
-      throw new Error(`installing ${vsix.join(', ')} failed:\n${r.stdout}\n${r.stderr}`);
+    if (vsix.length) {
+      const args = [paths.codeServer, ...common];
+      for (const v of vsix) {
+        args.push('--install-extension', v);
+      }
+      const r = spawnSync(paths.node, args, { env, encoding: 'utf8', timeout: 120_000 });
+      if (r.status !== 0) {
+        throw new Error(`installing ${vsix.join(', ')} failed:\n${r.stdout}\n${r.stderr}`);
+      }
     }
+  } catch (err) {
+    if (!keep) {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    throw err;
   }
   log(`packaged + installed ${vsix.length} extension(s) in ${Date.now() - t0} ms`);
 

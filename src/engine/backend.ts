@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
 export { tf };
@@ -78,6 +78,11 @@ function prepareEngine(): void {
 }
 
 async function tryCpu(): Promise<boolean> {
+  // Using an export keeps the package (and its backend registration) in the bundle: the package
+  // declares itself side-effect free, so a bare import would be dropped by esbuild.
+  if (!version_cpu) {
+    return false;
+  }
   return tf.setBackend(BACKEND_IDS.cpu);
 }
 

@@ -1,0 +1,230 @@
+/**
+ * @file One webview panel bound to the RoutingStore: builds its HTML, validates every message the
+ * page posts, turns user actions into store calls, and forwards store events to the page. The
+ * Routing and Dashboard panels differ only in their `PanelKind`.
+ */
+import { homedir } from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { DocumentAnalysis, RoutingStore } from '../routingStore';
+import type { RoutingTrace } from '../../shared/trace';
+import {
+  DidChangeExpertHighlightNotification,
+  DidChangeLayerNotification,
+  DidChangeStateNotification,
+  DidChangeTokenSelectionNotification,
+  ExportDidSaveNotification,
+  HighlightExpertCommand,
+  isWebviewToHost,
+  ReadyCommand,
+  SaveExportRequest,
+  SelectLayerCommand,
+  SelectTokenCommand,
+  type HostToWebview,
+  type PersistedState,
+  type State,
+  type WebviewId,
+  type WebviewToHost,
+} from '../../shared/webviewProtocol';
+import { buildHtml, makeNonce } from './html';
+
+export interface PanelKind {
+  webviewId: WebviewId;
+  viewType: string;
+  title: string;
+  /** media/<script>.js */
+  script: string;
+  /** media/<name>.css, in order. */
+  styles: string[];
+  /** How this panel names itself in store events, so it does not echo its own. */
+  tokenSource: 'panel' | 'dashboard';
+  expertSource: 'panel' | 'dashboard';
+}
+
+export function mediaRoot(context: vscode.ExtensionContext): vscode.Uri {
+  return vscode.Uri.joinPath(context.extensionUri, 'media');
+}
+
+export function webviewOptions(context: vscode.ExtensionContext): vscode.WebviewOptions {
+  return { enableScripts: true, localResourceRoots: [mediaRoot(context)] };
+}
+
+/** The host's copy minus the LM-head logits: [T][V] is large and no panel draws it. */
+function forWebview(trace: RoutingTrace): RoutingTrace {
+  const rest = { ...trace };
+  delete rest.logits;
+  return rest;
+}
+
+export class PanelController implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  private uri: string | null;
+  private selectedToken: number | null;
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly kind: PanelKind,
+    private readonly context: vscode.ExtensionContext,
+    private readonly store: RoutingStore,
+    restored: PersistedState | null,
+    private readonly onDisposed: () => void,
+  ) {
+    this.uri = restored?.uri && store.get(restored.uri) ? restored.uri : (store.latest()?.uri ?? restored?.uri ?? null);
+    this.selectedToken = restored?.uri === this.uri ? (restored?.selectedToken ?? null) : null;
+    const webview = panel.webview;
+    webview.options = webviewOptions(context);
+    panel.iconPath = vscode.Uri.joinPath(mediaRoot(context), 'icon.svg');
+    webview.html = this.html();
+    this.disposables.push(
+      webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
+      panel.onDidDispose(() => this.dispose()),
+      store.onDidChangeAnalysis((a) => {
+        this.uri = a.uri;
+        this.selectedToken = null;
+        this.sendState();
+      }),
+      store.onDidClearAnalysis((uri) => {
+        if (uri === this.uri) {
+          this.uri = store.latest()?.uri ?? null;
+          this.selectedToken = null;
+          this.sendState();
+        }
+      }),
+      store.onDidChangeLayer((layer) => this.post({ method: DidChangeLayerNotification, params: { layer } })),
+      store.onDidSelectToken((s) => {
+        if (s.uri !== this.uri && store.get(s.uri)) {
+          // The user moved to another analysed document: follow it.
+          this.uri = s.uri;
+          this.selectedToken = s.tokenIndex;
+          this.sendState();
+          return;
+        }
+        if (s.uri === this.uri) {
+          this.selectedToken = s.tokenIndex;
+          if (s.source !== kind.tokenSource) {
+            this.post({ method: DidChangeTokenSelectionNotification, params: { uri: s.uri, tokenIndex: s.tokenIndex } });
+          }
+        }
+      }),
+      store.onDidHighlightExpert((h) => {
+        if (h.source !== kind.expertSource) {
+          this.post({
+            method: DidChangeExpertHighlightNotification,
+            params: { highlight: h.expert === null ? null : { layer: h.layer, expert: h.expert } },
+          });
+        }
+      }),
+    );
+  }
+
+  reveal(): void {
+    this.panel.reveal(undefined, false);
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const media = mediaRoot(this.context);
+    return buildHtml({
+      cspSource: webview.cspSource,
+      nonce: makeNonce(),
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(media, `${this.kind.script}.js`)).toString(),
+      styleUris: this.kind.styles.map((s) => webview.asWebviewUri(vscode.Uri.joinPath(media, `${s}.css`)).toString()),
+      title: this.kind.title,
+    });
+  }
+
+  private analysis(): DocumentAnalysis | undefined {
+    return this.uri ? this.store.get(this.uri) : undefined;
+  }
+
+  private state(): State {
+    const a = this.analysis();
+    const h = this.store.highlightedExpert;
+    const T = a?.trace.tokens.length ?? 0;
+    return {
+      webviewId: this.kind.webviewId,
+      uri: a?.uri ?? null,
+      label: a ? path.basename(vscode.Uri.parse(a.uri).path) : null,
+      text: a?.text ?? null,
+      trace: a ? forWebview(a.trace) : null,
+      layer: this.store.selectedLayer ?? null,
+      selectedToken: this.selectedToken !== null && this.selectedToken < T ? this.selectedToken : null,
+      highlight: h && h.expert !== null ? { layer: h.layer, expert: h.expert } : null,
+    };
+  }
+
+  private sendState(): void {
+    this.post({ method: DidChangeStateNotification, params: { state: this.state() } });
+  }
+
+  private post(message: HostToWebview): void {
+    void this.panel.webview.postMessage(message);
+  }
+
+  /** Everything from the page is untrusted: drop what does not validate, and check indices against the analysis. */
+  private receive(message: unknown): void {
+    if (!isWebviewToHost(message)) {
+      return;
+    }
+    void this.handle(message);
+  }
+
+  private async handle(m: WebviewToHost): Promise<void> {
+    switch (m.method) {
+      case ReadyCommand:
+        this.sendState();
+        break;
+      case SelectTokenCommand: {
+        const a = this.analysis();
+        if (a && m.params.uri === a.uri && m.params.tokenIndex < a.trace.tokens.length) {
+          this.selectedToken = m.params.tokenIndex;
+          this.store.selectToken({ uri: a.uri, tokenIndex: m.params.tokenIndex, source: this.kind.tokenSource });
+        }
+        break;
+      }
+      case HighlightExpertCommand: {
+        const a = this.analysis();
+        if (a && (m.params.expert === null || m.params.expert < a.trace.model.numExperts)) {
+          this.store.highlightExpert({ layer: m.params.layer, expert: m.params.expert, source: this.kind.expertSource });
+        }
+        break;
+      }
+      case SelectLayerCommand:
+        if (this.analysis()?.trace.layers.some((l) => l.layer === m.params.layer)) {
+          this.store.selectLayer(m.params.layer);
+        }
+        break;
+      case SaveExportRequest:
+        await this.saveExport(m.params);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private async saveExport(p: SaveExportRequest['params']): Promise<void> {
+    const reply = (saved: boolean, file: string | null, error: string | null): void =>
+      this.post({ method: ExportDidSaveNotification, params: { id: p.id, saved, path: file, error } });
+    try {
+      const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(homedir());
+      const filters: Record<string, string[]> = { png: { PNG: ['png'] }, svg: { SVG: ['svg'] }, csv: { CSV: ['csv'] } }[p.format];
+      const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.joinPath(folder, p.fileName), filters });
+      if (!target) {
+        reply(false, null, null);
+        return;
+      }
+      const bytes = p.format === 'png' ? Buffer.from(p.data, 'base64') : Buffer.from(p.data, 'utf8');
+      await vscode.workspace.fs.writeFile(target, bytes);
+      reply(true, target.fsPath, null);
+    } catch (err) {
+      reply(false, null, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  dispose(): void {
+    while (this.disposables.length) {
+      this.disposables.pop()?.dispose();
+    }
+    this.onDisposed();
+  }
+}

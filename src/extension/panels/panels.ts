@@ -1,0 +1,52 @@
+/**
+ * @file Entry point for the webview panels: one Routing and one Dashboard panel at a time, each
+ * restored by a WebviewPanelSerializer after a window reload (with the state the page saved).
+ */
+import * as vscode from 'vscode';
+import type { RoutingStore } from '../routingStore';
+import { isPersistedState } from '../../shared/webviewProtocol';
+import { createDashboardPanel, DASHBOARD_PANEL } from './dashboardPanel';
+import type { PanelController } from './panelController';
+import { createRoutingPanel, ROUTING_PANEL } from './routingPanel';
+
+export function registerPanels(context: vscode.ExtensionContext, store: RoutingStore): { showRouting(): void; showDashboard(): void } {
+  let routing: PanelController | undefined;
+  let dashboard: PanelController | undefined;
+  const openRouting = (restored?: Parameters<typeof createRoutingPanel>[3]): PanelController =>
+    createRoutingPanel(context, store, () => (routing = undefined), restored);
+  const openDashboard = (restored?: Parameters<typeof createDashboardPanel>[3]): PanelController =>
+    createDashboardPanel(context, store, () => (dashboard = undefined), restored);
+
+  context.subscriptions.push(
+    vscode.window.registerWebviewPanelSerializer(ROUTING_PANEL.viewType, {
+      async deserializeWebviewPanel(panel, state: unknown) {
+        routing?.panel.dispose();
+        routing = openRouting({ panel, state: isPersistedState(state) ? state : null });
+      },
+    }),
+    vscode.window.registerWebviewPanelSerializer(DASHBOARD_PANEL.viewType, {
+      async deserializeWebviewPanel(panel, state: unknown) {
+        dashboard?.panel.dispose();
+        dashboard = openDashboard({ panel, state: isPersistedState(state) ? state : null });
+      },
+    }),
+    { dispose: () => (routing?.panel.dispose(), dashboard?.panel.dispose()) },
+  );
+
+  return {
+    showRouting() {
+      if (routing) {
+        routing.reveal();
+      } else {
+        routing = openRouting();
+      }
+    },
+    showDashboard() {
+      if (dashboard) {
+        dashboard.reveal();
+      } else {
+        dashboard = openDashboard();
+      }
+    },
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * @file The side pane of the routed-token view: one token's full routing in the selected layer
+ * (experts, weights as applied, scores, entropy, margin, near miss, shared share, surprisal) and
+ * a layer × expert grid plus table over all MoE layers.
+ */
+import { rankByScore, scoreMargin, sharedShare, tokenEntropy } from '../shared/routingStats';
+import type { LayerRouting, RoutingTrace } from '../shared/trace';
+import { el, fmt, pct, visibleText } from './dom';
+import { rgba, type Rgb } from './palette';
+
+export interface DetailActions {
+  onExpert(layer: number, expert: number): void;
+  onLayer(layer: number): void;
+}
+
+function chip(expert: number, palette: Rgb[], layer: number, actions: DetailActions): HTMLElement {
+  const b = el('button', 'expert-chip', `E${expert}`);
+  b.type = 'button';
+  b.style.setProperty('--chip', rgba(palette[expert] ?? [128, 128, 128], 1));
+  b.title = `Highlight expert ${expert} of layer ${layer}`;
+  b.addEventListener('click', () => actions.onExpert(layer, expert));
+  return b;
+}
+
+function row(cells: (string | HTMLElement)[], header = false): HTMLTableRowElement {
+  const tr = el('tr');
+  for (const c of cells) {
+    const td = el(header ? 'th' : 'td');
+    if (typeof c === 'string') {
+      td.textContent = c;
+    } else {
+      td.appendChild(c);
+    }
+    tr.appendChild(td);
+  }
+  return tr;
+}
+
+function dl(pairs: [string, string][]): HTMLElement {
+  const d = el('dl', 'facts');
+  for (const [k, v] of pairs) {
+    d.appendChild(el('dt', undefined, k));
+    d.appendChild(el('dd', undefined, v));
+  }
+  return d;
+}
+
+function layerFacts(trace: RoutingTrace, l: LayerRouting, t: number): { entropy: number; margin: number; nearMiss: number | null } {
+  const entropy = tokenEntropy(l.routerLogits?.[t] ?? null, l.scores?.[t] ?? null);
+  const m = l.scores ? scoreMargin(l.scores[t]!, trace.model.topK) : { margin: NaN, nearMiss: null };
+  return { entropy, margin: m.margin, nearMiss: m.nearMiss };
+}
+
+export function renderTokenDetail(
+  root: HTMLElement,
+  trace: RoutingTrace,
+  t: number,
+  layer: number,
+  palette: Rgb[],
+  windowIndex: number,
+  actions: DetailActions,
+): void {
+  root.replaceChildren();
+  const tok = trace.tokens[t];
+  if (!tok) {
+    root.appendChild(el('p', 'muted', 'Click a token to see its routing.'));
+    return;
+  }
+  root.appendChild(el('h2', undefined, `Token ${t}`));
+  const text = el('code', 'token-text', visibleText(tok.text, tok.id));
+  root.appendChild(text);
+  const facts: [string, string][] = [
+    ['id', String(tok.id)],
+    ['span', tok.start === null ? 'not in the text' : `${tok.start}–${tok.end}`],
+    ['surprisal', `${fmt(trace.surprisal[t] ?? null)} nats`],
+  ];
+  if (windowIndex >= 0) {
+    facts.push(['window', String(windowIndex + 1)]);
+  }
+  root.appendChild(dl(facts));
+
+  const l = trace.layers.find((x) => x.layer === layer);
+  if (l && l.kind === 'moe' && l.experts && l.weights) {
+    root.appendChild(el('h3', undefined, `Layer ${layer}`));
+    const experts = l.experts[t]!;
+    const weights = l.weights[t]!;
+    const scores = l.scores?.[t] ?? null;
+    const ranks = scores ? rankByScore(scores) : null;
+    const table = el('table', 'routing-table');
+    table.appendChild(row(['expert', 'weight (applied)', 'score', 'score rank'], true));
+    experts.forEach((e, j) => {
+      const rank = ranks ? ranks.indexOf(e) + 1 : NaN;
+      table.appendChild(row([chip(e, palette, layer, actions), fmt(weights[j]), fmt(scores?.[e] ?? null), Number.isNaN(rank) ? '–' : String(rank)]));
+    });
+    root.appendChild(table);
+    const f = layerFacts(trace, l, t);
+    const shared = l.sharedWeight ? sharedShare(l.sharedWeight[t]!, weights) : null;
+    const pairs: [string, string][] = [
+      ['Σ weights', fmt(weights.reduce((a, b) => a + b, 0))],
+      ['entropy', `${fmt(f.entropy)} nats (max ${fmt(Math.log(trace.model.numExperts))})`],
+      ['margin k/k+1', fmt(f.margin, 4)],
+      ['near miss', f.nearMiss === null ? '–' : `E${f.nearMiss}`],
+    ];
+    if (l.sharedWeight) {
+      pairs.push(['shared weight', fmt(l.sharedWeight[t]!)], ['shared share', shared === null ? '–' : pct(shared)]);
+    }
+    root.appendChild(dl(pairs));
+    if (ranks && experts.some((e) => ranks.indexOf(e) >= experts.length)) {
+      root.appendChild(el('p', 'note', 'Chosen experts differ from the top-k by score (a selection-only bias or group limit).'));
+    }
+    root.appendChild(el('p', 'muted', trace.model.gateDescription));
+  }
+
+  const moe = trace.layers.filter((x) => x.kind === 'moe' && x.experts && x.weights);
+  if (moe.length) {
+    root.appendChild(el('h3', undefined, 'All layers'));
+    root.appendChild(layerGrid(trace, moe, t, layer, palette, actions));
+    const table = el('table', 'routing-table all-layers');
+    table.appendChild(row(['layer', 'experts (weight)', 'entropy', 'margin'], true));
+    for (const x of moe) {
+      const f = layerFacts(trace, x, t);
+      const cell = el('span');
+      x.experts![t]!.forEach((e, j) => {
+        cell.appendChild(chip(e, palette, x.layer, actions));
+        cell.appendChild(el('span', 'w', fmt(x.weights![t]![j], 2)));
+      });
+      const tr = row([String(x.layer), cell, fmt(f.entropy, 2), fmt(f.margin, 3)]);
+      tr.classList.toggle('current', x.layer === layer);
+      tr.addEventListener('click', (e) => {
+        if (!(e.target as HTMLElement).closest('button')) {
+          actions.onLayer(x.layer);
+        }
+      });
+      table.appendChild(tr);
+    }
+    root.appendChild(table);
+  }
+}
+
+/** Layer × expert grid for one token: a cell per (layer, expert), filled by the applied weight's share. */
+function layerGrid(trace: RoutingTrace, moe: LayerRouting[], t: number, layer: number, palette: Rgb[], actions: DetailActions): HTMLElement {
+  const E = trace.model.numExperts;
+  const cell = Math.max(3, Math.min(14, Math.floor(260 / E)));
+  const rowH = Math.max(3, Math.min(12, Math.floor(200 / moe.length)));
+  const canvas = el('canvas', 'layer-grid');
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = E * cell * dpr;
+  canvas.height = moe.length * rowH * dpr;
+  canvas.style.width = `${E * cell}px`;
+  canvas.style.height = `${moe.length * rowH}px`;
+  canvas.title = 'Rows: MoE layers (first at top). Columns: experts. Fill: share of the applied gate weight. Click a row to select that layer.';
+  const g = canvas.getContext('2d');
+  if (g) {
+    g.scale(dpr, dpr);
+    moe.forEach((l, r) => {
+      const experts = l.experts![t]!;
+      const weights = l.weights![t]!;
+      const total = weights.reduce((a, b) => a + Math.max(0, b), 0) || 1;
+      g.fillStyle = 'rgba(128,128,128,0.12)';
+      g.fillRect(0, r * rowH, E * cell, rowH - 1);
+      experts.forEach((e, j) => {
+        g.fillStyle = rgba(palette[e] ?? [128, 128, 128], 0.25 + 0.75 * (Math.max(0, weights[j]!) / total));
+        g.fillRect(e * cell, r * rowH, cell - 1, rowH - 1);
+      });
+      if (l.layer === layer) {
+        g.strokeStyle = 'rgba(128,128,128,0.9)';
+        g.strokeRect(0.5, r * rowH + 0.5, E * cell - 1, rowH - 1);
+      }
+    });
+  }
+  canvas.addEventListener('click', (e) => {
+    const r = Math.floor(e.offsetY / rowH);
+    const l = moe[r];
+    if (l) {
+      actions.onLayer(l.layer);
+    }
+  });
+  return canvas;
+}

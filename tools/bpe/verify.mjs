@@ -1,3 +1,4 @@
+/* global console, process */
 // Checks that HF Rust `tokenizers` (Node binding) gives exactly our BPE encoder's ids.
 // node tools/bpe/verify.mjs models/demo/tokenizer.json IDS.json   (IDS.json from tools/bpe/dump_ids.py)
 import { readFileSync } from 'node:fs';

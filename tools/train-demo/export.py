@@ -90,6 +90,8 @@ def main() -> None:
         assert torch.equal(back[k], v), k
     print(f"exported step {step}: {len(back)} tensors")
 
+    if "--no-eval" in sys.argv:
+        return
     results: dict = {"moe_step": step}
     for variant in ("moe", "dense"):
         m, c, s = load_ckpt(variant)

@@ -1,0 +1,148 @@
+/**
+ * @file Specialisation of the demo model, measured by OUR engine from the shipped weights (not by the
+ * training script): per MoE layer, the Jensen–Shannon divergence between expert-load distributions on
+ * held-out code and held-out prose, each expert's most frequent and most characteristic tokens, and
+ * balance (Switch aux loss E·Σ f_i·P_i, max/mean load); plus held-out surprisal and the mean shared-expert
+ * gate. Held-out documents come from tools/train-demo/work/corpus.jsonl (built by prepare.py).
+ *
+ *   npx tsx tools/demo-stats.ts [--model models/demo] [--tokens 6000] [--out tools/train-demo/work/stats]
+ * Writes OUT.json and OUT.md (markdown tables for MODEL_CARD.md).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { loadModel } from '../src/engine/model';
+import { loadTokenizer } from '../src/engine/tokenizer/tokenizer';
+
+interface Doc { source: string; kind: 'code' | 'prose'; name: string; split: string; text: string }
+
+const args = process.argv.slice(2);
+const arg = (name: string, dflt: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const ROOT = path.resolve(__dirname, '..');
+const modelDir = path.resolve(arg('model', path.join(ROOT, 'models', 'demo')));
+const perSource = Number(arg('tokens', '6000')); // held-out tokens per source
+const out = arg('out', path.join(ROOT, 'tools', 'train-demo', 'work', 'stats'));
+const WINDOW = 512;
+const SOURCES: Record<string, 'code' | 'prose'> = { ts: 'code', py: 'code', pydoc: 'prose', kjv: 'prose' };
+
+function jsd(p: number[], q: number[]): number {
+  const sp = p.reduce((a, b) => a + b, 0);
+  const sq = q.reduce((a, b) => a + b, 0);
+  let d = 0;
+  for (let i = 0; i < p.length; i++) {
+    const a = p[i] / sp;
+    const b = q[i] / sq;
+    const m = (a + b) / 2;
+    if (a > 0) d += 0.5 * a * Math.log2(a / m);
+    if (b > 0) d += 0.5 * b * Math.log2(b / m);
+  }
+  return d;
+}
+
+function show(s: string): string {
+  return JSON.stringify(s.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥')).slice(1, -1).replace(/\|/g, '\\|');
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const docs = readFileSync(path.join(ROOT, 'tools', 'train-demo', 'work', 'corpus.jsonl'), 'utf8')
+    .split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc).filter((d) => d.split === 'eval');
+  const tok = await loadTokenizer(modelDir);
+  const model = await loadModel(modelDir);
+  const E = model.info.numExperts;
+  const moeLayers = model.info.moeLayers;
+  const init = (): number[][] => moeLayers.map(() => new Array<number>(E).fill(0));
+  const load = { code: init(), prose: init() }; // top-k assignment counts
+  const prob = init(); // Σ router probability, all tokens
+  const shared = moeLayers.map(() => 0);
+  const tokenCount: Map<number, number>[][] = moeLayers.map(() => Array.from({ length: E }, () => new Map<number, number>()));
+  const totalTok = new Map<number, number>();
+  const surprisal: Record<string, { sum: number; n: number }> = {};
+  let nTok = 0;
+  for (const [source, kind] of Object.entries(SOURCES)) {
+    let got = 0;
+    surprisal[source] = { sum: 0, n: 0 };
+    for (const d of docs.filter((x) => x.source === source)) {
+      if (got >= perSource) break;
+      const ids = (await tok.encode(d.text, { addSpecialTokens: false })).map((t) => t.id);
+      for (let s = 0; s < ids.length && got < perSource; s += WINDOW) {
+        const w = ids.slice(s, s + WINDOW);
+        if (w.length < 16) break;
+        const r = await model.run(w);
+        for (const x of r.surprisal) {
+          if (x !== null) {
+            surprisal[source].sum += x;
+            surprisal[source].n++;
+          }
+        }
+        moeLayers.forEach((layer, li) => {
+          const L = r.layers.find((l) => l.layer === layer)!;
+          L.experts!.forEach((ex, t) => {
+            for (const e of ex) {
+              load[kind][li][e]++;
+              const m = tokenCount[li][e];
+              m.set(w[t], (m.get(w[t]) ?? 0) + 1);
+            }
+            L.scores![t].forEach((p, e) => (prob[li][e] += p));
+            shared[li] += L.sharedWeight ? L.sharedWeight[t] : 0;
+          });
+        });
+        for (const id of w) totalTok.set(id, (totalTok.get(id) ?? 0) + 1);
+        got += w.length;
+        nTok += w.length;
+      }
+    }
+    process.stderr.write(`${source}: ${got} tokens, ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+  }
+  const k = model.info.topK;
+  const layers = moeLayers.map((layer, li) => {
+    const all = load.code[li].map((c, e) => c + load.prose[li][e]);
+    const assignments = all.reduce((a, b) => a + b, 0);
+    const f = all.map((c) => c / assignments);
+    const P = prob[li].map((p) => p / nTok);
+    const aux = E * f.reduce((a, fi, i) => a + fi * P[i], 0);
+    const mean = assignments / E;
+    const experts = all.map((_, e) => {
+      const m = tokenCount[li][e];
+      const frequent = [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([id]) => tok.tokenText(id));
+      // Characteristic: share of a token's occurrences that go to this expert, for tokens seen ≥ 8 times.
+      const characteristic = [...m.entries()].filter(([id]) => (totalTok.get(id) ?? 0) >= 8)
+        .map(([id, c]) => [id, c / totalTok.get(id)!] as const).sort((a, b) => b[1] - a[1]).slice(0, 8)
+        .map(([id]) => tok.tokenText(id));
+      const codeShare = load.code[li][e] / (load.code[li][e] + load.prose[li][e] || 1);
+      return { expert: e, load: f[e], codeShare, frequent, characteristic };
+    });
+    return {
+      layer, jsdBits: jsd(load.code[li], load.prose[li]), aux, maxOverMean: Math.max(...all) / mean,
+      minOverMean: Math.min(...all) / mean, meanSharedGate: shared[li] / nTok,
+      codeLoad: load.code[li], proseLoad: load.prose[li], experts,
+    };
+  });
+  const surprisalMean = Object.fromEntries(Object.entries(surprisal).map(([s, v]) => [s, { nats: v.sum / v.n, tokens: v.n }]));
+  const result = { model: modelDir, backend: model.backend, topK: k, tokens: nTok, seconds: (Date.now() - t0) / 1000, surprisal: surprisalMean, layers };
+  writeFileSync(`${out}.json`, JSON.stringify(result, null, 1));
+
+  const md: string[] = [];
+  md.push(`Measured by \`npx tsx tools/demo-stats.ts\` (engine backend: ${model.backend}) on ${nTok} held-out tokens (${perSource} per source).`, '');
+  md.push('| source | kind | tokens | mean surprisal (nats/token) |', '|---|---|---|---|');
+  for (const [s, kind] of Object.entries(SOURCES)) md.push(`| ${s} | ${kind} | ${surprisalMean[s].tokens} | ${surprisalMean[s].nats.toFixed(3)} |`);
+  md.push('', '| layer | JSD(code ‖ prose) of expert load, bits | aux loss E·Σf·P (1 = balanced) | max/mean load | min/mean load | mean σ(shared gate) |', '|---|---|---|---|---|---|');
+  for (const l of layers) md.push(`| ${l.layer} | ${l.jsdBits.toFixed(4)} | ${l.aux.toFixed(3)} | ${l.maxOverMean.toFixed(2)} | ${l.minOverMean.toFixed(2)} | ${l.meanSharedGate.toFixed(3)} |`);
+  for (const l of layers) {
+    md.push('', `**Layer ${l.layer}** (JSD ${l.jsdBits.toFixed(3)} bits)`, '', '| expert | load | code share | most frequent tokens | most characteristic tokens |', '|---|---|---|---|---|');
+    for (const e of l.experts) {
+      md.push(`| ${e.expert} | ${(100 * e.load).toFixed(1)}% | ${(100 * e.codeShare).toFixed(0)}% | ${e.frequent.map(show).map((s) => `\`${s}\``).join(' ')} | ${e.characteristic.map(show).map((s) => `\`${s}\``).join(' ')} |`);
+    }
+  }
+  writeFileSync(`${out}.md`, md.join('\n') + '\n');
+  model.dispose();
+  tok.dispose();
+  process.stderr.write(`wrote ${out}.json and ${out}.md in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+});

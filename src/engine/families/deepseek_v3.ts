@@ -119,18 +119,20 @@ export interface DeepseekRouterSpec {
 /**
  * Group-limited choice on s' = s + b: group score = sum of its top-2 s'; the best `topkGroup` groups
  * stay, every other expert's s' becomes 0.0 (not −∞, as transformers: with negative biases a masked
- * expert can still win); then top-k of s'. Blocked experts are never chosen nor counted in a group.
+ * expert can still win); then top-k of s'. Blocked experts (ablations) are never
+ * chosen, and a group is scored by the experts left open in it.
  */
 export function chooseExperts(scores: number[], spec: DeepseekRouterSpec, k: number, blocked: ReadonlySet<number>): number[] {
   const E = scores.length;
   const size = E / spec.nGroup;
-  const choice = scores.map((s, e) => (blocked.has(e) ? -Infinity : s + spec.bias[e])); // [E]
+  const choice = scores.map((s, e) => s + spec.bias[e]); // [E]
   const groupScores = Array.from({ length: spec.nGroup }, (_, g) => {
-    const [a, b] = choice.slice(g * size, (g + 1) * size).sort((x, y) => y - x);
-    return a + b;
+    const open = choice.slice(g * size, (g + 1) * size).filter((_v, j) => !blocked.has(g * size + j));
+    const best = open.sort((x, y) => y - x).slice(0, 2);
+    return best.length ? best.reduce((a, b) => a + b, 0) : -Infinity;
   }); // [nGroup]
   const kept = new Set(topk(groupScores, spec.topkGroup));
-  const masked = choice.map((v, e) => (kept.has(Math.floor(e / size)) || blocked.has(e) ? v : 0)); // [E]
+  const masked = choice.map((v, e) => (kept.has(Math.floor(e / size)) ? v : 0)); // [E]
   return topk(masked, k, blocked);
 }
 

@@ -1,0 +1,49 @@
+/**
+ * @file gpt-oss against transformers 4.57.6 (test/fixtures/gpt_oss): router bias, softmax over the
+ * top-k logits, clamped interleaved SwiGLU with biases, attention sinks, sliding window 8 on layers
+ * 0 and 2 (which matters for 24 tokens), YaRN RoPE.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseConfig, route } from '../../src/engine/families/gpt_oss';
+import { checkAgainstExpected, loadFixture, report, runCliTrace } from './fixtureGolden';
+
+describe('gpt_oss golden (moe-lens trace vs transformers)', () => {
+  const fx = loadFixture('gpt_oss');
+  const trace = runCliTrace(fx);
+
+  test('routing, gate weights and logits match transformers', () => {
+    assert.equal(trace.model.modelType, 'gpt_oss');
+    report('gpt_oss', checkAgainstExpected(trace, fx, { unordered: false }));
+  });
+
+  test('scores are the raw logits (bias included) and weights a softmax over the k chosen', () => {
+    for (const l of trace.layers) {
+      assert.deepEqual(l.scores, l.routerLogits);
+      l.experts!.forEach((row, t) => {
+        const chosen = row.map((e) => l.routerLogits![t][e]);
+        const m = Math.max(...chosen);
+        const z = chosen.reduce((s, v) => s + Math.exp(v - m), 0);
+        chosen.forEach((v, j) => assert.ok(Math.abs(Math.exp(v - m) / z - l.weights![t][j]) < 1e-9));
+      });
+    }
+  });
+});
+
+describe('gpt_oss config and router', () => {
+  test('layer_types default alternates sliding / full; rope_scaling defaults to YaRN only when the key is absent', () => {
+    const base = { hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 4, num_local_experts: 8, vocab_size: 32 };
+    const cfg = parseConfig(base);
+    assert.deepEqual(cfg.slidingWindows, [128, null, 128, null]);
+    assert.equal(cfg.rope.scaling.type, 'yarn');
+    assert.equal(parseConfig({ ...base, rope_scaling: null }).rope.scaling.type, 'default');
+    assert.throws(() => parseConfig({ ...base, layer_types: ['full_attention'] }), /layer_types/);
+  });
+
+  test('top-k is taken on the logits, so the order is descending and ties go to the lower index', () => {
+    const r = route([[1, 3, 3, -2]], 2, new Set());
+    assert.deepEqual(r.experts, [[1, 2]]);
+    assert.deepEqual(r.weights, [[0.5, 0.5]]);
+    assert.deepEqual(route([[1, 3, 3, -2]], 2, new Set([1])).experts, [[2, 0]]);
+  });
+});

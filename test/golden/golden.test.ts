@@ -39,10 +39,8 @@ interface Expected {
 const ROUTER_TOL = 1e-4;
 const LOGIT_REL_TOL = 1e-3;
 
-const families = fs
-  .readdirSync(fixtures)
-  .filter((d) => fs.existsSync(path.join(fixtures, d, 'expected.json')))
-  .sort();
+// deepseek_v3 and gpt_oss have their own golden files beside this one.
+const families = ['granitemoe', 'mixtral', 'olmoe', 'qwen2_moe', 'qwen3_moe'].filter((d) => fs.existsSync(path.join(fixtures, d, 'expected.json')));
 
 function runTrace(dir: string, ids: number[], backend: string): RoutingTrace {
   const out = execFileSync(process.execPath, [cli, 'trace', '--model', dir, '--ids', ids.join(','), '--with-logits', '--backend', backend], {

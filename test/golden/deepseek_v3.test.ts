@@ -4,51 +4,57 @@
  * Plus the router's edge rules on hand-made numbers, where the fixture cannot reach them.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { chooseExperts, makeRouter, type DeepseekRouterSpec } from '../../src/engine/families/deepseek_v3';
-import { checkAgainstExpected, loadFixture, report, runCliTrace } from './fixtureGolden';
+import { BACKENDS, checkAgainstExpected, loadFixture, report, runCliTrace, type CliTrace } from './fixtureGolden';
 
-describe('deepseek_v3 golden (moe-lens trace vs transformers)', () => {
-  const fx = loadFixture('deepseek_v3');
-  const trace = runCliTrace(fx);
+const fx = loadFixture('deepseek_v3');
 
-  test('routing, gate weights and logits match transformers', () => {
-    assert.equal(trace.model.modelType, 'deepseek_v3');
-    // torch.topk(sorted=False): HF's order is arbitrary, so (index, weight) pairs are compared as sets.
-    report('deepseek_v3', checkAgainstExpected(trace, fx, { unordered: true }));
+for (const backend of BACKENDS) {
+  describe(`deepseek_v3 golden on ${backend} (moe-lens trace vs transformers)`, () => {
+    let trace: CliTrace;
+    before(() => {
+      trace = runCliTrace(fx, backend);
+    });
+
+    test('routing, gate weights and logits match transformers', () => {
+      assert.equal(trace.model.modelType, 'deepseek_v3');
+      // torch.topk(sorted=False): HF's order is arbitrary, so (index, weight) pairs are compared as sets.
+      report(`deepseek_v3 (${backend})`, checkAgainstExpected(trace, fx, { unordered: true }));
+    });
+
+    test('layer 0 is dense (first_k_dense_replace=1) and the shared expert weighs 1', () => {
+      assert.equal(trace.layers[0].kind, 'dense');
+      assert.equal(trace.layers[0].experts, null);
+      for (const l of trace.layers.slice(1)) {
+        assert.deepEqual(l.sharedWeight, fx.ids.map(() => 1));
+      }
+    });
+
+    test('weights are the unbiased sigmoid scores, renormalised, times routed_scaling_factor 2.5', () => {
+      for (const l of trace.layers.filter((x) => x.kind === 'moe')) {
+        l.weights!.forEach((w, t) => {
+          assert.ok(Math.abs(w.reduce((a, b) => a + b, 0) - 2.5) < 1e-5, `layer ${l.layer} token ${t}: weights sum to 2.5`);
+          const s = l.experts![t].map((e) => l.scores![t][e]);
+          const sum = s.reduce((a, b) => a + b, 0);
+          s.forEach((v, j) => assert.ok(Math.abs((v / sum) * 2.5 - w[j]) < 1e-6));
+        });
+      }
+    });
+
+    test('the selection bias changes the choice somewhere: chosen experts are not always the top-k scores', () => {
+      let differs = 0;
+      for (const l of trace.layers.filter((x) => x.kind === 'moe')) {
+        l.scores!.forEach((s, t) => {
+          const plain = s.map((_, e) => e).sort((a, b) => s[b] - s[a]).slice(0, 4).sort((a, b) => a - b);
+          const chosen = [...l.experts![t]].sort((a, b) => a - b);
+          differs += plain.join() === chosen.join() ? 0 : 1;
+        });
+      }
+      assert.ok(differs > 0, 'fixture should exercise bias / group limits');
+    });
   });
-
-  test('layer 0 is dense (first_k_dense_replace=1) and the shared expert weighs 1', () => {
-    assert.equal(trace.layers[0].kind, 'dense');
-    assert.equal(trace.layers[0].experts, null);
-    for (const l of trace.layers.slice(1)) {
-      assert.deepEqual(l.sharedWeight, fx.ids.map(() => 1));
-    }
-  });
-
-  test('weights are the unbiased sigmoid scores, renormalised, times routed_scaling_factor 2.5', () => {
-    for (const l of trace.layers.filter((x) => x.kind === 'moe')) {
-      l.weights!.forEach((w, t) => {
-        assert.ok(Math.abs(w.reduce((a, b) => a + b, 0) - 2.5) < 1e-5, `layer ${l.layer} token ${t}: weights sum to 2.5`);
-        const s = l.experts![t].map((e) => l.scores![t][e]);
-        const sum = s.reduce((a, b) => a + b, 0);
-        s.forEach((v, j) => assert.ok(Math.abs((v / sum) * 2.5 - w[j]) < 1e-6));
-      });
-    }
-  });
-
-  test('the selection bias changes the choice somewhere: chosen experts are not always the top-k scores', () => {
-    let differs = 0;
-    for (const l of trace.layers.filter((x) => x.kind === 'moe')) {
-      l.scores!.forEach((s, t) => {
-        const plain = s.map((_, e) => e).sort((a, b) => s[b] - s[a]).slice(0, 4).sort((a, b) => a - b);
-        const chosen = [...l.experts![t]].sort((a, b) => a - b);
-        differs += plain.join() === chosen.join() ? 0 : 1;
-      });
-    }
-    assert.ok(differs > 0, 'fixture should exercise bias / group limits');
-  });
-});
+}
 
 describe('deepseek_v3 router rules', () => {
   const spec = (bias: number[], over: Partial<DeepseekRouterSpec> = {}): DeepseekRouterSpec => ({

@@ -44,6 +44,7 @@ export interface TraceLayer {
 
 export interface CliTrace {
   schema: string;
+  backend: string;
   model: { modelType: string; moeLayers: number[]; numExperts: number; topK: number };
   layers: TraceLayer[];
   surprisal: (number | null)[];
@@ -63,15 +64,22 @@ export function loadFixture(name: string): Fixture {
   return { dir, ids: input.input_ids[0], expected };
 }
 
-/** Runs the built CLI (npm test builds first; run `npm run build` before running one file alone). */
-export function runCliTrace(fx: Fixture, backend = process.env.MOE_LENS_BACKEND ?? 'wasm'): CliTrace {
-  assert.ok(existsSync(CLI), `${CLI} is missing: run \`npm run build\` first`);
+/** The backends every golden family is checked on (tfjs-node is optional and absent here). */
+export const BACKENDS = ['wasm', 'cpu'] as const;
+
+/** Runs the built CLI; `npm test` builds first, a lone run of a golden file builds if dist/ is missing. */
+export function runCliTrace(fx: Fixture, backend: string): CliTrace {
+  if (!existsSync(CLI)) {
+    execFileSync(process.execPath, ['esbuild.js'], { cwd: ROOT, stdio: 'inherit' });
+  }
   const out = execFileSync(
     process.execPath,
     [CLI, 'trace', '--model', fx.dir, '--ids', fx.ids.join(','), '--with-logits', '--backend', backend],
-    { encoding: 'utf8', maxBuffer: 64 << 20 },
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  return JSON.parse(out) as CliTrace;
+  const trace = JSON.parse(out) as CliTrace;
+  assert.equal(trace.backend, backend, 'the CLI ran another backend than asked');
+  return trace;
 }
 
 /** Largest |a − b| over two equally shaped matrices (fails on a shape mismatch). */

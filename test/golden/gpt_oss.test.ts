@@ -4,31 +4,37 @@
  * 0 and 2 (which matters for 24 tokens), YaRN RoPE.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { parseConfig, route } from '../../src/engine/families/gpt_oss';
-import { checkAgainstExpected, loadFixture, report, runCliTrace } from './fixtureGolden';
+import { BACKENDS, checkAgainstExpected, loadFixture, report, runCliTrace, type CliTrace } from './fixtureGolden';
 
-describe('gpt_oss golden (moe-lens trace vs transformers)', () => {
-  const fx = loadFixture('gpt_oss');
-  const trace = runCliTrace(fx);
+const fx = loadFixture('gpt_oss');
 
-  test('routing, gate weights and logits match transformers', () => {
-    assert.equal(trace.model.modelType, 'gpt_oss');
-    report('gpt_oss', checkAgainstExpected(trace, fx, { unordered: false }));
+for (const backend of BACKENDS) {
+  describe(`gpt_oss golden on ${backend} (moe-lens trace vs transformers)`, () => {
+    let trace: CliTrace;
+    before(() => {
+      trace = runCliTrace(fx, backend);
+    });
+
+    test('routing, gate weights and logits match transformers', () => {
+      assert.equal(trace.model.modelType, 'gpt_oss');
+      report(`gpt_oss (${backend})`, checkAgainstExpected(trace, fx, { unordered: false }));
+    });
+
+    test('scores are the raw logits (bias included) and weights a softmax over the k chosen', () => {
+      for (const l of trace.layers) {
+        assert.deepEqual(l.scores, l.routerLogits);
+        l.experts!.forEach((row, t) => {
+          const chosen = row.map((e) => l.routerLogits![t][e]);
+          const m = Math.max(...chosen);
+          const z = chosen.reduce((s, v) => s + Math.exp(v - m), 0);
+          chosen.forEach((v, j) => assert.ok(Math.abs(Math.exp(v - m) / z - l.weights![t][j]) < 1e-9));
+        });
+      }
+    });
   });
-
-  test('scores are the raw logits (bias included) and weights a softmax over the k chosen', () => {
-    for (const l of trace.layers) {
-      assert.deepEqual(l.scores, l.routerLogits);
-      l.experts!.forEach((row, t) => {
-        const chosen = row.map((e) => l.routerLogits![t][e]);
-        const m = Math.max(...chosen);
-        const z = chosen.reduce((s, v) => s + Math.exp(v - m), 0);
-        chosen.forEach((v, j) => assert.ok(Math.abs(Math.exp(v - m) / z - l.weights![t][j]) < 1e-9));
-      });
-    }
-  });
-});
+}
 
 describe('gpt_oss config and router', () => {
   test('layer_types default alternates sliding / full; rope_scaling defaults to YaRN only when the key is absent', () => {

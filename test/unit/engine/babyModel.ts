@@ -85,8 +85,9 @@ function baseConfig(modelType: Family): Record<string, unknown> {
 
 /** Tensor names and shapes exactly as the family's HF checkpoints store them. */
 function tensorShapes(modelType: Family, cfg: Record<string, unknown>): Map<string, number[]> {
-  const { V, D, H, KV, hd, E, I } = BABY;
+  const { D, H, KV, hd, E, I } = BABY;
   const L = cfg.num_hidden_layers as number;
+  const V = cfg.vocab_size as number;
   const shapes = new Map<string, number[]>([
     ['model.embed_tokens.weight', [V, D]],
     ['model.norm.weight', [D]],

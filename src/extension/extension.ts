@@ -1,3 +1,49 @@
-/** @file Extension entry point: wiring only. Placeholder until the editor front lands (issue 6). */
-export function activate(): void {}
+/**
+ * @file Extension entry point: wiring only. The engine runs in its own process (engineClient);
+ * everything the editor shows comes from the RoutingStore, one controller per surface.
+ */
+import * as vscode from 'vscode';
+import { Analyzer } from './analyzer';
+import { registerCommands } from './commands';
+import { readConfig } from './config';
+import { DecorationController } from './decorationController';
+import { createEngine } from './engineHost';
+import { registerHoverProvider } from './hoverProvider';
+import { registerPanels } from './panels/panels';
+import { RoutingStore } from './routingStore';
+import { SpanTracker } from './spanTracker';
+import { StatusBar } from './statusBar';
+
+export function activate(context: vscode.ExtensionContext): void {
+  const output = vscode.window.createOutputChannel('MoE Lens', { log: true });
+  const store = new RoutingStore();
+  const engine = createEngine(context, output);
+  const analyzer = new Analyzer(store, engine, output);
+  const tracker = new SpanTracker(store);
+  const decorations = new DecorationController(store, tracker, () => readConfig().colorScheme);
+  const panels = registerPanels(context, store);
+  context.subscriptions.push(
+    output,
+    store,
+    analyzer,
+    tracker,
+    decorations,
+    registerHoverProvider(store, tracker),
+    new StatusBar(store, analyzer, engine),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration('moeLens.colorScheme')) {
+        decorations.resetTypes();
+      }
+      if (e.affectsConfiguration('moeLens.selectedLayer')) {
+        const layer = readConfig().selectedLayer;
+        if (layer >= 0) {
+          store.selectLayer(layer);
+        }
+      }
+    }),
+  );
+  registerCommands(context, { store, engine, analyzer, decorations, panels, output });
+}
+
+// The engine is stopped by its disposable in context.subscriptions.
 export function deactivate(): void {}

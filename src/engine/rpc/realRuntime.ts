@@ -1,16 +1,49 @@
 /**
- * @file The engine runtime on the real model code (model.ts, analyze.ts, the tokenizer). Until
- * those modules exist this answers every load with a clear error, so the process, protocol and
- * client can be built and tested first.
+ * @file The engine runtime on the real model code: loadModel (model.ts), loadTokenizer and
+ * traceText (analyze.ts). The model and its tokenizer are loaded and disposed together.
  */
-import type { EngineRuntime } from './runtime';
+import * as path from 'node:path';
+import { traceText } from '../analyze';
+import { defaultModelDir, loadModel } from '../model';
+import { loadTokenizer } from '../tokenizer/tokenizer';
+import type { EngineRuntime, RuntimeModel } from './runtime';
 
 export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', message: string) => void): EngineRuntime {
   return {
-    defaultModelDir: () => 'models/demo',
-    load: (dir) => {
-      log('error', 'engine core not built yet');
-      return Promise.reject(new Error(`The model engine is not part of this build yet; cannot load ${dir}.`));
+    defaultModelDir,
+    async load(dir, backend, opts): Promise<RuntimeModel> {
+      const tokenizer = await loadTokenizer(dir);
+      let model;
+      try {
+        opts.signal?.throwIfAborted();
+        model = await loadModel(dir, { backend: backend === 'auto' ? undefined : backend, signal: opts.signal, onProgress: opts.onProgress });
+      } catch (err) {
+        tokenizer.dispose();
+        throw err;
+      }
+      const embedded = path.resolve(dir) === path.resolve(defaultModelDir());
+      const info = embedded ? { ...model.info, path: 'embedded' } : model.info;
+      log('info', `loaded ${info.name} (${info.modelType}, ${info.numExperts} experts, k=${info.topK}) on ${model.backend}`);
+      const loaded = model;
+      return {
+        info,
+        backend: loaded.backend,
+        maxContext: loaded.maxContext,
+        async analyze(text, o) {
+          const trace = await traceText(loaded, tokenizer, text, {
+            windowSize: o.windowSize > 0 ? o.windowSize : undefined,
+            windowOverlap: o.windowSize > 0 ? o.windowOverlap : undefined,
+            encode: { specialTokensInText: o.specialTokensInText },
+            signal: o.signal,
+            onProgress: o.onProgress,
+          });
+          return { ...trace, model: info };
+        },
+        dispose() {
+          loaded.dispose();
+          tokenizer.dispose();
+        },
+      };
     },
   };
 }

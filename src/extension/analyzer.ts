@@ -1,0 +1,291 @@
+/**
+ * @file Runs analyses of documents on the engine: one running and one waiting per document (the
+ * AnalysisQueue), an edit cancels the running one, live mode re-analyses ≈250 ms after typing
+ * stops. Interactive runs show a cancellable notification with percent; results go to the store.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { AnalyzeParams, LoadModelParams } from '../shared/engineProtocol';
+import type { RoutingTrace } from '../shared/trace';
+import { readConfig, type MoeLensConfig } from './config';
+import { CancelledError, EngineCrashedError, type EngineClient } from './engineClient';
+import { AnalysisQueue, type Outcome } from './pure/analysisQueue';
+import type { RoutingStore } from './routingStore';
+
+/** What `moeLens.analyzeDocument` returns to executeCommand callers (tests, the e2e harness). */
+export interface AnalysisSummary {
+  uri: string;
+  tokens: number;
+  /** Wall-clock ms of the whole request as the host saw it. */
+  ms: number;
+  /** The engine's own timing (tokenize + forward). */
+  engineMs: number | null;
+  model: string;
+  backend: string;
+  layers: number;
+  windows: number;
+}
+
+interface Job {
+  document: vscode.TextDocument;
+  version: number;
+  text: string;
+  model: LoadModelParams;
+  params: AnalyzeParams;
+}
+
+interface Result {
+  trace: RoutingTrace;
+  ms: number;
+}
+
+export const LIVE_DEBOUNCE_MS = 250;
+/** Live mode leaves very large documents alone; the command still analyses them. */
+const LIVE_MAX_CHARS = 200_000;
+
+export interface Busy {
+  uri: string;
+  fraction: number;
+  message: string;
+}
+
+export class Analyzer implements vscode.Disposable {
+  private readonly queue: AnalysisQueue<Job, Result>;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private readonly busyEmitter = new vscode.EventEmitter<Busy | undefined>();
+  private seq = 0;
+  private current: Busy | undefined;
+  /** Documents the user analysed at least once: live mode follows these. */
+  private readonly followed = new Set<string>();
+  /** The last layer preference applied from settings, so a user's pick is not overridden by every analysis. */
+  private appliedLayerSetting: number | undefined;
+
+  readonly onDidChangeBusy = this.busyEmitter.event;
+
+  constructor(
+    private readonly store: RoutingStore,
+    private readonly engine: EngineClient,
+    private readonly output: vscode.LogOutputChannel,
+  ) {
+    this.queue = new AnalysisQueue((key, job, signal) => this.run(key, job, signal));
+    this.disposables.push(
+      vscode.workspace.onDidChangeTextDocument((e) => this.onEdit(e)),
+      vscode.workspace.onDidCloseTextDocument((d) => {
+        const uri = d.uri.toString();
+        this.queue.cancel(uri);
+        this.followed.delete(uri);
+        this.store.clear(uri);
+      }),
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        const uri = editor?.document.uri.toString();
+        if (editor && uri && readConfig().liveMode && !this.store.get(uri) && isAnalysable(editor.document)) {
+          this.followed.add(uri);
+          this.schedule(editor.document, 0);
+        }
+      }),
+    );
+  }
+
+  get busy(): Busy | undefined {
+    return this.current;
+  }
+
+  /** Running plus waiting analyses over all documents. */
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  /** The model settings resolve to, with the untrusted-workspace guard for the engine. */
+  modelParams(cfg: MoeLensConfig = readConfig()): LoadModelParams {
+    const forbiddenRoots = vscode.workspace.isTrusted ? [] : (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    return {
+      path: cfg.modelPath ? path.resolve(cfg.modelPath) : null,
+      backend: cfg.backend,
+      ...(forbiddenRoots.length > 0 ? { forbiddenRoots } : {}),
+    };
+  }
+
+  /**
+   * Analyses `document` now (interactive: a cancellable notification, errors shown) and resolves
+   * to a summary, or undefined when it was cancelled, superseded or failed.
+   */
+  async analyze(document: vscode.TextDocument, interactive: boolean): Promise<AnalysisSummary | undefined> {
+    const uri = document.uri.toString();
+    this.followed.add(uri);
+    const job = this.makeJob(document);
+    const name = path.basename(document.uri.path) || uri;
+    const outcome = interactive
+      ? await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: `MoE Lens: analysing ${name}`, cancellable: true },
+          async (progress, token) => {
+            token.onCancellationRequested(() => this.queue.cancel(uri));
+            let last = 0;
+            const sub = this.onDidChangeBusy((b) => {
+              if (b && b.uri === uri) {
+                const pct = Math.round(b.fraction * 100);
+                progress.report({ increment: Math.max(0, pct - last), message: b.message });
+                last = Math.max(last, pct);
+              }
+            });
+            try {
+              return await this.queue.submit(uri, job);
+            } finally {
+              sub.dispose();
+            }
+          },
+        )
+      : await this.queue.submit(uri, job);
+    return this.finish(document, job, outcome, interactive);
+  }
+
+  /** Cancels the analysis of one document, or of all. */
+  cancel(uri?: string): boolean {
+    if (uri) {
+      return this.queue.cancel(uri);
+    }
+    const had = this.queue.length > 0;
+    this.queue.cancelAll();
+    return had;
+  }
+
+  private makeJob(document: vscode.TextDocument): Job {
+    const cfg = readConfig();
+    const windowSize = cfg.maxTokensPerWindow;
+    const overlap = windowSize > 0 && cfg.windowOverlap >= windowSize ? Math.floor(windowSize / 8) : cfg.windowOverlap;
+    return {
+      document,
+      version: document.version,
+      text: document.getText(),
+      model: this.modelParams(cfg),
+      params: { text: '', windowSize, windowOverlap: overlap, specialTokensInText: cfg.specialTokensInText },
+    };
+  }
+
+  private async run(uri: string, job: Job, signal: AbortSignal): Promise<Result> {
+    const id = `a${++this.seq}`;
+    const started = performance.now();
+    this.setBusy({ uri, fraction: 0, message: 'starting' });
+    const sub = this.engine.onDidProgress((p) => {
+      if (p.progressId === `${id}:load`) {
+        this.setBusy({ uri, fraction: 0, message: `loading model: ${Math.round(p.fraction * 100)} %` });
+      } else if (p.progressId === `${id}:run`) {
+        this.setBusy({ uri, fraction: p.fraction, message: p.message });
+      }
+    });
+    try {
+      const { trace } = await this.engine.analyze(
+        { ...job.model, progressId: `${id}:load` },
+        { ...job.params, text: job.text, progressId: `${id}:run` },
+        signal,
+      );
+      return { trace, ms: performance.now() - started };
+    } finally {
+      sub.dispose();
+      this.setBusy(undefined);
+    }
+  }
+
+  private finish(document: vscode.TextDocument, job: Job, outcome: Outcome<Result>, interactive: boolean): AnalysisSummary | undefined {
+    const uri = document.uri.toString();
+    if (outcome.kind === 'failed') {
+      this.report(outcome.error, interactive);
+      return undefined;
+    }
+    if (outcome.kind !== 'done') {
+      return undefined;
+    }
+    const { trace, ms } = outcome.value;
+    // An edit that slipped in after the engine answered makes the spans wrong: drop the result.
+    if (document.isClosed || document.version !== job.version) {
+      return undefined;
+    }
+    this.store.set({ uri, version: job.version, text: job.text, languageId: document.languageId, trace });
+    this.applyLayerSetting(trace);
+    this.output.info(`${path.basename(document.uri.path)}: ${trace.tokens.length} tokens, ${trace.layers.length} layers, ${Math.round(ms)} ms (${trace.backend})`);
+    return {
+      uri,
+      tokens: trace.tokens.length,
+      ms: Math.round(ms),
+      engineMs: trace.timing ? Math.round(trace.timing.totalMs) : null,
+      model: trace.model.name,
+      backend: trace.backend,
+      layers: trace.layers.length,
+      windows: trace.windows?.length ?? 1,
+    };
+  }
+
+  private applyLayerSetting(trace: RoutingTrace): void {
+    const wanted = readConfig().selectedLayer;
+    if (wanted >= 0 && wanted !== this.appliedLayerSetting && trace.layers.some((l) => l.layer === wanted)) {
+      this.appliedLayerSetting = wanted;
+      this.store.selectLayer(wanted);
+    }
+  }
+
+  private report(error: unknown, interactive: boolean): void {
+    if (error instanceof CancelledError) {
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    this.output.error(`analysis failed: ${message}`);
+    // Crashes are announced once by the engine watcher; repeating them per request is noise.
+    if (interactive && !(error instanceof EngineCrashedError)) {
+      void vscode.window.showErrorMessage(`MoE Lens: ${message}`, 'Select Model…', 'Show Log').then((pick) => {
+        if (pick === 'Select Model…') {
+          void vscode.commands.executeCommand('moeLens.selectModel');
+        } else if (pick === 'Show Log') {
+          this.output.show();
+        }
+      });
+    }
+  }
+
+  private setBusy(b: Busy | undefined): void {
+    this.current = b;
+    this.busyEmitter.fire(b);
+  }
+
+  private onEdit(e: vscode.TextDocumentChangeEvent): void {
+    if (e.contentChanges.length === 0) {
+      return;
+    }
+    const uri = e.document.uri.toString();
+    // The running analysis describes text that no longer exists.
+    this.queue.cancelRunning(uri);
+    if (readConfig().liveMode && this.followed.has(uri) && isAnalysable(e.document)) {
+      this.schedule(e.document, LIVE_DEBOUNCE_MS);
+    }
+  }
+
+  private schedule(document: vscode.TextDocument, delayMs: number): void {
+    const uri = document.uri.toString();
+    clearTimeout(this.timers.get(uri));
+    this.timers.set(
+      uri,
+      setTimeout(() => {
+        this.timers.delete(uri);
+        if (!document.isClosed) {
+          void this.analyze(document, false);
+        }
+      }, delayMs),
+    );
+  }
+
+  dispose(): void {
+    for (const t of this.timers.values()) {
+      clearTimeout(t);
+    }
+    this.queue.cancelAll();
+    this.busyEmitter.dispose();
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
+
+function isAnalysable(document: vscode.TextDocument): boolean {
+  if (!['file', 'untitled', 'vscode-remote'].includes(document.uri.scheme)) {
+    return false;
+  }
+  // offsetAt of the end is the length without copying the text on every keystroke.
+  return document.offsetAt(document.lineAt(document.lineCount - 1).range.end) <= LIVE_MAX_CHARS;
+}

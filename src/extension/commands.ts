@@ -1,0 +1,300 @@
+/**
+ * @file Every MoE Lens command (ids moeLens.*, palette category "MoE Lens"), plus the hidden
+ * debug commands the end-to-end test drives. Commands stay thin: the work is in the analyzer,
+ * the engine client, the decoration controller and the panels.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import * as vscode from 'vscode';
+import type { CachedModel } from '../shared/engineProtocol';
+import { traceToJson } from '../shared/trace';
+import type { Analyzer, AnalysisSummary } from './analyzer';
+import { readConfig } from './config';
+import type { DecorationController } from './decorationController';
+import type { EngineClient } from './engineClient';
+import type { RoutingStore } from './routingStore';
+
+export interface CommandDeps {
+  store: RoutingStore;
+  engine: EngineClient;
+  analyzer: Analyzer;
+  decorations: DecorationController;
+  panels: { showRouting(): void; showDashboard(): void };
+  output: vscode.LogOutputChannel;
+}
+
+/** What `moeLens.debug.stats` returns (event-loop delay of the extension host, in ms). */
+export interface DebugStats {
+  eventLoop: { count: number; min: number; max: number; mean: number; p50: number; p90: number; p99: number; stddev: number };
+  /** Analyses running + waiting in the host. */
+  queueLength: number;
+  /** Requests queued or running in the engine client. */
+  enginePending: number;
+  enginePid: number | null;
+  engineState: string;
+  decorationTypes: number;
+  /** uri → token count of the stored analyses. */
+  analyses: Record<string, { version: number; tokens: number }>;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+function activeDocument(arg?: unknown): vscode.TextDocument | undefined {
+  if (arg instanceof vscode.Uri) {
+    return vscode.workspace.textDocuments.find((d) => d.uri.toString() === arg.toString());
+  }
+  if (typeof arg === 'string') {
+    return vscode.workspace.textDocuments.find((d) => d.uri.toString() === arg);
+  }
+  return vscode.window.activeTextEditor?.document;
+}
+
+async function openDocument(arg?: unknown): Promise<vscode.TextDocument | undefined> {
+  const doc = activeDocument(arg);
+  if (doc) {
+    return doc;
+  }
+  if (arg instanceof vscode.Uri || typeof arg === 'string') {
+    return vscode.workspace.openTextDocument(typeof arg === 'string' ? vscode.Uri.parse(arg) : arg);
+  }
+  return undefined;
+}
+
+export function registerCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
+  const { store, engine, analyzer, decorations, panels, output } = deps;
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  context.subscriptions.push({ dispose: () => lag.disable() });
+
+  const register = (id: string, fn: (...args: unknown[]) => unknown): void => {
+    context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  };
+
+  register('moeLens.analyzeDocument', async (arg?: unknown): Promise<AnalysisSummary | undefined> => {
+    const doc = await openDocument(arg);
+    if (!doc) {
+      void vscode.window.showWarningMessage('MoE Lens: open a document to analyse first.');
+      return undefined;
+    }
+    return analyzer.analyze(doc, true);
+  });
+
+  register('moeLens.selectModel', async () => {
+    const cfg = readConfig();
+    type Item = vscode.QuickPickItem & { action?: 'embedded' | 'folder'; model?: CachedModel };
+    const quickPick = vscode.window.createQuickPick<Item>();
+    quickPick.title = 'MoE Lens: Select Model';
+    quickPick.placeholder = 'The embedded demo model, a folder, or a model from the Hugging Face cache';
+    const base: Item[] = [
+      { label: '$(package) Embedded demo model', description: cfg.modelPath ? 'default' : 'default · current', action: 'embedded' },
+      { label: '$(folder-opened) Choose a model folder…', description: 'config.json + *.safetensors + tokenizer.json', action: 'folder' },
+    ];
+    quickPick.items = base;
+    quickPick.busy = true;
+    quickPick.show();
+    // The cache scan runs in the engine process: a big cache never stalls the extension host.
+    engine.listModels().then(
+      (res) => {
+        const cached: Item[] = res.models.map((m) => ({
+          label: `$(database) ${m.repoId}`,
+          description: `${m.modelType} · ${m.experts ?? 'dense'}${m.experts ? ' experts' : ''}${m.topK ? ` · k=${m.topK}` : ''} · ${formatBytes(m.sizeBytes)}${m.path === cfg.modelPath ? ' · current' : ''}`,
+          detail: m.safetensors ? m.path : `${m.path} — no .safetensors weights (not supported)`,
+          model: m,
+        }));
+        quickPick.items = [
+          ...base,
+          { label: `Hugging Face cache (${res.hubDir})`, kind: vscode.QuickPickItemKind.Separator },
+          ...(cached.length > 0 ? cached : [{ label: '$(info) no models in the cache', description: res.hubDir }]),
+        ];
+        quickPick.busy = false;
+      },
+      (err: unknown) => {
+        output.warn(`Hugging Face cache scan failed: ${err instanceof Error ? err.message : String(err)}`);
+        quickPick.busy = false;
+      },
+    );
+    const picked = await new Promise<Item | undefined>((resolve) => {
+      quickPick.onDidAccept(() => resolve(quickPick.selectedItems[0]));
+      quickPick.onDidHide(() => resolve(undefined));
+    });
+    quickPick.dispose();
+    if (!picked || (!picked.action && !picked.model)) {
+      return undefined;
+    }
+    let modelPath = '';
+    if (picked.action === 'folder') {
+      const uris = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model', title: 'MoE Lens: model folder' });
+      if (!uris?.[0]) {
+        return undefined;
+      }
+      modelPath = uris[0].fsPath;
+    } else if (picked.model) {
+      modelPath = picked.model.path;
+    }
+    if (modelPath && !vscode.workspace.isTrusted) {
+      const inside = (vscode.workspace.workspaceFolders ?? []).some((f) => !path.relative(f.uri.fsPath, modelPath).startsWith('..'));
+      if (inside) {
+        void vscode.window.showErrorMessage('MoE Lens: this workspace is not trusted, so models inside it are not loaded. Trust the workspace or pick a model elsewhere.');
+        return undefined;
+      }
+    }
+    if (modelPath && !fs.existsSync(path.join(modelPath, 'config.json'))) {
+      void vscode.window.showErrorMessage(`MoE Lens: ${modelPath} has no config.json, so it is not a Hugging Face model folder.`);
+      return undefined;
+    }
+    // A machine-wide choice: the user's settings, never the workspace's.
+    await vscode.workspace.getConfiguration('moeLens').update('modelPath', modelPath, vscode.ConfigurationTarget.Global);
+    const model = analyzer.modelParams();
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'MoE Lens: loading model', cancellable: true },
+      async (_progress, token) => {
+        const ac = new AbortController();
+        token.onCancellationRequested(() => ac.abort());
+        try {
+          const res = await engine.loadModel(model, ac.signal);
+          void vscode.window.showInformationMessage(
+            `MoE Lens: ${res.info.name} loaded (${res.info.modelType}, ${res.info.numExperts} experts, top-${res.info.topK}, ${res.backend}${res.cached ? '' : `, ${res.loadMs} ms`}).`,
+          );
+          return res.info.path;
+        } catch (err) {
+          void vscode.window.showErrorMessage(`MoE Lens: ${err instanceof Error ? err.message : String(err)}`);
+          return undefined;
+        }
+      },
+    );
+  });
+
+  register('moeLens.showRoutingPanel', () => panels.showRouting());
+  register('moeLens.showDashboard', () => panels.showDashboard());
+
+  register('moeLens.selectLayer', async (arg?: unknown) => {
+    const doc = activeDocument();
+    const analysis = (doc && store.get(doc.uri.toString())) ?? store.latest();
+    if (!analysis) {
+      void vscode.window.showInformationMessage('MoE Lens: analyse a document first; its layers are listed here then.');
+      return undefined;
+    }
+    const layers = analysis.trace.layers.filter((l) => l.kind === 'moe').map((l) => l.layer);
+    if (typeof arg === 'number' && layers.includes(arg)) {
+      store.selectLayer(arg);
+      return arg;
+    }
+    const pick = await vscode.window.showQuickPick(
+      layers.map((l) => ({ label: `Layer ${l}`, description: l === store.selectedLayer ? 'selected' : undefined, layer: l })),
+      { title: 'MoE Lens: Select Layer', placeHolder: `${layers.length} MoE layers of ${analysis.trace.model.numLayers}` },
+    );
+    if (pick) {
+      store.selectLayer(pick.layer);
+    }
+    return pick?.layer;
+  });
+
+  register('moeLens.toggleHighlights', () => {
+    const on = decorations.toggle();
+    vscode.window.setStatusBarMessage(`MoE Lens: token highlights ${on ? 'on' : 'off'}`, 2000);
+    return on;
+  });
+
+  register('moeLens.exportTrace', async (arg?: unknown) => {
+    const doc = activeDocument(arg);
+    const analysis = (doc && store.get(doc.uri.toString())) ?? store.latest();
+    if (!analysis) {
+      void vscode.window.showInformationMessage('MoE Lens: nothing to export yet; analyse a document first.');
+      return undefined;
+    }
+    const source = vscode.Uri.parse(analysis.uri);
+    const name = `${path.basename(source.path, path.extname(source.path)) || 'document'}.moe-trace.json`;
+    const defaultUri = source.scheme === 'file' ? vscode.Uri.file(path.join(path.dirname(source.fsPath), name)) : undefined;
+    const target = arg instanceof vscode.Uri && arg.path.endsWith('.json') ? arg : await vscode.window.showSaveDialog({ defaultUri, filters: { 'MoE Lens trace': ['json'] }, title: 'Export Routing Trace' });
+    if (!target) {
+      return undefined;
+    }
+    await vscode.workspace.fs.writeFile(target, Buffer.from(traceToJson(analysis.trace, 1), 'utf8'));
+    void vscode.window.showInformationMessage(`MoE Lens: trace written to ${target.fsPath}`);
+    return target.toString();
+  });
+
+  register('moeLens.cancel', () => {
+    const doc = activeDocument();
+    const cancelled = (doc && analyzer.cancel(doc.uri.toString())) || analyzer.cancel();
+    vscode.window.setStatusBarMessage(cancelled ? 'MoE Lens: analysis cancelled' : 'MoE Lens: nothing to cancel', 2000);
+    return cancelled;
+  });
+
+  register('moeLens.restartEngine', async () => {
+    const pid = await engine.restart();
+    output.info(`engine restarted by the user (pid ${pid})`);
+    vscode.window.setStatusBarMessage('MoE Lens: engine restarted', 3000);
+    return pid;
+  });
+
+  register('moeLens.quickActions', async () => {
+    const actions: (vscode.QuickPickItem & { command: string })[] = [
+      { label: '$(play) Analyze Current Document', command: 'moeLens.analyzeDocument' },
+      { label: '$(package) Select Model…', command: 'moeLens.selectModel' },
+      { label: '$(layers) Select Layer…', command: 'moeLens.selectLayer' },
+      { label: `$(eye${decorations.highlightsEnabled ? '-closed' : ''}) Toggle Token Highlights`, command: 'moeLens.toggleHighlights' },
+      { label: '$(list-flat) Show Routing Panel', command: 'moeLens.showRoutingPanel' },
+      { label: '$(graph) Show Dashboard', command: 'moeLens.showDashboard' },
+      { label: '$(export) Export Routing Trace…', command: 'moeLens.exportTrace' },
+      { label: '$(debug-stop) Cancel Analysis', command: 'moeLens.cancel' },
+      { label: '$(debug-restart) Restart Engine', command: 'moeLens.restartEngine' },
+      { label: '$(output) Show Log', command: 'moeLens.showLog' },
+    ];
+    const pick = await vscode.window.showQuickPick(actions, { title: 'MoE Lens' });
+    if (pick) {
+      await vscode.commands.executeCommand(pick.command);
+    }
+  });
+
+  register('moeLens.showLog', () => output.show());
+
+  // ─── hidden: for the end-to-end test ───────────────────────────────────────────────────────
+  register('moeLens.debug.stats', (arg?: unknown): DebugStats => {
+    const ms = (ns: number): number => Math.round((ns / 1e6) * 100) / 100;
+    const count = lag.count;
+    const stats: DebugStats = {
+      eventLoop: {
+        count,
+        min: count ? ms(lag.min) : 0,
+        max: count ? ms(lag.max) : 0,
+        mean: count ? ms(lag.mean) : 0,
+        p50: count ? ms(lag.percentile(50)) : 0,
+        p90: count ? ms(lag.percentile(90)) : 0,
+        p99: count ? ms(lag.percentile(99)) : 0,
+        stddev: count ? ms(lag.stddev) : 0,
+      },
+      queueLength: analyzer.queueLength,
+      enginePending: engine.pending,
+      enginePid: engine.pid ?? null,
+      engineState: engine.state,
+      decorationTypes: decorations.typeCount,
+      analyses: Object.fromEntries(
+        vscode.workspace.textDocuments
+          .map((d) => store.get(d.uri.toString()))
+          .filter((a) => a !== undefined)
+          .map((a) => [a.uri, { version: a.version, tokens: a.trace.tokens.length }]),
+      ),
+    };
+    if (typeof arg === 'object' && arg !== null && (arg as { reset?: unknown }).reset === true) {
+      lag.reset();
+    }
+    return stats;
+  });
+
+  register('moeLens.debug.killEngine', () => {
+    const pid = engine.pid ?? null;
+    engine.kill('SIGKILL');
+    return pid;
+  });
+}

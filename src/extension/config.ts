@@ -1,0 +1,46 @@
+/**
+ * @file The extension's settings, read in one place with their defaults. Settings that could make
+ * an untrusted workspace load code-adjacent files or starve the machine (model path, memory
+ * limit, …) are declared restricted in package.json, so VS Code ignores workspace values for them
+ * until the workspace is trusted.
+ */
+import * as vscode from 'vscode';
+import type { BackendPreference } from '../shared/engineProtocol';
+import type { ColorScheme } from './pure/palette';
+
+export interface MoeLensConfig {
+  /** '' = the embedded model. */
+  modelPath: string;
+  backend: BackendPreference;
+  maxTokensPerWindow: number;
+  windowOverlap: number;
+  liveMode: boolean;
+  /** -1 = the first MoE layer. */
+  selectedLayer: number;
+  colorScheme: ColorScheme;
+  memoryLimitMb: number;
+  requestTimeoutSeconds: number;
+  specialTokensInText: 'text' | 'special';
+}
+
+export function readConfig(): MoeLensConfig {
+  const c = vscode.workspace.getConfiguration('moeLens');
+  const int = (key: string, def: number, min: number): number => {
+    const v = c.get<number>(key, def);
+    return typeof v === 'number' && Number.isFinite(v) ? Math.max(min, Math.round(v)) : def;
+  };
+  const backend = c.get<string>('backend', 'auto');
+  const scheme = c.get<string>('colorScheme', 'categorical');
+  return {
+    modelPath: (c.get<string>('modelPath', '') ?? '').trim(),
+    backend: (['auto', 'node', 'wasm', 'cpu'].includes(backend) ? backend : 'auto') as BackendPreference,
+    maxTokensPerWindow: int('maxTokensPerWindow', 0, 0),
+    windowOverlap: int('windowOverlap', 32, 0),
+    liveMode: c.get<boolean>('liveMode', false) === true,
+    selectedLayer: int('selectedLayer', -1, -1),
+    colorScheme: (['categorical', 'spectrum', 'theme'].includes(scheme) ? scheme : 'categorical') as ColorScheme,
+    memoryLimitMb: int('memoryLimitMb', 4096, 0),
+    requestTimeoutSeconds: int('requestTimeoutSeconds', 300, 0),
+    specialTokensInText: c.get<string>('specialTokensInText', 'text') === 'special' ? 'special' : 'text',
+  };
+}

@@ -1,0 +1,32 @@
+/**
+ * @file The token hover: answered from the cached trace (no engine round trip), rendered as
+ * untrusted Markdown without HTML or theme icons; the text itself is escaped in hoverText.ts.
+ */
+import * as vscode from 'vscode';
+import { buildHoverMarkdown } from './pure/hoverText';
+import type { RoutingStore } from './routingStore';
+import type { SpanTracker } from './spanTracker';
+
+export function registerHoverProvider(store: RoutingStore, tracker: SpanTracker): vscode.Disposable {
+  return vscode.languages.registerHoverProvider('*', {
+    provideHover(document, position) {
+      const uri = document.uri.toString();
+      const analysis = store.get(uri);
+      const spans = tracker.get(uri);
+      if (!analysis || !spans) {
+        return undefined;
+      }
+      const t = spans.tokenAt(document.offsetAt(position));
+      if (t < 0) {
+        return undefined;
+      }
+      const trace = analysis.trace;
+      const layer = store.selectedLayer ?? trace.layers.find((l) => l.kind === 'moe')?.layer ?? 0;
+      const md = new vscode.MarkdownString(buildHoverMarkdown(trace, t, layer, { maxOtherLayers: 64 }));
+      md.isTrusted = false;
+      md.supportHtml = false;
+      md.supportThemeIcons = false;
+      return new vscode.Hover(md, tracker.range(document, t));
+    },
+  });
+}

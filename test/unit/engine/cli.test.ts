@@ -1,0 +1,122 @@
+/**
+ * The built CLI as a user runs it: `trace` (ids, text, file; JSON on stdout), `analyze` (a saved
+ * trace or a document), and one-line errors with non-zero exits. Runs on a baby Qwen2-MoE with the
+ * demo model's tokenizer copied beside it.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { RoutingTrace } from '../../../src/shared/trace';
+import { makeBabyModel } from './babyModel';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const cli = path.join(root, 'dist', 'cli.js');
+let dir: string;
+
+function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MOE_LENS_BACKEND: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+before(() => {
+  if (!fs.existsSync(cli)) {
+    execFileSync(process.execPath, ['esbuild.js'], { cwd: root, stdio: 'inherit' });
+  }
+  dir = makeBabyModel('qwen2_moe', { vocab_size: 4096 });
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
+    fs.copyFileSync(path.join(root, 'models', 'demo', f), path.join(dir, f));
+  }
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('moe-lens trace', () => {
+  test('--ids prints a trace without a tokenizer; --with-logits adds [T][V]', () => {
+    const r = run(['trace', '--model', dir, '--ids', '5,6,7', '--with-logits']);
+    assert.equal(r.code, 0, r.stderr);
+    const trace = JSON.parse(r.stdout) as RoutingTrace;
+    assert.equal(trace.schema, 'moe-lens.trace/1');
+    assert.equal(trace.backend, 'wasm');
+    assert.deepEqual(trace.tokens, [5, 6, 7].map((id) => ({ id, text: null, start: null, end: null })));
+    assert.deepEqual(trace.layers.map((l) => [l.layer, l.kind]), [[0, 'moe'], [1, 'moe']]);
+    assert.equal(trace.logits!.length, 3);
+    assert.equal(trace.logits![0].length, 4096);
+    assert.equal(trace.surprisal[2], null);
+  });
+
+  test('--text uses the folder tokenizer: token text and UTF-16 spans', () => {
+    const text = 'Hello world';
+    const r = run(['trace', '--model', dir, '--text', text, '--backend', 'cpu']);
+    assert.equal(r.code, 0, r.stderr);
+    const trace = JSON.parse(r.stdout) as RoutingTrace;
+    assert.equal(trace.backend, 'cpu');
+    assert.equal(trace.logits, undefined);
+    assert.equal(trace.tokens.map((t) => text.slice(t.start!, t.end!)).join(''), text);
+    assert.equal(trace.layers[0].experts!.length, trace.tokens.length);
+  });
+
+  test('--file reads the document', () => {
+    const file = path.join(dir, 'doc.txt');
+    fs.writeFileSync(file, 'def f(x):\n    return x\n');
+    const r = run(['trace', '--model', dir, '--file', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as RoutingTrace).tokens.length > 3);
+  });
+
+  const errors: [string, string[], number, RegExp][] = [
+    ['no input', ['trace', '--model', 'x'], 2, /give exactly one of --ids, --text or --file/],
+    ['bad ids', ['trace', '--ids', '1,x'], 2, /--ids must be a comma-separated list/],
+    ['bad backend', ['trace', '--model', '.', '--ids', '1', '--backend', 'gpu'], 2, /unknown backend 'gpu'; use one of: node, wasm, cpu/],
+    ['missing folder', ['trace', '--model', '/nonexistent/model', '--ids', '1'], 1, /nonexistent/],
+    ['unknown option', ['trace', '--bogus'], 2, /unknown option --bogus/],
+  ];
+  for (const [name, args, code, message] of errors) {
+    test(`error: ${name} → one line on stderr, exit ${code}`, () => {
+      const r = run(args);
+      assert.equal(r.code, code);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    });
+  }
+
+  test('error: an id past the vocabulary is one clear line', () => {
+    const r = run(['trace', '--model', dir, '--ids', '1,4096']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^moe-lens: token id 4096 is outside the vocabulary \(0\.\.4095\)\n$/);
+  });
+});
+
+describe('moe-lens analyze', () => {
+  test('a saved trace: per-token table and load summary', () => {
+    const saved = path.join(dir, 'trace.json');
+    fs.writeFileSync(saved, run(['trace', '--model', dir, '--text', 'one two three']).stdout);
+    const r = run(['analyze', saved, '--layer', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const trace = JSON.parse(fs.readFileSync(saved, 'utf8')) as RoutingTrace;
+    assert.match(r.stdout, /^model .* \(qwen2_moe\): 2 layers, 4 experts, top-2/);
+    assert.match(r.stdout, /layer 1 \(moe\)/);
+    assert.doesNotMatch(r.stdout, /layer 0 \(moe\)/);
+    const first = trace.layers[1];
+    const row = `${first.experts![0][0]} (${first.weights![0][0].toFixed(3)})`;
+    assert.ok(r.stdout.includes(row), `table shows ${row}`);
+    assert.match(r.stdout, /expert load[^\n]*\n {2}layer {3}0: busiest/);
+  });
+
+  test('a document runs through the model; progress goes to stderr', () => {
+    const doc = path.join(dir, 'doc2.txt');
+    fs.writeFileSync(doc, 'A short document.');
+    const r = run(['analyze', doc, '--model', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /layer 0 \(moe\)[\s\S]*layer 1 \(moe\)/);
+    assert.match(r.stderr, /100% done/);
+  });
+
+  test('--layer that does not exist is a usage error', () => {
+    const saved = path.join(dir, 'trace.json');
+    const r = run(['analyze', saved, '--layer', '7']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--layer 7: the model has layers 0, 1/);
+  });
+});

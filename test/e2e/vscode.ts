@@ -143,6 +143,10 @@ export interface StartOptions {
   browser?: boolean;
   /** Keep the temp dir after close (default: only when MOE_LENS_E2E_KEEP=1). */
   keep?: boolean;
+  /** Let the probe serve the test over HTTP (default true; `npm start` turns it off). */
+  probe?: boolean;
+  /** A workspace file the probe opens and analyses in every new window (`npm start`). */
+  openOnStart?: string;
 }
 
 export interface ProbeLag {
@@ -158,6 +162,7 @@ export class VsCode {
   page!: Page;
   url = '';
   probePort = 0;
+  private probeToken = '';
   private closed = false;
   private readonly onExit = (): void => this.killGroup('SIGKILL');
 
@@ -172,6 +177,21 @@ export class VsCode {
     process.on('exit', this.onExit);
   }
 
+  /** The workbench URL with the workspace folder open. */
+  get workbenchUrl(): string {
+    return `${this.url}/?folder=${encodeURIComponent(this.workspace)}`;
+  }
+
+  /** Starts headless Chromium on the workbench and waits for it to load. */
+  async openBrowser(): Promise<Page> {
+    this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    const context = await this.browser.newContext({ viewport: { width: 1440, height: 900 } });
+    this.page = await context.newPage();
+    await this.page.goto(this.workbenchUrl);
+    await this.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    return this.page;
+  }
+
   /** Calls the probe extension (JSON over HTTP inside the extension host). */
   async probe<T = Record<string, unknown>>(path: string, body: unknown = {}): Promise<T> {
     if (!this.probePort) {
@@ -179,6 +199,7 @@ export class VsCode {
     }
     const res = await fetch(`http://127.0.0.1:${this.probePort}${path}`, {
       method: 'POST',
+      headers: { 'x-probe-token': this.probeToken },
       body: JSON.stringify(body),
     });
     const value = (await res.json()) as T & { error?: string };
@@ -195,7 +216,9 @@ export class VsCode {
     while (Date.now() < end) {
       if (existsSync(file)) {
         try {
-          this.probePort = (JSON.parse(readFileSync(file, 'utf8')) as { port: number }).port;
+          const info = JSON.parse(readFileSync(file, 'utf8')) as { port: number; token: string };
+          this.probeToken = info.token;
+          this.probePort = info.port;
           return;
         } catch {
           // Half-written; try again.
@@ -382,9 +405,15 @@ export async function startVsCode(opts: StartOptions = {}): Promise<VsCode> {
     XDG_DATA_HOME: xdg,
     XDG_CACHE_HOME: xdg,
     TMPDIR: tmp,
-    HF_HOME: join(dir, 'hf'),
-    MOE_LENS_E2E_PROBE_FILE: join(dir, 'probe.json'),
   };
+  if (opts.probe !== false) {
+    env.MOE_LENS_E2E_PROBE_FILE = join(dir, 'probe.json');
+    // Tests see an empty Hugging Face cache, whatever this machine has downloaded.
+    env.HF_HOME = join(dir, 'hf');
+  }
+  if (opts.openOnStart) {
+    env.MOE_LENS_START_OPEN = join(workspace, opts.openOnStart);
+  }
   // Our own test runner's flags must not leak into code-server's Node 24.
   delete env.NODE_OPTIONS;
   delete env.NODE_TEST_CONTEXT;
@@ -456,12 +485,10 @@ export async function startVsCode(opts: StartOptions = {}): Promise<VsCode> {
     server.stderr?.on('data', () => undefined);
     log(`code-server at ${vscode.url} (${Date.now() - t0} ms)`);
     if (opts.browser !== false) {
-      vscode.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-      const context = await vscode.browser.newContext({ viewport: { width: 1440, height: 900 } });
-      vscode.page = await context.newPage();
-      await vscode.page.goto(`${vscode.url}/?folder=${encodeURIComponent(workspace)}`);
-      await vscode.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
-      await vscode.waitForProbe();
+      await vscode.openBrowser();
+      if (opts.probe !== false) {
+        await vscode.waitForProbe();
+      }
       log(`workbench + extension host up (${Date.now() - t0} ms)`);
     }
     return vscode;

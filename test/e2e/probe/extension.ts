@@ -5,6 +5,7 @@
  * engine). It answers JSON over HTTP on 127.0.0.1 and writes its port to $MOE_LENS_E2E_PROBE_FILE.
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -180,12 +181,41 @@ async function handle(path: string, body: Record<string, unknown>): Promise<unkn
   }
 }
 
+/**
+ * `npm start` mode ($MOE_LENS_START_OPEN): opens the sample document in every new window and
+ * analyses it once MoE Lens is there, so the person opening the URL sees it already coloured.
+ */
+async function openAndAnalyze(path: string): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(path));
+  await vscode.window.showTextDocument(doc, { preview: false });
+  const ext = vscode.extensions.getExtension('moe-lens.moe-lens');
+  await ext?.activate();
+  if ((await vscode.commands.getCommands(true)).includes('moeLens.analyzeDocument')) {
+    await vscode.commands.executeCommand('moeLens.analyzeDocument');
+  }
+}
+
 export function activate(context: vscode.ExtensionContext): void {
+  const open = process.env.MOE_LENS_START_OPEN;
+  if (open) {
+    openAndAnalyze(open).catch((err: unknown) => console.error('[moe-lens start] could not analyse the sample:', err));
+  }
+  const file = process.env.MOE_LENS_E2E_PROBE_FILE;
+  if (!file) {
+    return;
+  }
+  // A custom header is required: a web page cannot send one to 127.0.0.1 without a CORS preflight,
+  // which this server never grants, so only the test (which read the file) can drive it.
+  const token = randomBytes(16).toString('hex');
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const reply = (code: number, value: unknown): void => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(value));
     };
+    if (req.method !== 'POST' || req.headers['x-probe-token'] !== token) {
+      reply(403, { error: 'forbidden' });
+      return;
+    }
     readBody(req)
       .then((body) => handle(req.url ?? '/', body))
       .then(
@@ -195,10 +225,7 @@ export function activate(context: vscode.ExtensionContext): void {
   });
   server.listen(0, '127.0.0.1', () => {
     const port = (server.address() as AddressInfo).port;
-    const file = process.env.MOE_LENS_E2E_PROBE_FILE;
-    if (file) {
-      writeFileSync(file, JSON.stringify({ port, pid: process.pid }));
-    }
+    writeFileSync(file, JSON.stringify({ port, token, pid: process.pid }), { mode: 0o600 });
   });
   context.subscriptions.push({ dispose: () => server.close() });
 }

@@ -1,0 +1,119 @@
+/**
+ * @file Fuzz of config.json through the engine's loadModel: missing, mistyped and absurd fields
+ * (hidden_size 0, negative experts, top-k above the expert count, a vocabulary of 1e12, strings
+ * where numbers go, sizes that disagree with the weights). Each must be one clear error naming
+ * config.json (or the tensor that disagrees) and the field, within 1 s, and never a crash or OOM.
+ */
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { BENCH_OLMOE, writeOlmoeCheckpoint, type OlmoeShape } from '../../../bench/forwardCheckpoint';
+import { loadModel } from '../../../src/engine/model';
+
+const TINY: OlmoeShape = { ...BENCH_OLMOE, vocabSize: 50, hiddenSize: 16, intermediateSize: 8, numLayers: 2, numHeads: 2, numKvHeads: 2, numExperts: 4, topK: 2, maxPositions: 64, shards: 2, seed: 7 };
+
+let root = '';
+let base = '';
+before(() => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'moe-lens-cfgfuzz-'));
+  base = path.join(root, 'base');
+  writeOlmoeCheckpoint(base, TINY);
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+type Edit = Record<string, unknown>;
+const DELETE = Symbol('delete');
+
+/** [label, edit of config.json, what the message must contain]. */
+const cases: [string, Edit, RegExp][] = [
+  ['hidden_size 0', { hidden_size: 0 }, /hidden_size/],
+  ['hidden_size negative', { hidden_size: -16 }, /hidden_size/],
+  ['hidden_size string', { hidden_size: '16' }, /hidden_size/],
+  ['hidden_size fractional', { hidden_size: 16.5 }, /hidden_size/],
+  ['hidden_size 1e12', { hidden_size: 1e12 }, /hidden_size/],
+  ['hidden_size null', { hidden_size: null }, /hidden_size/],
+  ['hidden_size missing', { hidden_size: DELETE }, /hidden_size/],
+  ['hidden_size disagrees with the weights', { hidden_size: 32 }, /hidden_size|shape|\[/],
+  ['num_experts negative', { num_experts: -8 }, /num_experts/],
+  ['num_experts 0', { num_experts: 0 }, /num_experts/],
+  ['num_experts string', { num_experts: 'four' }, /num_experts/],
+  ['num_experts more than the checkpoint has', { num_experts: 5 }, /experts\.4|num_experts|not found|config\.json implies \[5,16\]/],
+  ['top-k above the expert count', { num_experts_per_tok: 5 }, /num_experts_per_tok/],
+  ['top-k 0', { num_experts_per_tok: 0 }, /num_experts_per_tok/],
+  ['top-k fractional', { num_experts_per_tok: 1.5 }, /num_experts_per_tok/],
+  ['vocab 1e12', { vocab_size: 1e12 }, /vocab_size/],
+  ['vocab string', { vocab_size: 'big' }, /vocab_size/],
+  ['vocab missing', { vocab_size: DELETE }, /vocab_size/],
+  ['vocab disagrees with the weights', { vocab_size: 60 }, /vocab_size|embed_tokens|shape/],
+  ['layers 1e9', { num_hidden_layers: 1e9 }, /num_hidden_layers/],
+  ['layers negative', { num_hidden_layers: -1 }, /num_hidden_layers/],
+  ['more layers than the checkpoint has', { num_hidden_layers: 3 }, /layers\.2|not found/],
+  ['heads 0', { num_attention_heads: 0 }, /num_attention_heads/],
+  ['heads do not divide hidden_size', { num_attention_heads: 3 }, /num_attention_heads|divis|config\.json implies/],
+  ['kv heads above heads', { num_key_value_heads: 4 }, /num_key_value_heads|k_proj|shape/],
+  ['intermediate_size disagrees with the weights', { intermediate_size: 12 }, /intermediate_size|gate_proj|shape/],
+  ['intermediate_size absurd', { intermediate_size: 1e15 }, /intermediate_size/],
+  ['rms_norm_eps string', { rms_norm_eps: 'tiny' }, /rms_norm_eps/],
+  ['rope_theta string', { rope_theta: 'ten thousand' }, /rope_theta/],
+  ['max_position_embeddings 0', { max_position_embeddings: 0 }, /max_position_embeddings/],
+  ['norm_topk_prob string', { norm_topk_prob: 'yes' }, /norm_topk_prob/],
+  ['tie_word_embeddings string', { tie_word_embeddings: 'false' }, /tie_word_embeddings/],
+  ['clip_qkv string', { clip_qkv: 'x' }, /clip_qkv/],
+  ['model_type missing', { model_type: DELETE }, /model_type.*supported|supported.*model_type/],
+  ['model_type unsupported', { model_type: 'llama' }, /'llama' is not supported.*olmoe/],
+  ['model_type a number', { model_type: 42 }, /model_type/],
+  ['rope_scaling not an object', { rope_scaling: 'yarn' }, /rope_scaling/],
+];
+
+describe('config fuzz through loadModel', () => {
+  test('the untouched tiny OLMoE checkpoint loads and runs (so each case below fails for its edit alone)', async () => {
+    const m = await loadModel(base, { backend: 'cpu' });
+    const r = await m.run([1, 2, 3]);
+    assert.equal(r.layers.length, TINY.numLayers);
+    assert.equal(r.layers[0].experts?.[0].length, TINY.topK);
+    m.dispose();
+  });
+
+  test(`config with missing or absurd fields (${cases.length} files): one clear error each, < 1 s`, async () => {
+    const problems: string[] = [];
+    let slowest = 0;
+    for (const [i, [label, edit, says]] of cases.entries()) {
+      const dir = path.join(root, `c${i}`);
+      cpSync(base, dir, { recursive: true });
+      const cfg = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(edit)) {
+        if (v === DELETE) {
+          delete cfg[k];
+        } else {
+          cfg[k] = v;
+        }
+      }
+      writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+      const t0 = performance.now();
+      let error: unknown = null;
+      try {
+        const m = await loadModel(dir, { backend: 'cpu' });
+        m.dispose();
+      } catch (e) {
+        error = e;
+      }
+      const ms = performance.now() - t0;
+      slowest = Math.max(slowest, ms);
+      if (error === null) {
+        problems.push(`[${label}] was accepted`);
+      } else if (!(error instanceof Error) || ['TypeError', 'RangeError', 'ReferenceError'].includes(error.name)) {
+        problems.push(`[${label}] crashed: ${String(error)}`);
+      } else if (!(error.message.includes('config.json') || error.message.includes('.safetensors') || error.message.startsWith(dir) || /^model_type '/.test(error.message)) || !says.test(error.message)) {
+        problems.push(`[${label}] unclear message: ${error.message}`);
+      } else if (error.message.includes('\n')) {
+        problems.push(`[${label}] multi-line message: ${error.message}`);
+      } else if (ms > 1000) {
+        problems.push(`[${label}] took ${ms.toFixed(0)} ms`);
+      }
+    }
+    process.stdout.write(`# slowest config case: ${slowest.toFixed(1)} ms\n`);
+    assert.deepEqual(problems, []);
+  });
+});

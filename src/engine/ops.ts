@@ -102,11 +102,11 @@ export function parseRopeScaling(raw: unknown, maxPositions: number): RopeScalin
         originalMaxPositions: num('original_max_position_embeddings'),
       };
     case 'yarn': {
-      // transformers: when original_max_position_embeddings is given, factor = max / original.
+      // transformers 4.57 uses the explicit factor even when max / original differs (it only warns).
       const original = opt('original_max_position_embeddings');
       return {
         type: 'yarn',
-        factor: original !== null ? maxPositions / original : num('factor'),
+        factor: num('factor'),
         originalMaxPositions: original ?? maxPositions,
         betaFast: opt('beta_fast') || 32,
         betaSlow: opt('beta_slow') || 1,

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { traceText } from '../analyze';
-import { defaultModelDir, loadModel } from '../model';
+import { defaultModelDir, loadModel, type Model } from '../model';
 import { loadTokenizer } from '../tokenizer/tokenizer';
 import type { EngineRuntime, RuntimeModel } from './runtime';
 
@@ -24,7 +24,21 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
       const embedded = path.resolve(dir) === path.resolve(defaultModelDir());
       const info = embedded ? { ...model.info, path: 'embedded' } : model.info;
       log('info', `loaded ${info.name} (${info.modelType}, ${info.numExperts} experts, k=${info.topK}) on ${model.backend}`);
-      const loaded = model;
+      const inner = model;
+      // On the wasm/cpu backends every await of the forward pass resolves as a microtask, so the
+      // IPC channel (cancel requests, progress) is only served when something yields to the event
+      // loop: yield before each window at least.
+      const loaded: Model = {
+        info: inner.info,
+        backend: inner.backend,
+        maxContext: inner.maxContext,
+        async run(ids, runOpts) {
+          await new Promise((resolve) => setImmediate(resolve));
+          runOpts?.signal?.throwIfAborted();
+          return inner.run(ids, runOpts);
+        },
+        dispose: () => inner.dispose(),
+      };
       return {
         info,
         backend: loaded.backend,

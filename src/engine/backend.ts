@@ -105,7 +105,8 @@ export async function initBackend(pref?: BackendName): Promise<string> {
       return active;
     }
     if (!(await loaders[forced]())) {
-      throw new Error(`backend '${forced}' could not be loaded on this machine`);
+      const hint = forced === 'node' ? ' (is the optional @tensorflow/tfjs-node installed?)' : '';
+      throw new Error(`backend '${forced}' could not be loaded on this machine${hint}`);
     }
     await tf.ready();
     return (active = tf.getBackend());

@@ -8,7 +8,7 @@ import type { LayerRouting, TraceModelInfo } from '../shared/trace';
 import { initBackend, tf, type BackendName } from './backend';
 import { openCheckpoint } from './checkpoint/checkpoint';
 import { readModelConfig } from './checkpoint/modelFolder';
-import { disposeDecoder, lmLogits, runDecoder, type Decoder } from './families/base';
+import { disposeDecoder, lmLogits, runDecoder, withLoadCleanup, type Decoder } from './families/base';
 import { familyFor } from './registry';
 import type { RoutingOverride } from './routing';
 
@@ -96,7 +96,13 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const ckpt = await openCheckpoint(dir);
   let loaded;
   try {
-    loaded = await family.load(ckpt, spec, (f) => opts.onProgress?.(f, 'loading weights'));
+    // Abort is checked after every tensor read; a failed or aborted load frees what it had made.
+    loaded = await withLoadCleanup(() =>
+      family.load(ckpt, spec, (f) => {
+        opts.signal?.throwIfAborted();
+        opts.onProgress?.(f, 'loading weights');
+      }),
+    );
   } finally {
     await ckpt.close();
   }

@@ -104,6 +104,24 @@ export class ConfigReader {
 // Weight reading
 // ---------------------------------------------------------------------------------------------
 
+/** Tensors created by the load in progress (loads run one at a time), so a failed load frees them. */
+let loadTracker: tf.Tensor[] | null = null;
+
+/** Runs a family's load; if it throws (bad tensor, abort), every tensor it created through a WeightReader is disposed. */
+export async function withLoadCleanup<T>(load: () => Promise<T>): Promise<T> {
+  const outer = loadTracker;
+  const created: tf.Tensor[] = [];
+  loadTracker = created;
+  try {
+    return await load();
+  } catch (err) {
+    tf.dispose(created.filter((t) => !t.isDisposed));
+    throw err;
+  } finally {
+    loadTracker = outer;
+  }
+}
+
 /** Reads named tensors as float32 tf tensors, checks their shapes, and reports byte progress. */
 export class WeightReader {
   private done = 0;
@@ -120,6 +138,12 @@ export class WeightReader {
     return this.ckpt.has(name);
   }
 
+  /** Registers a tensor a family made itself from read data, so a failed load frees it too. */
+  adopt<T extends tf.Tensor>(t: T): T {
+    loadTracker?.push(t);
+    return t;
+  }
+
   /** The raw float32 values of a tensor whose shape must equal `shape`. */
   async read(name: string, shape: number[]): Promise<Float32Array> {
     const info = this.ckpt.info(name);
@@ -133,13 +157,13 @@ export class WeightReader {
   }
 
   async vector(name: string, n: number): Promise<tf.Tensor1D> {
-    return tf.tensor1d(await this.read(name, [n]));
+    return this.adopt(tf.tensor1d(await this.read(name, [n])));
   }
 
   /** An nn.Linear weight [out, in] (+ optional bias [out]), stored transposed [in, out]. */
   async linear(name: string, out: number, inDim: number, bias = false): Promise<Linear> {
     const w = tf.tensor2d(await this.read(`${name}.weight`, [out, inDim]), [out, inDim]);
-    const wT = tf.transpose(w) as tf.Tensor2D; // [in, out]
+    const wT = this.adopt(tf.transpose(w) as tf.Tensor2D); // [in, out]
     w.dispose();
     return { wT, b: bias ? await this.vector(`${name}.bias`, out) : null };
   }
@@ -148,7 +172,7 @@ export class WeightReader {
   async swiglu(gate: string, up: string, down: string, D: number, I: number): Promise<SwigluWeights> {
     const g = await this.linear(gate, I, D);
     const u = await this.linear(up, I, D);
-    const gateUp = tf.concat([g.wT, u.wT], 1) as tf.Tensor2D; // [D, 2I]
+    const gateUp = this.adopt(tf.concat([g.wT, u.wT], 1) as tf.Tensor2D); // [D, 2I]
     g.wT.dispose();
     u.wT.dispose();
     return { gateUp: { wT: gateUp, b: null }, down: await this.linear(down, D, I) };
@@ -156,7 +180,7 @@ export class WeightReader {
 
   /** A plain matrix [rows, cols] as stored, as a tensor. */
   async matrix(name: string, rows: number, cols: number): Promise<tf.Tensor2D> {
-    return tf.tensor2d(await this.read(name, [rows, cols]), [rows, cols]);
+    return this.adopt(tf.tensor2d(await this.read(name, [rows, cols]), [rows, cols]));
   }
 }
 

@@ -96,7 +96,7 @@ async function readExperts(r: WeightReader, p: string, E: number, D: number, I: 
       tf.transpose(tf.tensor2d(input.subarray(e * 2 * I * D, (e + 1) * 2 * I * D), [2 * I, D])), // [D, 2I]
       tf.transpose(tf.tensor2d(output.subarray(e * D * I, (e + 1) * D * I), [D, I])), // [I, D]
     ]) as tf.Tensor2D[];
-    return { gateUp: { wT: gateUp, b: null }, down: { wT: down, b: null } };
+    return { gateUp: { wT: r.adopt(gateUp), b: null }, down: { wT: r.adopt(down), b: null } };
   });
 }
 

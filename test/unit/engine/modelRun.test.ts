@@ -158,10 +158,20 @@ describe('load errors', () => {
     await assert.rejects(loadModel(d), /config\.json \(olmoe\): 'hidden_size' is required but missing/);
   });
 
-  test('a config that disagrees with the tensors names the tensor', async () => {
+  test('a config that disagrees with the tensors names the tensor, and the failed load frees what it made', async () => {
     const d = makeBabyModel('qwen3_moe', { moe_intermediate_size: 8 });
     dirs.push(d);
+    const before = tf.memory().numTensors;
     await assert.rejects(loadModel(d), /tensor 'model\.layers\.0\.mlp\.experts\.0\.gate_proj\.weight' has shape \[16,32\], but config\.json implies \[8,32\]/);
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test('an aborted load rejects and frees its tensors', async () => {
+    const before = tf.memory().numTensors;
+    const ac = new AbortController();
+    const loading = loadModel(dir, { signal: ac.signal, onProgress: (f) => (f > 0.3 ? ac.abort() : undefined) });
+    await assert.rejects(loading, (err: Error) => err.name === 'AbortError');
+    assert.equal(tf.memory().numTensors, before);
   });
 
   test('absurd values are refused before anything is allocated', async () => {

@@ -24,6 +24,7 @@ const ROOT = path.resolve(__dirname, '..');
 const modelDir = path.resolve(arg('model', path.join(ROOT, 'models', 'demo')));
 const perSource = Number(arg('tokens', '6000')); // held-out tokens per source
 const out = arg('out', path.join(ROOT, 'tools', 'train-demo', 'work', 'stats'));
+const svgPath = arg('svg', '');
 const WINDOW = 512;
 const SOURCES: Record<string, 'code' | 'prose'> = { ts: 'code', py: 'code', pydoc: 'prose', kjv: 'prose' };
 
@@ -42,7 +43,39 @@ function jsd(p: number[], q: number[]): number {
 }
 
 function show(s: string): string {
-  return JSON.stringify(s.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥')).slice(1, -1).replace(/\|/g, '\\|');
+  // Visible whitespace; no backticks or pipes that would break a markdown table cell.
+  return s.replace(/ /g, '␣').replace(/\n/g, '⏎').replace(/\t/g, '⇥').replace(/`/g, 'ˋ').replace(/\|/g, '¦')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Layers × experts grid: colour = share of the expert's held-out load that is code (blue) vs prose (orange), label = load %. */
+function svg(layers: { layer: number; jsdBits: number; experts: { load: number; codeShare: number }[] }[], E: number): string {
+  const cw = 44;
+  const ch = 34;
+  const left = 150;
+  const top = 40;
+  const W = left + E * cw + 20;
+  const H = top + layers.length * ch + 60;
+  const mix = (c: number): string => {
+    const code = [49, 120, 198];
+    const prose = [230, 126, 34];
+    return `rgb(${code.map((v, i) => Math.round(v * c + prose[i] * (1 - c))).join(',')})`;
+  };
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${left}" y="20" font-size="14">Expert load on held-out text: blue = mostly code, orange = mostly prose</text>`];
+  for (let e = 0; e < E; e++) parts.push(`<text x="${left + e * cw + cw / 2}" y="${top - 4}" text-anchor="middle">${e}</text>`);
+  layers.forEach((l, r) => {
+    const y = top + r * ch;
+    parts.push(`<text x="8" y="${y + ch / 2 + 4}">layer ${l.layer} (JSD ${l.jsdBits.toFixed(3)})</text>`);
+    l.experts.forEach((x, e) => {
+      parts.push(`<rect x="${left + e * cw}" y="${y}" width="${cw - 2}" height="${ch - 2}" fill="${mix(x.codeShare)}"/>`);
+      parts.push(`<text x="${left + e * cw + cw / 2 - 1}" y="${y + ch / 2 + 4}" text-anchor="middle" fill="white">${(100 * x.load).toFixed(0)}%</text>`);
+    });
+  });
+  parts.push(`<text x="${left}" y="${H - 20}">cell label: the expert's share of all top-k assignments in that layer (uniform = ${(100 / E).toFixed(1)}%)</text>`, '</svg>');
+  return parts.join('\n') + '\n';
 }
 
 async function main(): Promise<void> {
@@ -137,6 +170,7 @@ async function main(): Promise<void> {
     }
   }
   writeFileSync(`${out}.md`, md.join('\n') + '\n');
+  if (svgPath) writeFileSync(svgPath, svg(layers, E));
   model.dispose();
   tok.dispose();
   process.stderr.write(`wrote ${out}.json and ${out}.md in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`);

@@ -57,8 +57,9 @@ export interface Fixture {
   expected: Expected;
 }
 
+/** `name`: a folder under test/fixtures, e.g. 'gpt_oss' or 'variants/gpt_oss_b'. */
 export function loadFixture(name: string): Fixture {
-  const dir = path.join(ROOT, 'test', 'fixtures', name);
+  const dir = path.join(ROOT, 'test', 'fixtures', ...name.split('/'));
   const input = JSON.parse(readFileSync(path.join(dir, 'input.json'), 'utf8')) as { input_ids: number[][] };
   const expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Expected;
   return { dir, ids: input.input_ids[0], expected };

@@ -7,6 +7,7 @@
  * of the port chunk by chunk, so that spans can be carried back to the user's document.
  */
 import { hf, type HfNormalizer } from './hf';
+import { RUST_UNNORMALIZED } from './rustUnicode';
 
 /** A string whose every UTF-16 unit i came from the original range [s[i], e[i]). Ranges are monotone. */
 export interface Aligned {
@@ -215,6 +216,14 @@ function sequence(steps: AlignedNormalizer[]): AlignedNormalizer {
   return (a) => steps.reduce((acc, step) => step(acc), a);
 }
 
+/** Unicode normalization as Rust tokenizers does it: code points newer than its tables stay as they are and block combining. */
+export function rustNormalize(text: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'): string {
+  const pieces = text.split(RUST_UNNORMALIZED);
+  if (pieces.length === 1) {return text.normalize(form);}
+  const kept = text.match(RUST_UNNORMALIZED)!;
+  return pieces.map((p, i) => p.normalize(form) + (i < kept.length ? kept[i] : '')).join('');
+}
+
 type Config = Record<string, unknown> & { type?: string };
 
 /** Builds the aligned counterpart of a tokenizer.json `normalizer` (null → none). */
@@ -227,7 +236,7 @@ export function createAlignedNormalizer(config: unknown): AlignedNormalizer | nu
     case 'NFKC':
     case 'NFKD': {
       const form = c.type;
-      return chunked((t) => t.normalize(form));
+      return chunked((t) => rustNormalize(t, form));
     }
     case 'Sequence': {
       const steps = (Array.isArray(c.normalizers) ? c.normalizers : []).map(createAlignedNormalizer);

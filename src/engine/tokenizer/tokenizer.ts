@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TraceToken } from '../../shared/trace';
 import type { DecodeTable } from './core';
+import { decodeIds, tokenTextOf } from './decode';
 import { FLAG_NO_SPAN, FLAG_PARTIAL, type CoreEncoding } from './encoding';
 import { TokenizerError } from './load';
 import type { WorkerMessage, WorkerRequest } from './worker';
@@ -181,8 +182,6 @@ class WorkerHost {
   }
 }
 
-const utf8 = new TextDecoder('utf-8');
-
 class WorkerTokenizer implements DocumentTokenizer {
   readonly vocabSize: number;
   readonly bosTokenId: number | null;
@@ -226,30 +225,22 @@ class WorkerTokenizer implements DocumentTokenizer {
     return tokens;
   }
 
-  private bytesOf(id: number): Uint8Array {
-    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-      throw new TokenizerError(`token id ${id} is outside the vocabulary (0–${this.vocabSize - 1})`, this.dir);
-    }
-    return this.table.bytes.subarray(this.table.offsets[id], this.table.offsets[id + 1]);
-  }
-
   decode(ids: number[]): string {
-    const parts = ids.map((id) => this.bytesOf(id));
-    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      all.set(p, at);
-      at += p.length;
+    try {
+      return decodeIds(this.table, ids);
+    } catch (err) {
+      throw new TokenizerError((err as Error).message, this.dir);
     }
-    let skip = 0;
-    while (skip < this.table.stripLeadingSpaces && all[skip] === 0x20) {skip++;}
-    return utf8.decode(all.subarray(skip));
   }
 
   tokenText(id: number): string {
     let t = this.texts.get(id);
     if (t === undefined) {
-      t = utf8.decode(this.bytesOf(id));
+      try {
+        t = tokenTextOf(this.table, id);
+      } catch (err) {
+        throw new TokenizerError((err as Error).message, this.dir);
+      }
       this.texts.set(id, t);
     }
     return t;

@@ -8,16 +8,18 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-python3}            # needs numpy + regex
 TORCHPY=${TORCHPY:-/usr/bin/python3}   # Debian's python3-torch 1.13
 STEPS=${STEPS:-1200}
+DECAY_START=${DECAY_START:-960}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1   # one core per model; OpenBLAS spin-waits otherwise
 
+$TORCHPY tools/train-demo/check_hf.py   # model.py == transformers' Qwen2MoeForCausalLM (fixture made by transformers)
 $PY tools/train-demo/prepare.py
 $PY tools/bpe/dump_ids.py models/demo/tokenizer.json tools/train-demo/work/corpus.jsonl tools/train-demo/work/heldout_ids.json
 node tools/bpe/verify.mjs models/demo/tokenizer.json tools/train-demo/work/heldout_ids.json
 rm -f tools/train-demo/work/moe.log tools/train-demo/work/dense.log
 # MoE and dense twin train side by side on identical batches, one thread each.
-$TORCHPY tools/train-demo/train.py --variant moe --steps "$STEPS" &
+$TORCHPY tools/train-demo/train.py --variant moe --steps "$STEPS" --decay-start "$DECAY_START" &
 P1=$!
-$TORCHPY tools/train-demo/train.py --variant dense --steps "$STEPS" &
+$TORCHPY tools/train-demo/train.py --variant dense --steps "$STEPS" --decay-start "$DECAY_START" &
 P2=$!
 wait $P1 $P2
 $TORCHPY tools/train-demo/export.py

@@ -1,0 +1,112 @@
+/**
+ * The integration suite that runs INSIDE a real VS Code extension host (loaded through
+ * @vscode/test-electron's extensionTestsPath): activation, commands, analysis summary,
+ * decorations, hover text, layer selection, export, and recovery after the engine is killed.
+ * No mocha: a tiny sequential runner, so nothing beyond @vscode/test-electron is needed.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+interface Summary {
+  tokens: number;
+  ms: number;
+  layers: number;
+}
+interface Stats {
+  queueLength: number;
+  enginePid: number | null;
+  decorationTypes: number;
+  eventLoop: { max: number };
+}
+
+const tests: [string, () => Promise<void>][] = [];
+const test = (name: string, fn: () => Promise<void>): void => void tests.push([name, fn]);
+
+async function openSample(): Promise<vscode.TextEditor> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'the suite runs with test/integration/workspace open');
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder.uri, 'sample.md'));
+  return vscode.window.showTextDocument(doc);
+}
+
+test('contributes and registers every command', async () => {
+  const all = await vscode.commands.getCommands(true);
+  for (const id of ['selectModel', 'analyzeDocument', 'showRoutingPanel', 'showDashboard', 'selectLayer', 'toggleHighlights', 'exportTrace', 'cancel', 'restartEngine', 'debug.stats']) {
+    assert.ok(all.includes(`moeLens.${id}`), `moeLens.${id} is registered`);
+  }
+});
+
+test('analyzes the active document and returns a summary', async () => {
+  await openSample();
+  const summary = await vscode.commands.executeCommand<Summary>('moeLens.analyzeDocument');
+  assert.ok(summary && summary.tokens > 10, `summary ${JSON.stringify(summary)}`);
+  const stats = await vscode.commands.executeCommand<Stats>('moeLens.debug.stats');
+  assert.ok(stats.decorationTypes > 0, 'decoration types were made for the colour buckets');
+  assert.ok(stats.decorationTypes <= summary.tokens, 'one type per bucket, not per token');
+  assert.equal(stats.queueLength, 0);
+  assert.ok(stats.enginePid);
+});
+
+test('hovers tell the routing, with document text escaped', async () => {
+  const editor = await openSample();
+  const text = editor.document.getText();
+  const at = editor.document.positionAt(text.indexOf('mixture') + 2);
+  const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, at);
+  const md = hovers.flatMap((h) => h.contents).map((c) => (typeof c === 'string' ? c : 'value' in c ? c.value : '')).join('\n');
+  assert.match(md, /MoE Lens/);
+  assert.match(md, /top-\d+ of \d+ experts/);
+  const img = editor.document.positionAt(text.indexOf('<img') + 1);
+  const hostile = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', editor.document.uri, img);
+  for (const h of hostile) {
+    for (const c of h.contents) {
+      if (c instanceof vscode.MarkdownString) {
+        assert.equal(c.isTrusted, false);
+        assert.notEqual(c.supportHtml, true);
+        assert.doesNotMatch(c.value, /(?<!\\)</);
+      }
+    }
+  }
+});
+
+test('selects a layer and exports the trace', async () => {
+  await openSample();
+  const layer = await vscode.commands.executeCommand<number>('moeLens.selectLayer', 0);
+  assert.equal(layer, 0);
+  const out = vscode.Uri.file(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'moe-lens-it-')), 'sample.moe-trace.json'));
+  await vscode.commands.executeCommand('moeLens.exportTrace', out);
+  const trace = JSON.parse(fs.readFileSync(out.fsPath, 'utf8')) as { schema: string; tokens: unknown[] };
+  assert.equal(trace.schema, 'moe-lens.trace/1');
+  assert.ok(trace.tokens.length > 10);
+});
+
+test('recovers after the engine is killed', async () => {
+  await openSample();
+  const pid = await vscode.commands.executeCommand<number | null>('moeLens.debug.killEngine');
+  assert.ok(pid);
+  await new Promise((r) => setTimeout(r, 300));
+  const summary = await vscode.commands.executeCommand<Summary>('moeLens.analyzeDocument');
+  assert.ok(summary && summary.tokens > 10);
+  const stats = await vscode.commands.executeCommand<Stats>('moeLens.debug.stats');
+  assert.ok(stats.enginePid && stats.enginePid !== pid, 'a new engine process runs');
+});
+
+export async function run(): Promise<void> {
+  const failures: string[] = [];
+  for (const [name, fn] of tests) {
+    const t0 = Date.now();
+    try {
+      await fn();
+      console.log(`✔ ${name} (${Date.now() - t0} ms)`);
+    } catch (err) {
+      failures.push(name);
+      console.log(`✖ ${name}\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+  console.log(`${tests.length - failures.length} passed, ${failures.length} failed`);
+  if (failures.length > 0) {
+    throw new Error(`${failures.length} integration test(s) failed: ${failures.join(', ')}`);
+  }
+}

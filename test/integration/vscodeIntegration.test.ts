@@ -1,0 +1,81 @@
+// Runs test/integration/suite in a real VS Code through @vscode/test-electron. VS Code comes from
+// $MOE_LENS_VSCODE_EXECUTABLE (any executable that takes VS Code's CLI flags), else from
+// @vscode/test-electron's cache or download; where none can be had within a short timeout (an
+// offline machine), the suite is skipped with the reason printed. It never waits on the network
+// for longer than DOWNLOAD_TIMEOUT_MS: the download probe runs in a child process that is killed.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { buildSync } from 'esbuild';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const DOWNLOAD_TIMEOUT_MS = Number(process.env.MOE_LENS_VSCODE_DOWNLOAD_TIMEOUT_MS ?? 20_000);
+
+/** The path of a VS Code executable, or the reason there is none. */
+async function locateVsCode(): Promise<{ path: string } | { reason: string }> {
+  const fromEnv = process.env.MOE_LENS_VSCODE_EXECUTABLE;
+  if (fromEnv) {
+    return existsSync(fromEnv) ? { path: fromEnv } : { reason: `MOE_LENS_VSCODE_EXECUTABLE=${fromEnv} does not exist` };
+  }
+  if (process.env.MOE_LENS_SKIP_VSCODE_DOWNLOAD) {
+    return { reason: 'MOE_LENS_SKIP_VSCODE_DOWNLOAD is set and no MOE_LENS_VSCODE_EXECUTABLE given' };
+  }
+  // downloadAndUnzipVSCode reuses .vscode-test/ when a copy is there; else it downloads.
+  const script = `require('@vscode/test-electron').downloadAndUnzipVSCode({ cachePath: ${JSON.stringify(path.join(REPO, '.vscode-test'))}, timeout: ${DOWNLOAD_TIMEOUT_MS} })
+    .then((p) => { process.stdout.write('PATH=' + p + '\\n'); process.exit(0); }, (e) => { process.stdout.write('ERR=' + String(e && e.message || e).split('\\n')[0] + '\\n'); process.exit(1); });`;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-e', script], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve({ reason: `VS Code could not be downloaded within ${DOWNLOAD_TIMEOUT_MS / 1000} s (offline?); set MOE_LENS_VSCODE_EXECUTABLE to run this suite` });
+    }, DOWNLOAD_TIMEOUT_MS + 2000);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      const found = /PATH=(.+)/.exec(out)?.[1];
+      const err = /ERR=(.*)/.exec(out)?.[1];
+      resolve(found && existsSync(found) ? { path: found } : { reason: `VS Code could not be downloaded: ${err ?? 'no path returned'}; set MOE_LENS_VSCODE_EXECUTABLE to run this suite` });
+    });
+  });
+}
+
+test('integration suite in a real VS Code (@vscode/test-electron)', async (t) => {
+  if (!existsSync(path.join(REPO, 'dist', 'extension.js')) || !existsSync(path.join(REPO, 'dist', 'engine.js'))) {
+    console.log('# vscode integration suite skipped: dist/ is not built (npm run build)');
+    t.skip('dist/ is not built');
+    return;
+  }
+  const vscode = await locateVsCode();
+  if ('reason' in vscode) {
+    console.log(`# vscode integration suite skipped: ${vscode.reason}`);
+    t.skip(vscode.reason);
+    return;
+  }
+  const out = mkdtempSync(path.join(os.tmpdir(), 'moe-lens-it-'));
+  try {
+    buildSync({
+      entryPoints: [path.join(__dirname, 'suite', 'index.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['vscode'],
+      outfile: path.join(out, 'suite.js'),
+      logLevel: 'error',
+    });
+    const { runTests } = await import('@vscode/test-electron');
+    const code = await runTests({
+      vscodeExecutablePath: vscode.path,
+      extensionDevelopmentPath: REPO,
+      extensionTestsPath: path.join(out, 'suite.js'),
+      launchArgs: [path.join(__dirname, 'workspace'), '--disable-extensions', `--user-data-dir=${path.join(out, 'user')}`, '--disable-workspace-trust'],
+    });
+    assert.equal(code, 0);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

@@ -27,8 +27,6 @@ export interface StrictJsonOptions {
   maxDepth?: number;
 }
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
 /** Parses `text` as one JSON value; throws JsonSyntaxError (with a character position) otherwise. */
 export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): JsonValue {
   const exact = opts.exactIntegers ?? false;
@@ -40,77 +38,81 @@ export function parseStrictJson(text: string, opts: StrictJsonOptions = {}): Jso
     throw new JsonSyntaxError(`${what} at character ${at}`, at);
   };
   const skipWs = (): void => {
-    while (i < n && WS.has(text.charCodeAt(i))) {
-      i++;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) {
+        return;
+      }
     }
   };
   const describe = (at: number): string =>
     at >= n ? 'unexpected end of JSON' : `unexpected ${JSON.stringify(text[at])}`;
 
+  // Runs of ordinary characters are taken in one regex step; only escapes go char by char.
+  // eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in strings
+  const PLAIN = /[^"\\\u0000-\u001f]*/y;
   const parseString = (): string => {
     // text[i] === '"'
-    const start = ++i;
+    const start = i++;
     let out = '';
-    let chunk = start;
     while (true) {
+      PLAIN.lastIndex = i;
+      PLAIN.test(text);
+      const runEnd = PLAIN.lastIndex;
+      out += text.slice(i, runEnd);
+      i = runEnd;
       if (i >= n) {
-        fail('unterminated string', start - 1);
+        fail('unterminated string', start);
       }
       const c = text.charCodeAt(i);
       if (c === 0x22) {
-        out += text.slice(chunk, i);
         i++;
         return out;
       }
       if (c < 0x20) {
         fail('control character in string');
       }
-      if (c === 0x5c) {
-        out += text.slice(chunk, i);
-        const e = text[i + 1];
-        switch (e) {
-          case '"':
-          case '\\':
-          case '/':
-            out += e;
-            i += 2;
-            break;
-          case 'b':
-            out += '\b';
-            i += 2;
-            break;
-          case 'f':
-            out += '\f';
-            i += 2;
-            break;
-          case 'n':
-            out += '\n';
-            i += 2;
-            break;
-          case 'r':
-            out += '\r';
-            i += 2;
-            break;
-          case 't':
-            out += '\t';
-            i += 2;
-            break;
-          case 'u': {
-            const hex = text.slice(i + 2, i + 6);
-            if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
-              fail('bad \\u escape');
-            }
-            out += String.fromCharCode(parseInt(hex, 16));
-            i += 6;
-            break;
+      // c is a backslash
+      const e = text[i + 1];
+      switch (e) {
+        case '"':
+        case '\\':
+        case '/':
+          out += e;
+          i += 2;
+          break;
+        case 'b':
+          out += '\b';
+          i += 2;
+          break;
+        case 'f':
+          out += '\f';
+          i += 2;
+          break;
+        case 'n':
+          out += '\n';
+          i += 2;
+          break;
+        case 'r':
+          out += '\r';
+          i += 2;
+          break;
+        case 't':
+          out += '\t';
+          i += 2;
+          break;
+        case 'u': {
+          const hex = text.slice(i + 2, i + 6);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
+            fail('bad \\u escape');
           }
-          default:
-            fail('bad escape in string');
+          out += String.fromCharCode(parseInt(hex, 16));
+          i += 6;
+          break;
         }
-        chunk = i;
-        continue;
+        default:
+          fail('bad escape in string');
       }
-      i++;
     }
   };
 

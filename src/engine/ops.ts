@@ -256,37 +256,32 @@ export function causalMask(T: number, slidingWindow: number | null = null): tf.T
 
 /**
  * Eager grouped-query attention as transformers: softmax(q·kᵀ·scale + mask)·v, key/value heads
- * repeated to the query heads (head h uses kv head ⌊h / (H/KV)⌋).
+ * shared by groups of query heads (head h uses kv head ⌊h / (H/KV)⌋).
  * q [T, H, hd], k [T, KV, hd], v [T, KV, hdv] → [T, H·hdv].
+ * One 2-D matMul pair per head: the wasm backend's batched matMul is about 20× slower than a loop
+ * of plain ones, and a head at a time holds one [T, T] score matrix instead of H of them.
  */
 export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttentionOptions): tf.Tensor2D {
   const [T, H] = q.shape;
   const KV = k.shape[1];
-  const hdv = v.shape[2];
   const groups = H / KV;
-  const repeat = (x: tf.Tensor3D): tf.Tensor3D => {
-    const heads = tf.transpose(x, [1, 0, 2]); // [KV, T, d]
-    if (groups === 1) {
-      return heads;
-    }
-    const idx = Array.from({ length: H }, (_, h) => Math.floor(h / groups));
-    return tf.gather(heads, idx, 0); // [H, T, d]
-  };
-  const qh = tf.transpose(q, [1, 0, 2]); // [H, T, hd]
-  const kh = repeat(k); // [H, T, hd]
-  const vh = repeat(v); // [H, T, hdv]
   const mask = causalMask(T, opts.slidingWindow ?? null); // [T, T]
-  const khT = tf.transpose(kh, [0, 2, 1]); // [H, hd, T]: explicit, since transposed matMul is slow on wasm
-  const logits = tf.add(tf.mul(tf.matMul(qh, khT), opts.scale), mask); // [H, T, T]
-  let probs: tf.Tensor3D;
-  if (opts.sinks) {
-    const sink = tf.broadcastTo(tf.reshape(opts.sinks, [H, 1, 1]), [H, T, 1]); // [H, T, 1]
-    const combined = tf.concat([logits, sink], 2); // [H, T, T+1]
-    const shifted = tf.sub(combined, tf.max(combined, 2, true));
-    probs = tf.slice(tf.softmax(shifted), [0, 0, 0], [H, T, T]) as tf.Tensor3D; // sink column dropped
-  } else {
-    probs = tf.softmax(logits) as tf.Tensor3D;
-  }
-  const out = tf.matMul(probs, vh); // [H, T, hdv]
-  return tf.reshape(tf.transpose(out, [1, 0, 2]), [T, H * hdv]);
+  const qHeads = tf.unstack(q, 1) as tf.Tensor2D[]; // H × [T, hd]
+  const kHeadsT = (tf.unstack(k, 1) as tf.Tensor2D[]).map((kh) => tf.transpose(kh)); // KV × [hd, T]
+  const vHeads = tf.unstack(v, 1) as tf.Tensor2D[]; // KV × [T, hdv]
+  const sinks = opts.sinks ? (tf.unstack(tf.reshape(opts.sinks, [H, 1, 1])) as tf.Tensor2D[]) : null; // H × [1, 1]
+  const outs = qHeads.map((qh, h) => {
+    const kv = Math.floor(h / groups);
+    const logits = tf.add(tf.mul(tf.matMul(qh, kHeadsT[kv]), opts.scale), mask) as tf.Tensor2D; // [T, T]
+    let probs: tf.Tensor2D;
+    if (sinks) {
+      const combined = tf.concat([logits, tf.broadcastTo(sinks[h], [T, 1])], 1); // [T, T+1]
+      const shifted = tf.sub(combined, tf.max(combined, 1, true));
+      probs = tf.slice(tf.softmax(shifted), [0, 0], [T, T]) as tf.Tensor2D; // sink column dropped
+    } else {
+      probs = tf.softmax(logits) as tf.Tensor2D;
+    }
+    return tf.matMul(probs, vHeads[kv]) as tf.Tensor2D; // [T, hdv]
+  });
+  return tf.concat(outs, 1) as tf.Tensor2D; // [T, H·hdv]
 }

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { chooseExperts, makeRouter, type DeepseekRouterSpec } from '../../src/engine/families/deepseek_v3';
-import { BACKENDS, checkAgainstExpected, loadFixture, report, runCliTrace, type CliTrace } from './fixtureGolden';
+import { rmSync } from 'node:fs';
+import { loadModel } from '../../src/engine/model';
+import { BACKENDS, checkAgainstExpected, checkNoLeak, editedCopy, loadFixture, report, runCliTrace, type CliTrace } from './fixtureGolden';
 
 const fx = loadFixture('deepseek_v3');
 
@@ -55,6 +57,23 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('deepseek_v3 in process', () => {
+  test('no tensor left behind by a run; dispose frees every weight', async () => {
+    await checkNoLeak(fx);
+  });
+
+  test('an FP8 block-quantised checkpoint (DeepSeek\'s own release) is refused with a clear error', async () => {
+    const dir = await editedCopy(fx, (t) => {
+      t['model.layers.1.mlp.experts.0.gate_proj.weight_scale_inv'] = { dtype: 'F32', shape: [1, 1], data: [1] };
+    });
+    try {
+      await assert.rejects(loadModel(dir, { backend: 'wasm' }), /FP8 block-quantised.*weight_scale_inv/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('deepseek_v3 router rules', () => {
   const spec = (bias: number[], over: Partial<DeepseekRouterSpec> = {}): DeepseekRouterSpec => ({

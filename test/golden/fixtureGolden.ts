@@ -9,8 +9,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { initBackend, tf } from '../../src/engine/backend';
+import { openCheckpoint } from '../../src/engine/checkpoint/checkpoint';
+import { loadModel } from '../../src/engine/model';
+import { writeSafetensors, type TensorSpec } from '../helpers/writeSafetensors';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -166,4 +171,40 @@ export function report(name: string, s: GoldenStats): void {
   process.stdout.write(
     `# ${name}: max |Δ| router logits ${f(s.routerLogits)}, scores ${f(s.scores)}, weights ${f(s.weights)}; logits rel ${f(s.logitsRel)}; surprisal ${f(s.surprisal)}\n`,
   );
+}
+
+/**
+ * In-process: a run leaves no tensor behind, a second run gives the same routing, and dispose frees
+ * every weight (tensor count back to where it was before loading).
+ */
+export async function checkNoLeak(fx: Fixture): Promise<void> {
+  await initBackend('wasm');
+  const start = tf.memory().numTensors;
+  const model = await loadModel(fx.dir, { backend: 'wasm' });
+  const loaded = tf.memory().numTensors;
+  const first = await model.run(fx.ids);
+  assert.equal(tf.memory().numTensors, loaded, 'a run left tensors behind');
+  const second = await model.run(fx.ids);
+  assert.equal(tf.memory().numTensors, loaded, 'a second run left tensors behind');
+  assert.deepEqual(second.layers, first.layers, 'two runs of the same ids route identically');
+  model.dispose();
+  assert.equal(tf.memory().numTensors, start, 'dispose left weight tensors behind');
+}
+
+/** A copy of the fixture's checkpoint with its tensors edited (all written back as F32 unless edited). */
+export async function editedCopy(fx: Fixture, edit: (tensors: Record<string, TensorSpec>) => void): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'moe-lens-golden-'));
+  copyFileSync(path.join(fx.dir, 'config.json'), path.join(dir, 'config.json'));
+  const ckpt = await openCheckpoint(fx.dir);
+  const tensors: Record<string, TensorSpec> = {};
+  try {
+    for (const name of ckpt.names()) {
+      tensors[name] = { dtype: 'F32', shape: ckpt.info(name).shape, data: await ckpt.readFloat32(name) };
+    }
+  } finally {
+    await ckpt.close();
+  }
+  edit(tensors);
+  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  return dir;
 }

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { parseConfig, route } from '../../src/engine/families/gpt_oss';
-import { BACKENDS, checkAgainstExpected, loadFixture, report, runCliTrace, type CliTrace } from './fixtureGolden';
+import { rmSync } from 'node:fs';
+import { loadModel } from '../../src/engine/model';
+import { BACKENDS, checkAgainstExpected, checkNoLeak, editedCopy, loadFixture, report, runCliTrace, type CliTrace } from './fixtureGolden';
 
 const fx = loadFixture('gpt_oss');
 
@@ -35,6 +37,26 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('gpt_oss in process', () => {
+  test('no tensor left behind by a run; dispose frees every weight', async () => {
+    await checkNoLeak(fx);
+  });
+
+  test('MXFP4-quantised experts (the released checkpoints) are refused with a clear error', async () => {
+    const dir = await editedCopy(fx, (t) => {
+      const p = 'model.layers.0.mlp.experts.gate_up_proj';
+      delete t[p];
+      t[`${p}_blocks`] = { dtype: 'U8', shape: [8, 64, 2, 16], data: new Uint8Array(8 * 64 * 2 * 16) };
+      t[`${p}_scales`] = { dtype: 'U8', shape: [8, 64, 2], data: new Uint8Array(8 * 64 * 2) };
+    });
+    try {
+      await assert.rejects(loadModel(dir, { backend: 'wasm' }), /MXFP4-quantised.*dequantised copy/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('gpt_oss config and router', () => {
   test('layer_types default alternates sliding / full; rope_scaling defaults to YaRN only when the key is absent', () => {

@@ -213,6 +213,13 @@ function mlaAttention(w: MlaWeights, cfg: DeepseekV3Config) {
 // ---------------------------------------------------------------------------------------------
 
 export async function load(ckpt: Checkpoint, cfg: DeepseekV3Config, onProgress?: (f: number) => void): Promise<LoadedFamily> {
+  const fp8 = ckpt.names().find((n) => n.endsWith('.weight_scale_inv'));
+  if (fp8) {
+    // DeepSeek's own release stores FP8 weights with 128×128 block scales beside them.
+    throw new Error(
+      `this checkpoint is FP8 block-quantised ('${fp8}'); MoE Lens reads float checkpoints (F32/F16/BF16): convert it to bf16 first`,
+    );
+  }
   const r = new WeightReader(ckpt, onProgress);
   const { hiddenSize: D, numExperts: E, moeIntermediateSize: I } = cfg;
   const mlp = (p: string, width: number): Promise<SwigluWeights> => r.swiglu(`${p}.gate_proj`, `${p}.up_proj`, `${p}.down_proj`, D, width);

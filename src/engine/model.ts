@@ -108,7 +108,8 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   }
   const { decoder } = loaded;
   const name = typeof config._name_or_path === 'string' && config._name_or_path ? config._name_or_path : path.basename(path.resolve(dir));
-  const info: TraceModelInfo = { path: path.resolve(dir), name, ...loaded.info };
+  const embedded = path.resolve(dir) === defaultModelDir();
+  const info: TraceModelInfo = { path: embedded ? 'embedded' : path.resolve(dir), name, ...loaded.info };
   let disposed = false;
   return {
     info,

@@ -65,7 +65,8 @@ async function tryNode(): Promise<boolean> {
 async function tryWasm(): Promise<boolean> {
   if (!wasmPathsSet) {
     setWasmPaths(wasmDir());
-    // Threads need worker scripts that Node cannot load from the bundle; SIMD alone is used.
+    // Threads do not work under Node: emscripten starts its pthread workers from a blob: URL, which
+    // worker_threads refuses (ERR_WORKER_PATH), and the backend then fails to initialise. SIMD alone.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     wasmPathsSet = true;
   }

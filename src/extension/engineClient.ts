@@ -20,6 +20,7 @@ import {
   LoadModelRequest,
   LogNotification,
   ProgressNotification,
+  ProtocolError,
   ShutdownRequest,
   StatusRequest,
   checkEngineStatus,
@@ -35,6 +36,7 @@ import {
   type ProgressParams,
 } from '../shared/engineProtocol';
 import type { RoutingTrace } from '../shared/trace';
+import { unpackTrace } from '../shared/traceCodec';
 import { RestartLimiter } from './pure/restartLimiter';
 
 export interface EngineClientOptions {
@@ -170,7 +172,13 @@ export class EngineClient {
     return this.serial(signal, async () => {
       const loaded = await this.ensureModel(model, signal);
       const raw = await this.request<unknown>((c, token) => c.sendRequest(AnalyzeRequest.type, params, token), signal);
-      return { trace: checkTrace(raw), model: loaded };
+      let trace: RoutingTrace;
+      try {
+        trace = await unpackTrace(raw);
+      } catch (err) {
+        throw new ProtocolError(`analyze result: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      return { trace: checkTrace(trace), model: loaded };
     });
   }
 

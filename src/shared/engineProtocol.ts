@@ -10,6 +10,7 @@
 /* eslint-disable @typescript-eslint/no-namespace -- the LSP `namespace X { method; type }` style keeps each message's name and type together */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import type { RoutingTrace, TraceModelInfo } from './trace';
+import type { PackedTrace } from './traceCodec';
 
 export type BackendPreference = 'auto' | 'node' | 'wasm' | 'cpu';
 
@@ -98,10 +99,13 @@ export namespace LoadModelRequest {
   export const type = new RequestType<LoadModelParams, LoadModelResult, void>(method);
 }
 
-/** Host → engine: tokenize and route a document with the loaded model; answers the full trace. */
+/**
+ * Host → engine: tokenize and route a document with the loaded model; answers the full trace with
+ * its matrices packed (traceCodec.ts: JSON numbers would stall the host while parsing).
+ */
 export namespace AnalyzeRequest {
   export const method = 'moeLens/analyze' as const;
-  export const type = new RequestType<AnalyzeParams, RoutingTrace, void>(method);
+  export const type = new RequestType<AnalyzeParams, PackedTrace, void>(method);
 }
 
 /** Host → engine: scan the local Hugging Face cache for model snapshots (reads config.json only). */

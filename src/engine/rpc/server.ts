@@ -21,7 +21,7 @@ import {
   type BackendPreference,
   type LoadModelResult,
 } from '../../shared/engineProtocol';
-import type { RoutingTrace } from '../../shared/trace';
+import { packTrace, type PackedTrace } from '../../shared/traceCodec';
 import { defaultHubDir, scanHubCache } from './hfCache';
 import type { EngineRuntime, RuntimeModel } from './runtime';
 
@@ -147,7 +147,7 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
   );
 
   connection.onRequest(AnalyzeRequest.type, (raw, token) =>
-    serial(async (): Promise<RoutingTrace> => {
+    serial(async (): Promise<PackedTrace> => {
       let params;
       try {
         params = checkAnalyzeParams(raw);
@@ -162,13 +162,14 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
       }
       const abort = abortSignalFor(token);
       try {
-        return await loaded.model.analyze(params.text, {
+        const trace = await loaded.model.analyze(params.text, {
           windowSize: params.windowSize,
           windowOverlap: params.windowOverlap,
           specialTokensInText: params.specialTokensInText,
           signal: abort.signal,
           onProgress: progress(params.progressId),
         });
+        return packTrace(trace);
       } catch (err) {
         if (abort.signal.aborted) {
           throw cancelled();

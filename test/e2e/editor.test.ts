@@ -6,10 +6,10 @@
  * Skipped, with the reason printed, where Chromium or the e2e host (test/e2e/setup.mjs) is missing.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { REPO, sleep, startVsCode, unavailableReason, type ProbeLag, type VsCode } from './vscode';
+import { ARTIFACTS, REPO, sleep, startVsCode, unavailableReason, type ProbeLag, type VsCode } from './vscode';
 
 const WORKSPACE = join(REPO, 'test', 'e2e', 'workspace');
 const ANALYZE = 'MoE Lens: Analyze Current Document';
@@ -37,8 +37,11 @@ function demoModelReady(): boolean {
   );
 }
 
-/** ~2,000 tokens of mixed prose, code and numbers (deterministic; `salt` makes a different text). */
-function longDocument(salt: string, sections = 24): string {
+/**
+ * Mixed prose, code and numbers, deterministic (`salt` makes a different text); 11 sections are
+ * about 2,000 tokens of the demo model's tokenizer (≈ 2.2 characters per token here).
+ */
+function longDocument(salt: string, sections = 11): string {
   const parts: string[] = [`# Long routing notes (${salt})`, ''];
   for (let i = 0; i < sections; i++) {
     parts.push(
@@ -80,6 +83,24 @@ function findNumber(value: unknown, pattern: RegExp): number | undefined {
   return undefined;
 }
 
+/** Generous: a loaded 2-core machine analyses ~2,000 tokens in seconds alone, minutes when shared. */
+const ANALYSIS_MS = 240_000;
+/** A stall this long is a broken host, whatever the load; shorter ones are printed, not failed. */
+const FROZEN_MS = 10_000;
+
+/** Token count of an analysed workspace file, from the last (or first) moeLens.debug.stats sample. */
+function analysedTokens(lag: ProbeLag, file: string, which: 'first' | 'last' = 'last'): number | undefined {
+  const order = which === 'last' ? [...lag.stats].reverse() : lag.stats;
+  for (const sample of order) {
+    const analyses = (sample.value as { analyses?: Record<string, { tokens: number }> } | undefined)?.analyses;
+    const hit = analyses && Object.entries(analyses).find(([uri]) => uri.endsWith(`/${file}`));
+    if (hit) {
+      return hit[1].tokens;
+    }
+  }
+  return undefined;
+}
+
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
@@ -105,6 +126,9 @@ function printLag(label: string, lag: ProbeLag): number[] {
       `10 ms timer overshoot max ${lag.timer.maxMs} ms, p99 ${lag.timer.p99Ms} ms, ${lag.timer.over50} stalls > 50 ms of ${lag.timer.ticks}; ` +
       `queue length ${queues.length ? `max ${Math.max(...queues)}, last ${queues[queues.length - 1]} (${queues.length} samples)` : 'n/a'}`,
   );
+  if (lag.timer.maxMs > 50) {
+    console.log(`[e2e] WARNING: the extension host stalled for ${lag.timer.maxMs} ms (goal: no stall over 50 ms)`);
+  }
   const last = lag.stats[lag.stats.length - 1];
   if (last) {
     console.log(`[e2e] moeLens.debug.stats at the end: ${JSON.stringify(last.value)}`);
@@ -137,12 +161,17 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     }
     vs = await startVsCode({ workspace: WORKSPACE, settings });
     writeFileSync(join(vs.workspace, 'long.md'), longDocument('alpha'));
-    writeFileSync(join(vs.workspace, 'long-kill.md'), longDocument('kill', 48));
+    writeFileSync(join(vs.workspace, 'long-kill.md'), longDocument('kill'));
   });
 
   after(async () => {
-    if (vs && process.exitCode) {
-      console.log(`[e2e] extension host log (tail):\n${vs.extensionHostLog()}`);
+    if (vs) {
+      // For a failure in CI: what the extension host and the server said.
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(join(ARTIFACTS, 'exthost.log'), vs.extensionHostLog(1_000_000));
+      if (existsSync(vs.serverLog)) {
+        copyFileSync(vs.serverLog, join(ARTIFACTS, 'code-server.log'));
+      }
     }
     await vs?.close();
     console.log(`[e2e] total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -194,7 +223,7 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
         const d = await v.backgroundDecorations();
         return d.count > 20 ? d : null;
       },
-      90_000,
+      ANALYSIS_MS,
     );
     console.log(`[e2e] highlights: ${deco.count} decorated ranges in ${deco.colors.length} colours`);
     assert.ok(deco.colors.length >= 2, `expected several expert colours, got ${deco.colors.join(', ')}`);
@@ -266,14 +295,17 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     await v.probe('/lag/start', { statsCommand: 'moeLens.debug.stats', statsEveryMs: 250 });
     const started = Date.now();
     await v.runCommand(ANALYZE);
-    await waitFor('highlights on long.md', async () => (await v.backgroundDecorations()).count > 20, 120_000);
+    await waitFor('highlights on long.md', async () => (await v.backgroundDecorations()).count > 20, ANALYSIS_MS);
     const seconds = (Date.now() - started) / 1000;
     await sleep(500);
     const lag = await v.probe<ProbeLag>('/lag/stop');
-    console.log(`[e2e] long.md analysed in ${seconds.toFixed(1)} s (${readFileSync(join(v.workspace, 'long.md'), 'utf8').length} chars)`);
+    const tokens = analysedTokens(lag, 'long.md');
+    console.log(`[e2e] long.md analysed in ${seconds.toFixed(1)} s (${tokens ?? '?'} tokens, ${readFileSync(join(v.workspace, 'long.md'), 'utf8').length} chars)`);
     printLag('during a 2,000-token analysis', lag);
-    // Not a timing assertion: only a clearly broken host (a multi-second freeze) fails.
-    assert.ok(lag.timer.maxMs < 2000, `the extension host froze for ${lag.timer.maxMs} ms`);
+    await v.screenshot('long-analysed');
+    assert.ok(tokens === undefined || (tokens > 1500 && tokens < 3000), `long.md has ${tokens} tokens, not about 2,000`);
+    // Not a timing assertion: only a clearly broken host (a freeze of many seconds) fails.
+    assert.ok(lag.timer.maxMs < FROZEN_MS, `the extension host froze for ${lag.timer.maxMs} ms`);
   });
 
   it('recovers when the engine process is killed mid-analysis', async (t) => {
@@ -298,13 +330,20 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     const mid = (await v.backgroundDecorations()).count === 0;
     await v.probe('/kill', { pid: pidBefore, signal: 'SIGKILL' });
     console.log(`[e2e] killed engine pid ${pidBefore} ${mid ? 'mid-analysis' : 'after the analysis had already finished'}`);
-    await sleep(1500);
-    const notes = await v.notifications();
+    // The extension announces the crash with its reason (soft: printed, not asserted).
+    const notes = await waitFor(
+      'a crash notification',
+      async () => {
+        const n = await v.notifications();
+        return n.some((m) => /engine|crash|exit|signal/i.test(m)) ? n : null;
+      },
+      15_000,
+    ).catch(async () => v.notifications());
     console.log(`[e2e] notifications after the kill: ${JSON.stringify(notes)}`);
     await v.screenshot('engine-killed');
     await v.page.keyboard.press('Escape');
     await v.runCommand(ANALYZE);
-    await waitFor('highlights after the restart', async () => (await v.backgroundDecorations()).count > 20, 120_000);
+    await waitFor('highlights after the restart', async () => (await v.backgroundDecorations()).count > 20, ANALYSIS_MS);
     const pidAfter = await waitFor('the new engine pid', engine, 10_000);
     console.log(`[e2e] engine restarted: pid ${pidBefore} → ${pidAfter}`);
     assert.notEqual(pidAfter, pidBefore);
@@ -334,13 +373,26 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     await sleep(3000);
     const lag = await v.probe<ProbeLag>('/lag/stop');
     const queues = printLag(`while typing 300 edits in ${typedFor.toFixed(1)} s (live mode)`, lag);
+    const tokensBefore = analysedTokens(lag, 'long.md', 'first');
+    // Highlights follow typing: the queue drains and the stored analysis covers the typed text.
+    const settleStart = Date.now();
+    const settled = await waitFor(
+      'the live analyses to settle',
+      async () => {
+        const st = await v.exec<{ queueLength: number; analyses: Record<string, { tokens: number }> }>('moeLens.debug.stats');
+        const hit = Object.entries(st.analyses).find(([uri]) => uri.endsWith('/long.md'));
+        return st.queueLength === 0 && hit && hit[1].tokens > (tokensBefore ?? 0) ? hit[1].tokens : null;
+      },
+      ANALYSIS_MS,
+    );
+    console.log(`[e2e] live mode settled ${((Date.now() - settleStart) / 1000).toFixed(1)} s after the last edit; long.md now ${settled} tokens`);
     const deco = await waitFor('highlights after typing', async () => {
       const d = await v.backgroundDecorations();
       return d.count > 20 ? d : null;
-    }, 60_000);
+    }, ANALYSIS_MS);
     console.log(`[e2e] after typing: ${deco.count} decorated ranges`);
     await v.screenshot('live-typing');
-    assert.ok(lag.timer.maxMs < 2000, `the extension host froze for ${lag.timer.maxMs} ms`);
+    assert.ok(lag.timer.maxMs < FROZEN_MS, `the extension host froze for ${lag.timer.maxMs} ms`);
     if (queues.length) {
       // One analysis running and one waiting per document: the queue must not grow with edits.
       assert.ok(Math.max(...queues) <= 4, `the request queue grew to ${Math.max(...queues)}`);

@@ -136,6 +136,27 @@ describe('memory and control', () => {
     }
   });
 
+  test('tfjs-node, when installed, routes the same and keeps the tensor count', async (t) => {
+    let native: Model;
+    try {
+      native = await loadModel(dir, { backend: 'node' });
+    } catch (err) {
+      assert.match((err as Error).message, /backend 'node' could not be loaded on this machine \(is the optional @tensorflow\/tfjs-node installed\?\)/);
+      t.skip('@tensorflow/tfjs-node is not installed here');
+      return;
+    }
+    try {
+      assert.equal(native.backend, 'tensorflow');
+      const before = tf.memory().numTensors;
+      const r = await native.run(ids);
+      assert.equal(tf.memory().numTensors, before);
+      assert.deepEqual(r.layers.map((l) => l.experts), (await model.run(ids)).layers.map((l) => l.experts));
+    } finally {
+      native.dispose();
+      await loadModel(dir, { backend: 'wasm' }).then((m) => m.dispose());
+    }
+  });
+
   test('ids outside the vocabulary and too-long inputs are refused', async () => {
     await assert.rejects(model.run([1, BABY.V]), /token id 64 is outside the vocabulary/);
     await assert.rejects(model.run(new Array(65).fill(1)), /exceed the model's context of 64/);

@@ -7,8 +7,14 @@ import type { Model, RunOptions, RunResult } from './model';
 import type { DocumentTokenizer, EncodeOptions } from './tokenizer/tokenizer';
 import { planWindows } from './windows';
 
+/**
+ * Default window cap: attention holds a [T, T] float32 score matrix per head, and the wasm heap is
+ * limited to 4 GB, so long-context models are still run in windows of this many tokens by default.
+ */
+export const DEFAULT_MAX_WINDOW = 4096;
+
 export interface TraceOptions extends RunOptions {
-  /** Tokens per forward pass (default and maximum: the model's context). */
+  /** Tokens per forward pass (default min(context, DEFAULT_MAX_WINDOW); at most the model's context). */
   windowSize?: number;
   /** Tokens of left context repeated at the start of each later window (default min(128, size/8)). */
   windowOverlap?: number;
@@ -45,7 +51,7 @@ function appendLayer(into: LayerRouting, part: LayerRouting): void {
 
 /** Runs the model over `ids` window by window; the result's tokens are the caller's. */
 async function runWindows(model: Model, ids: number[], opts: TraceOptions): Promise<Pick<RoutingTrace, 'layers' | 'surprisal' | 'windows' | 'logits'>> {
-  const size = Math.min(opts.windowSize ?? model.maxContext, model.maxContext);
+  const size = Math.min(opts.windowSize ?? DEFAULT_MAX_WINDOW, model.maxContext);
   const overlap = opts.windowOverlap ?? defaultOverlap(size);
   const windows: TraceWindow[] = ids.length <= size ? [{ start: 0, end: ids.length, overlap: 0 }] : planWindows(ids.length, size, overlap);
   let layers: LayerRouting[] = [];

@@ -3,7 +3,8 @@
  * tools/fixtures/make_fixtures.py): the same families with the other settings their configs allow,
  * e.g. DeepSeek-V3 without q LoRA, non-interleaved RoPE, unnormalised weights and a YaRN factor that
  * differs from max/original; gpt-oss with plain RoPE and a custom layer_types; OLMoE with clip_qkv,
- * norm_topk_prob and linear RoPE; GraniteMoE with k=3 and other multipliers.
+ * norm_topk_prob and linear RoPE; GraniteMoE with k=3 and other multipliers; and DeepSeek-V3 / gpt-oss
+ * on 160 tokens.
  * Same tolerances as the main golden tests, on the default (wasm) backend.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +16,9 @@ const VARIANTS: { name: string; modelType: string; unordered: boolean }[] = [
   { name: 'gpt_oss_b', modelType: 'gpt_oss', unordered: false },
   { name: 'olmoe_b', modelType: 'olmoe', unordered: false },
   { name: 'granitemoe_b', modelType: 'granitemoe', unordered: false },
+  // 160 tokens: many sliding windows of 8, YaRN at later positions, more routing decisions.
+  { name: 'long/deepseek_v3', modelType: 'deepseek_v3', unordered: true },
+  { name: 'long/gpt_oss', modelType: 'gpt_oss', unordered: false },
 ];
 
 describe('golden variants (moe-lens trace vs transformers)', () => {

@@ -41,7 +41,7 @@ export const tokensCommand: CliCommand = {
     } catch (err) {
       throw new CliError(`${(err as Error).message}\n${usage}`, 2);
     }
-    if (!values.tokenizer) {throw new CliError('--tokenizer DIR is required', 2);}
+    if (!values.tokenizer) { throw new CliError('--tokenizer DIR is required', 2); }
     if ((values.text === undefined) === (values.file === undefined)) {
       throw new CliError('give exactly one of --text STR or --file F', 2);
     }
@@ -52,7 +52,7 @@ export const tokensCommand: CliCommand = {
     let timeoutMs: number | undefined;
     if (values['timeout-ms'] !== undefined) {
       timeoutMs = Number(values['timeout-ms']);
-      if (!(timeoutMs > 0)) {throw new CliError('--timeout-ms must be a positive number', 2);}
+      if (!(timeoutMs > 0)) { throw new CliError('--timeout-ms must be a positive number', 2); }
     }
     let text: string;
     if (values.file !== undefined) {

@@ -36,7 +36,7 @@ export class AddedMatcher {
   constructor(tokens: AddedTokenSpec[]) {
     let size = 0;
     for (const t of tokens) {
-      if (t.content.length === 0) {continue;}
+      if (t.content.length === 0) { continue; }
       let node = this.root;
       for (let i = 0; i < t.content.length; i++) {
         const c = t.content.charCodeAt(i);
@@ -77,9 +77,9 @@ export class AddedMatcher {
           match = node.token;
           matchEnd = j;
         }
-        if (j >= n) {break;}
+        if (j >= n) { break; }
         const child: TrieNode | undefined = node.next.get(text.charCodeAt(j));
-        if (!child) {break;}
+        if (!child) { break; }
         node = child;
         j++;
       }
@@ -100,11 +100,11 @@ export class AddedMatcher {
       }
       if (match.lstrip) {
         let s = start;
-        while (s > offset && WHITE.test(text[s - 1])) {s--;}
+        while (s > offset && WHITE.test(text[s - 1])) { s--; }
         start = s;
       }
       if (match.rstrip) {
-        while (stop < n && WHITE.test(text[stop])) {stop++;}
+        while (stop < n && WHITE.test(text[stop])) { stop++; }
       }
       if (offset < start) {out.push({ id: null, start: offset, end: start });}
       out.push({ id: match.id, start, end: stop });
@@ -118,6 +118,6 @@ export class AddedMatcher {
 
 function lastCodePoint(text: string, end: number): string {
   const c = text.charCodeAt(end - 1);
-  if (c >= 0xdc00 && c <= 0xdfff && end >= 2) {return text.slice(end - 2, end);}
+  if (c >= 0xdc00 && c <= 0xdfff && end >= 2) { return text.slice(end - 2, end); }
   return text[end - 1];
 }

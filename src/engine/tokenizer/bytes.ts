@@ -6,9 +6,9 @@
 /** byte → the code point GPT-2's `bytes_to_unicode` assigns it. */
 export const BYTE_TO_CHAR: readonly string[] = (() => {
   const printable: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) {printable.push(b);}
-  for (let b = 0xa1; b <= 0xac; b++) {printable.push(b);}
-  for (let b = 0xae; b <= 0xff; b++) {printable.push(b);}
+  for (let b = 0x21; b <= 0x7e; b++) { printable.push(b); }
+  for (let b = 0xa1; b <= 0xac; b++) { printable.push(b); }
+  for (let b = 0xae; b <= 0xff; b++) { printable.push(b); }
   const table = new Array<string>(256);
   const isPrintable = new Set(printable);
   let extra = 0;
@@ -42,7 +42,7 @@ export function byteLevelBytes(token: string): Uint8Array {
       const enc = utf8.encode(String.fromCodePoint(cp));
       out.set(enc, n);
       n += enc.length;
-      if (cp > 0xffff) {i++;}
+      if (cp > 0xffff) { i++; }
     }
   }
   return out.slice(0, n);
@@ -54,7 +54,7 @@ const BYTE_FALLBACK = /^<0x([0-9A-Fa-f]{2})>$/;
 export function pieceBytes(token: string, byteFallback: boolean): Uint8Array {
   if (byteFallback) {
     const m = BYTE_FALLBACK.exec(token);
-    if (m) {return Uint8Array.of(parseInt(m[1], 16));}
+    if (m) { return Uint8Array.of(parseInt(m[1], 16)); }
   }
   return utf8.encode(token);
 }
@@ -66,8 +66,8 @@ export function utf8Length(cp: number): number {
 
 /** The k-th UTF-8 byte of code point `cp`. */
 export function utf8Byte(cp: number, k: number): number {
-  if (cp < 0x80) {return cp;}
-  if (cp < 0x800) {return k === 0 ? 0xc0 | (cp >> 6) : 0x80 | (cp & 0x3f);}
+  if (cp < 0x80) { return cp; }
+  if (cp < 0x800) { return k === 0 ? 0xc0 | (cp >> 6) : 0x80 | (cp & 0x3f); }
   if (cp < 0x10000) {
     return k === 0 ? 0xe0 | (cp >> 12) : k === 1 ? 0x80 | ((cp >> 6) & 0x3f) : 0x80 | (cp & 0x3f);
   }

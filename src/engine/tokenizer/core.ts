@@ -8,6 +8,7 @@
  * UTF-8 to find the original UTF-16 span it came from.
  */
 import { AddedMatcher, type AddedSplit, type AddedTokenSpec } from './added';
+import { BpeModel } from './bpe';
 import { byteLevelBytes, pieceBytes, replaceLoneSurrogates, utf8Byte, utf8Length } from './bytes';
 import { hf, type HfPreTokenizer, type HfTokenizer } from './hf';
 import { alignedIdentity, createAlignedNormalizer, type Aligned, type AlignedNormalizer } from './normalize';
@@ -41,6 +42,8 @@ export class TokenizerCore {
   private readonly lib: HfTokenizer;
   private readonly normalizer: AlignedNormalizer | null;
   private readonly modelVocab: Map<string, number>;
+  private readonly idToToken: string[] = [];
+  private readonly bpe: BpeModel | null;
   private readonly added: AddedTokenSpec[];
   /** [unnormalized, normalized] matchers, with and without special tokens. */
   private readonly matchers: Record<'special' | 'text', [AddedMatcher, AddedMatcher]>;
@@ -59,14 +62,14 @@ export class TokenizerCore {
     config: Json,
   ) {
     const model = json.model as Json | undefined;
-    if (!model || typeof model !== 'object') {throw new Error('it has no "model" object');}
+    if (!model || typeof model !== 'object') { throw new Error('it has no "model" object'); }
     if (model.type !== 'BPE' && model.type !== 'Unigram') {
       throw new Error(
         `its model type is '${String(model.type)}'; MoE Lens supports BPE (byte-level or SentencePiece-style) and Unigram tokenizers`,
       );
     }
-    if (!model.vocab || typeof model.vocab !== 'object') {throw new Error('its model has no vocab');}
-    if (model.type === 'BPE' && !Array.isArray(model.merges)) {throw new Error('its BPE model has no merges list');}
+    if (!model.vocab || typeof model.vocab !== 'object') { throw new Error('its model has no vocab'); }
+    if (model.type === 'BPE' && !Array.isArray(model.merges)) { throw new Error('its BPE model has no merges list'); }
     const addedJson = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
     for (const t of addedJson) {
       if (typeof t.content !== 'string' || typeof t.id !== 'number') {
@@ -74,7 +77,9 @@ export class TokenizerCore {
       }
     }
     // The port validates that these keys exist; an absent one means "none" in Rust.
-    const full = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json };
+    const full: Json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...json, added_tokens: [] };
+    // For BPE the port only supplies the pre-tokenizer, so it gets an empty model (no second vocab in memory).
+    if (model.type === 'BPE') {full.model = { type: 'BPE', vocab: {}, merges: [] };}
     this.lib = new hf.Tokenizer(full, config);
     patchByteLevelPatterns(this.lib.pre_tokenizer);
     this.normalizer = createAlignedNormalizer(json.normalizer ?? null);
@@ -83,6 +88,12 @@ export class TokenizerCore {
       model.type === 'BPE'
         ? new Map(Object.entries(model.vocab as Record<string, number>))
         : new Map((model.vocab as [string, number][]).map(([piece], i) => [piece, i]));
+    for (const [piece, id] of this.modelVocab) {
+      if (!Number.isInteger(id) || id < 0) {throw new Error(`vocab entry '${piece}' has an invalid id ${String(id)}`);}
+      this.idToToken[id] = piece;
+    }
+    this.bpe = model.type === 'BPE' && !(typeof model.dropout === 'number' && model.dropout > 0) ? new BpeModel(model, this.modelVocab) : null;
+    if (model.type === 'BPE' && !this.bpe) { throw new Error('BPE dropout is random at encode time; MoE Lens needs a deterministic tokenizer'); }
     this.added = addedJson.map((t) => ({
       id: t.id as number,
       content: t.content as string,
@@ -92,7 +103,7 @@ export class TokenizerCore {
       rstrip: t.rstrip === true,
       normalized: typeof t.normalized === 'boolean' ? t.normalized : t.special !== true,
     }));
-    for (const t of this.added) {this.addedById.set(t.id, t);}
+    for (const t of this.added) { this.addedById.set(t.id, t); }
     const matcherPair = (keep: (t: AddedTokenSpec) => boolean): [AddedMatcher, AddedMatcher] => {
       const normalizedContents = this.added
         .filter((t) => keep(t) && t.normalized && this.normalizer)
@@ -107,8 +118,8 @@ export class TokenizerCore {
     this.unkId = model.type === 'Unigram' ? ((model.unk_id as number | undefined) ?? null) : unk !== null ? (this.modelVocab.get(unk) ?? null) : null;
 
     let maxId = -1;
-    for (const id of this.modelVocab.values()) {if (id > maxId) {maxId = id;}}
-    for (const t of this.added) {if (t.id > maxId) {maxId = t.id;}}
+    for (const id of this.modelVocab.values()) {if (id > maxId) { maxId = id; }}
+    for (const t of this.added) {if (t.id > maxId) { maxId = t.id; }}
     this.vocabSize = maxId + 1;
     const lookup = (content: string): number | null => {
       const a = this.added.find((t) => t.content === content);
@@ -147,17 +158,20 @@ export class TokenizerCore {
     // Rust's Metaspace `prepend_scheme: first` asks whether this piece starts the original text.
     const sectionIndex = norm.s[sub.start] === 0 ? 0 : 1;
     const pre = this.lib.pre_tokenizer ? this.lib.pre_tokenizer(piece, { section_index: sectionIndex }) : [piece];
-    const tokens = this.lib.model(pre);
-    const ids = tokens.map((t) => this.idOf(t));
+    let ids: number[];
+    if (this.bpe) {
+      ids = [];
+      for (const word of pre) { this.bpe.encodeWord(word, ids); }
+    } else {
+      ids = this.lib.model(pre).map((t) => this.idOf(t));
+    }
     alignTokens(norm, sub.start, sub.end, ids, (id) => this.alignBytes(id), this.unkId, out);
   }
 
   private idOf(token: string): number {
     const id = this.modelVocab.get(token);
-    if (id !== undefined) {return id;}
-    const added = this.lib.model.tokens_to_ids.get(token);
-    if (added !== undefined) {return added;}
-    if (this.unkId !== null) {return this.unkId;}
+    if (id !== undefined) { return id; }
+    if (this.unkId !== null) { return this.unkId; }
     throw new Error(`the model produced '${token}', which is not in its vocabulary`);
   }
 
@@ -166,7 +180,7 @@ export class TokenizerCore {
     let b = this.alignCache.get(id);
     if (!b) {
       const added = this.addedById.get(id);
-      const str = this.lib.model.vocab[id] ?? '';
+      const str = this.idToToken[id] ?? '';
       b = added
         ? new TextEncoder().encode(added.content)
         : this.byteLevel
@@ -186,12 +200,12 @@ export class TokenizerCore {
     const enc = new TextEncoder();
     for (let id = 0; id < this.vocabSize; id++) {
       const added = this.addedById.get(id);
-      const str = this.lib.model.vocab[id];
+      const str = this.idToToken[id];
       let b: Uint8Array;
-      if (added) {b = enc.encode(added.content);}
-      else if (str === undefined) {b = new Uint8Array(0);}
-      else if (this.byteLevel) {b = byteLevelBytes(str);}
-      else {b = pieceBytes(spaceForMeta ? str.replaceAll('▁', ' ') : str, this.byteFallback);}
+      if (added) { b = enc.encode(added.content); }
+      else if (str === undefined) { b = new Uint8Array(0); }
+      else if (this.byteLevel) { b = byteLevelBytes(str); }
+      else { b = pieceBytes(spaceForMeta ? str.replaceAll('▁', ' ') : str, this.byteFallback); }
       parts.push(b);
       offsets[id] = total;
       total += b.length;
@@ -209,10 +223,6 @@ export class TokenizerCore {
     };
   }
 
-  /** HF's own decode (the port's), for tests that compare against it. */
-  libDecode(ids: number[]): string {
-    return this.lib.decode(ids, { clean_up_tokenization_spaces: false });
-  }
 }
 
 /** Growable token list. */
@@ -264,9 +274,9 @@ function alignTokens(
     let uu = u;
     let kk = k;
     for (let i = 0; i < bytes.length; i++) {
-      if (uu >= to) {return false;}
+      if (uu >= to) { return false; }
       const cp = text.codePointAt(uu)!;
-      if (bytes[i] !== utf8Byte(cp, kk)) {return false;}
+      if (bytes[i] !== utf8Byte(cp, kk)) { return false; }
       if (++kk === utf8Length(cp)) {
         uu += cp > 0xffff ? 2 : 1;
         kk = 0;
@@ -322,13 +332,13 @@ function alignTokens(
         u = startU;
         k = 0;
         const next = t + 1 < ids.length ? bytesOf(ids[t + 1]) : null;
-        do {stepCodePoint();}
+        do { stepCodePoint(); }
         while (u < to && (next === null || !matchesAt(next)));
         consumed = true;
       } else {
         // Should not happen for supported tokenizers; keep every character covered all the same.
         out.approximate++;
-        while (u < to) {stepCodePoint();}
+        while (u < to) { stepCodePoint(); }
         consumed = u > startU;
       }
     }
@@ -355,7 +365,7 @@ function fillGaps(out: Out, length: number): void {
   let prev = -1;
   for (let i = 0; i < out.ids.length; i++) {
     if (prev < 0) {
-      if (out.starts[i] > 0) {out.starts[i] = 0;}
+      if (out.starts[i] > 0) { out.starts[i] = 0; }
     } else if (out.starts[i] > out.ends[prev]) {
       out.ends[prev] = out.starts[i];
     } else if (out.starts[i] < out.ends[prev]) {
@@ -364,30 +374,30 @@ function fillGaps(out: Out, length: number): void {
     }
     prev = i;
   }
-  if (prev >= 0 && out.ends[prev] < length) {out.ends[prev] = length;}
+  if (prev >= 0 && out.ends[prev] < length) { out.ends[prev] = length; }
 }
 
 function containsType(config: unknown, type: string): boolean {
-  if (!config || typeof config !== 'object') {return false;}
-  if (Array.isArray(config)) {return config.some((c) => containsType(c, type));}
+  if (!config || typeof config !== 'object') { return false; }
+  if (Array.isArray(config)) { return config.some((c) => containsType(c, type)); }
   const c = config as Json;
-  if (c.type === type) {return true;}
+  if (c.type === type) { return true; }
   return Object.values(c).some((v) => typeof v === 'object' && containsType(v, type));
 }
 
 /** The port's ByteLevel split uses JS `\s`, which adds U+FEFF and misses U+0085 compared with Rust's. */
 function patchByteLevelPatterns(pre: HfPreTokenizer | null): void {
-  if (!pre) {return;}
-  for (const member of pre.tokenizers ?? []) {patchByteLevelPatterns(member);}
-  if ('byte_encoder' in pre && 'use_regex' in pre && pre.pattern) {pre.pattern = BYTE_LEVEL_PATTERN;}
+  if (!pre) { return; }
+  for (const member of pre.tokenizers ?? []) { patchByteLevelPatterns(member); }
+  if ('byte_encoder' in pre && 'use_regex' in pre && pre.pattern) { pre.pattern = BYTE_LEVEL_PATTERN; }
 }
 
 function leadingStrip(decoder: Json | null): number {
-  if (!decoder) {return 0;}
+  if (!decoder) { return 0; }
   if (decoder.type === 'Sequence' && Array.isArray(decoder.decoders)) {
     return (decoder.decoders as Json[]).reduce((n, d) => Math.max(n, leadingStrip(d)), 0);
   }
-  if (decoder.type === 'Strip' && decoder.content === ' ') {return Number(decoder.start ?? 0);}
+  if (decoder.type === 'Strip' && decoder.content === ' ') { return Number(decoder.start ?? 0); }
   if (decoder.type === 'Metaspace') {
     return decoder.prepend_scheme === 'never' || decoder.add_prefix_space === false ? 0 : 1;
   }

@@ -37,7 +37,7 @@ export function loadCore(dir: string): TokenizerCore {
   try {
     return new TokenizerCore(json, config);
   } catch (err) {
-    if (err instanceof TokenizerError) {throw err;}
+    if (err instanceof TokenizerError) { throw err; }
     throw new TokenizerError(`${join(dir, 'tokenizer.json')} is not a usable tokenizer: ${(err as Error).message}`, dir);
   }
 }

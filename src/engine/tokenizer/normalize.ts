@@ -38,7 +38,7 @@ class Builder {
 
   /** Every unit of `str` comes from [s, e). */
   push(str: string, s: number, e: number): void {
-    if (str.length === 0) {return;}
+    if (str.length === 0) { return; }
     this.parts.push(str);
     for (let i = 0; i < str.length; i++) {
       this.s.push(this.pendingStart >= 0 ? Math.min(this.pendingStart, s) : s);
@@ -49,7 +49,7 @@ class Builder {
 
   /** Units [from, to) of `src`, unchanged. */
   copy(src: Aligned, from: number, to: number): void {
-    if (to <= from) {return;}
+    if (to <= from) { return; }
     this.parts.push(src.text.slice(from, to));
     for (let i = from; i < to; i++) {
       this.s.push(this.pendingStart >= 0 ? Math.min(this.pendingStart, src.s[i]) : src.s[i]);
@@ -62,7 +62,7 @@ class Builder {
   drop(s: number, e: number): void {
     const n = this.e.length;
     if (n > 0) {
-      if (e > this.e[n - 1]) {this.e[n - 1] = e;}
+      if (e > this.e[n - 1]) { this.e[n - 1] = e; }
     } else if (this.pendingStart < 0 || s < this.pendingStart) {
       this.pendingStart = s;
     }
@@ -85,8 +85,8 @@ const LINE = /[^\n]*\n|[^\n]+$/g;
 /** Runs a string → string normalizer per cluster, then refines each changed cluster code point by code point. */
 export function chunked(f: (text: string) => string): AlignedNormalizer {
   return (a) => {
-    if (a.text.length === 0) {return a;}
-    if (f(a.text) === a.text) {return a;}
+    if (a.text.length === 0) { return a; }
+    if (f(a.text) === a.text) { return a; }
     const b = new Builder();
     for (const line of a.text.matchAll(LINE)) {
       const lineStart = line.index!;
@@ -101,8 +101,8 @@ export function chunked(f: (text: string) => string): AlignedNormalizer {
         const from = lineStart + m.index!;
         const to = from + m[0].length;
         const out = f(m[0]);
-        if (out === m[0]) {lb.copy(a, from, to);}
-        else {refineCluster(a, from, to, out, f, lb);}
+        if (out === m[0]) { lb.copy(a, from, to); }
+        else { refineCluster(a, from, to, out, f, lb); }
       }
       const built = lb.build();
       if (built.text === target) {
@@ -110,8 +110,8 @@ export function chunked(f: (text: string) => string): AlignedNormalizer {
       } else {
         // Normalization crossed a cluster boundary: the whole line maps to the whole line.
         const [s, e] = whole(a, lineStart, lineEnd);
-        if (target.length > 0) {b.push(target, s, e);}
-        else {b.drop(s, e);}
+        if (target.length > 0) { b.push(target, s, e); }
+        else { b.drop(s, e); }
       }
     }
     return b.build();
@@ -140,23 +140,23 @@ function refineCluster(a: Aligned, from: number, to: number, out: string, f: (t:
       prevIn = i;
     }
   }
-  if (prevIn < text.length) {b.drop(a.s[from + prevIn], a.e[to - 1]);}
+  if (prevIn < text.length) { b.drop(a.s[from + prevIn], a.e[to - 1]); }
 }
 
 function replace(pattern: RegExp, content: string): AlignedNormalizer {
   return (a) => {
     pattern.lastIndex = 0;
-    if (!pattern.test(a.text)) {return a;}
+    if (!pattern.test(a.text)) { return a; }
     pattern.lastIndex = 0;
     const b = new Builder();
     let prev = 0;
     for (const m of a.text.matchAll(pattern)) {
       const start = m.index!;
       const end = start + m[0].length;
-      if (end === start) {continue;}
+      if (end === start) { continue; }
       b.copy(a, prev, start);
-      if (content.length > 0) {b.push(content, ...whole(a, start, end));}
-      else {b.drop(...whole(a, start, end));}
+      if (content.length > 0) { b.push(content, ...whole(a, start, end)); }
+      else { b.drop(...whole(a, start, end)); }
       prev = end;
     }
     b.copy(a, prev, a.text.length);
@@ -167,7 +167,7 @@ function replace(pattern: RegExp, content: string): AlignedNormalizer {
 /** Prepended text has no origin: it is given an empty span where the text begins. */
 function prepend(prefix: string): AlignedNormalizer {
   return (a) => {
-    if (a.text.length === 0 || prefix.length === 0) {return a;}
+    if (a.text.length === 0 || prefix.length === 0) { return a; }
     const b = new Builder();
     b.push(prefix, a.s[0], a.s[0]);
     b.copy(a, 0, a.text.length);
@@ -181,18 +181,18 @@ function strip(left: boolean, right: boolean): AlignedNormalizer {
     let to = a.text.length;
     if (left) {from = a.text.length - a.text.replace(/^\p{White_Space}+/u, '').length;}
     if (right) {to = from + a.text.slice(from).replace(/\p{White_Space}+$/u, '').length;}
-    if (from === 0 && to === a.text.length) {return a;}
+    if (from === 0 && to === a.text.length) { return a; }
     const b = new Builder();
-    if (from > 0) {b.drop(...whole(a, 0, from));}
+    if (from > 0) { b.drop(...whole(a, 0, from)); }
     b.copy(a, from, to);
-    if (to < a.text.length) {b.drop(...whole(a, to, a.text.length));}
+    if (to < a.text.length) { b.drop(...whole(a, to, a.text.length)); }
     return b.build();
   };
 }
 
 /** Code point by code point, as Rust's `char::to_lowercase` (no final-sigma context). */
 const lowercase: AlignedNormalizer = (a) => {
-  if (!/[A-Z\u0080-\uFFFF]/.test(a.text)) {return a;}
+  if (!/[A-Z\u0080-\uFFFF]/.test(a.text)) { return a; }
   const b = new Builder();
   let i = 0;
   let runStart = 0;
@@ -219,7 +219,7 @@ function sequence(steps: AlignedNormalizer[]): AlignedNormalizer {
 /** Unicode normalization as Rust tokenizers does it: code points newer than its tables stay as they are and block combining. */
 export function rustNormalize(text: string, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'): string {
   const pieces = text.split(RUST_UNNORMALIZED);
-  if (pieces.length === 1) {return text.normalize(form);}
+  if (pieces.length === 1) { return text.normalize(form); }
   const kept = text.match(RUST_UNNORMALIZED)!;
   return pieces.map((p, i) => p.normalize(form) + (i < kept.length ? kept[i] : '')).join('');
 }
@@ -228,7 +228,7 @@ type Config = Record<string, unknown> & { type?: string };
 
 /** Builds the aligned counterpart of a tokenizer.json `normalizer` (null → none). */
 export function createAlignedNormalizer(config: unknown): AlignedNormalizer | null {
-  if (config === null || config === undefined) {return null;}
+  if (config === null || config === undefined) { return null; }
   const c = config as Config;
   switch (c.type) {
     case 'NFC':

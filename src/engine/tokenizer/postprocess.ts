@@ -29,8 +29,8 @@ export function buildPostProcessor(
   let prefix: number[] = [];
   let suffix: number[] = [];
   if (typeof config.add_bos_token === 'boolean' || typeof config.add_eos_token === 'boolean') {
-    if (config.add_bos_token === true && bos !== null) {prefix = [bos];}
-    if (config.add_eos_token === true && eos !== null) {suffix = [eos];}
+    if (config.add_bos_token === true && bos !== null) { prefix = [bos]; }
+    if (config.add_eos_token === true && eos !== null) { suffix = [eos]; }
   } else {
     [prefix, suffix] = fromTokenizerJson(post, lookup);
   }
@@ -38,7 +38,7 @@ export function buildPostProcessor(
 }
 
 function fromTokenizerJson(post: unknown, lookup: (content: string) => number | null): [number[], number[]] {
-  if (!post || typeof post !== 'object') {return [[], []];}
+  if (!post || typeof post !== 'object') { return [[], []]; }
   const p = post as Json;
   switch (p.type) {
     case 'TemplateProcessing': {
@@ -84,7 +84,7 @@ function wrap(enc: CoreEncoding, prefix: number[], suffix: number[]): CoreEncodi
   starts.set(enc.starts, prefix.length);
   ends.set(enc.ends, prefix.length);
   flags.set(enc.flags, prefix.length);
-  for (let i = 0; i < prefix.length; i++) {flags[i] = FLAG_NO_SPAN;}
-  for (let i = prefix.length + enc.ids.length; i < n; i++) {flags[i] = FLAG_NO_SPAN;}
+  for (let i = 0; i < prefix.length; i++) { flags[i] = FLAG_NO_SPAN; }
+  for (let i = prefix.length + enc.ids.length; i < n; i++) { flags[i] = FLAG_NO_SPAN; }
   return { ids, starts, ends, flags, approximate: enc.approximate };
 }

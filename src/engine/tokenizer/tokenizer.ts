@@ -58,7 +58,7 @@ export async function loadTokenizer(dir: string, options: TokenizerLoadOptions =
 /** The worker script: the esbuild bundle beside dist/*.js, or the TypeScript source under tsx. */
 function workerScript(): string {
   for (const candidate of [join(__dirname, 'tokenizerWorker.js'), join(__dirname, 'worker.ts')]) {
-    if (existsSync(candidate)) {return candidate;}
+    if (existsSync(candidate)) { return candidate; }
   }
   throw new TokenizerError(`tokenizer worker script not found beside ${__dirname}`);
 }
@@ -77,7 +77,7 @@ class WorkerHost {
   ) {}
 
   start(): Promise<DecodeTable> {
-    if (this.ready) {return this.ready;}
+    if (this.ready) { return this.ready; }
     const script = workerScript();
     // From source (tests, tsx), the worker needs tsx's require hook before it can load a .ts file.
     const worker = script.endsWith('.ts')
@@ -171,14 +171,14 @@ class WorkerHost {
   private failAll(err: Error): void {
     const all = [...this.pending.values()];
     this.pending.clear();
-    for (const p of all) {p.reject(err);}
+    for (const p of all) { p.reject(err); }
   }
 
   kill(): void {
     const w = this.worker;
     this.worker = null;
     this.ready = null;
-    if (w) {void w.terminate();}
+    if (w) { void w.terminate(); }
   }
 }
 
@@ -219,7 +219,7 @@ class WorkerTokenizer implements DocumentTokenizer {
         start: f & FLAG_NO_SPAN ? null : enc.starts[i],
         end: f & FLAG_NO_SPAN ? null : enc.ends[i],
       };
-      if (f & FLAG_PARTIAL) {token.partial = true;}
+      if (f & FLAG_PARTIAL) { token.partial = true; }
       tokens[i] = token;
     }
     return tokens;

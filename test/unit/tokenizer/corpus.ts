@@ -66,7 +66,7 @@ const CODE = [
   'const xs = [1, 2, 3].map((x) => x * 2);\r\n',
   'if (a !== b && c >= 0x1F) { throw new Error(`bad ${a}`); }\n',
   'def route(x: Tensor) -> Tensor:\n\t"""Top-k routing."""\n\treturn torch.topk(x, k=2).indices\n',
-  '#include <stdio.h>\nint main(void){printf("%d\\n",42);return 0;}\n',
+  '#include <stdio.h>\nint main(void){ printf("%d\\n",42);return 0; }\n',
   'SELECT id, name FROM users WHERE email LIKE \'%@example.com\';\n',
   '<div class="a">\n  <span>&nbsp;&amp;</span>\n</div>\n',
   '{"key": [1, 2.5e-3, true, null], "ünï": "\\u00e9"}\n',

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { AnalyzeParams, LoadModelParams } from '../shared/engineProtocol';
 import type { RoutingTrace } from '../shared/trace';
 import { readConfig, type MoeLensConfig } from './config';
-import { CancelledError, EngineCrashedError, type EngineClient } from './engineClient';
+import { CancelledError, EngineCrashedError, EngineGaveUpError, type EngineClient } from './engineClient';
 import { AnalysisQueue, type Outcome } from './pure/analysisQueue';
 import type { RoutingStore } from './routingStore';
 
@@ -229,6 +229,14 @@ export class Analyzer implements vscode.Disposable {
     }
     const message = error instanceof Error ? error.message : String(error);
     this.output.error(`analysis failed: ${message}`);
+    if (interactive && error instanceof EngineGaveUpError) {
+      void vscode.window.showErrorMessage(`MoE Lens: ${message}`, 'Restart Engine').then((pick) => {
+        if (pick) {
+          void vscode.commands.executeCommand('moeLens.restartEngine');
+        }
+      });
+      return;
+    }
     // Crashes are announced once by the engine watcher; repeating them per request is noise.
     if (interactive && !(error instanceof EngineCrashedError)) {
       void vscode.window.showErrorMessage(`MoE Lens: ${message}`, 'Select Model…', 'Show Log').then((pick) => {

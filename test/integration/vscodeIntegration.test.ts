@@ -1,8 +1,9 @@
 // Runs test/integration/suite in a real VS Code through @vscode/test-electron. VS Code comes from
 // $MOE_LENS_VSCODE_EXECUTABLE (any executable that takes VS Code's CLI flags), else from
-// @vscode/test-electron's cache or download; where none can be had within a short timeout (an
-// offline machine), the suite is skipped with the reason printed. It never waits on the network
-// for longer than DOWNLOAD_TIMEOUT_MS: the download probe runs in a child process that is killed.
+// @vscode/test-electron's cache or download, else (offline machines) from the code-server
+// stand-in when the e2e host is installed (codeServerStandIn.mjs); where none of these can be
+// had, the suite is skipped with the reason printed. It never waits on the network for longer
+// than DOWNLOAD_TIMEOUT_MS: the download probe runs in a child process that is killed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,8 +15,31 @@ import { buildSync } from 'esbuild';
 const REPO = path.resolve(__dirname, '..', '..');
 const DOWNLOAD_TIMEOUT_MS = Number(process.env.MOE_LENS_VSCODE_DOWNLOAD_TIMEOUT_MS ?? 20_000);
 
+/** The code-server stand-in, when the e2e host and Chromium are installed. */
+async function standIn(): Promise<string | null> {
+  const setup = path.join(REPO, 'test', 'e2e', 'setup.mjs');
+  if (process.platform !== 'linux' || !existsSync(setup) || !existsSync(process.env.MOE_LENS_CHROMIUM ?? '/usr/bin/chromium')) {
+    return null;
+  }
+  const { hostReady } = (await import(setup)) as { hostReady(): boolean };
+  return hostReady() ? path.join(__dirname, 'codeServerStandIn.mjs') : null;
+}
+
 /** The path of a VS Code executable, or the reason there is none. */
 async function locateVsCode(): Promise<{ path: string } | { reason: string }> {
+  const downloaded = await downloadVsCode();
+  if ('path' in downloaded || process.env.MOE_LENS_VSCODE_EXECUTABLE) {
+    return downloaded;
+  }
+  const fallback = await standIn();
+  if (fallback) {
+    console.log(`# ${downloaded.reason}; using the code-server stand-in instead`);
+    return { path: fallback };
+  }
+  return { reason: `${downloaded.reason}; and no code-server e2e host (node test/e2e/setup.mjs) for the stand-in` };
+}
+
+async function downloadVsCode(): Promise<{ path: string } | { reason: string }> {
   const fromEnv = process.env.MOE_LENS_VSCODE_EXECUTABLE;
   if (fromEnv) {
     return existsSync(fromEnv) ? { path: fromEnv } : { reason: `MOE_LENS_VSCODE_EXECUTABLE=${fromEnv} does not exist` };

@@ -46,7 +46,7 @@ export function displayTokenText(text: string): string {
 
 const GATE_SHORT: Record<GateKind, string> = {
   'softmax-renormalized': 'softmax, renormalised over the chosen k',
-  'softmax-raw': 'raw softmax probability (the k weights sum to < 1)',
+  'softmax-raw': 'raw softmax probability (the k weights sum to less than 1)',
   'topk-softmax': 'softmax over the k chosen logits',
   'sigmoid-scaled': 'sigmoid score × routed scaling factor',
   'softmax-scaled': 'softmax probability × routed scaling factor',

@@ -32,8 +32,16 @@ async function openSample(): Promise<vscode.TextEditor> {
   return vscode.window.showTextDocument(doc);
 }
 
-test('contributes and registers every command', async () => {
+test('activates and registers every contributed command', async () => {
+  const ext = vscode.extensions.getExtension('moe-lens.moe-lens');
+  assert.ok(ext, 'the extension under development is loaded');
+  await ext.activate();
+  const contributed = (ext.packageJSON as { contributes: { commands: { command: string; category: string }[] } }).contributes.commands;
+  assert.ok(contributed.every((c) => c.category === 'MoE Lens'));
   const all = await vscode.commands.getCommands(true);
+  for (const c of contributed) {
+    assert.ok(all.includes(c.command), `${c.command} is registered`);
+  }
   for (const id of ['selectModel', 'analyzeDocument', 'showRoutingPanel', 'showDashboard', 'selectLayer', 'toggleHighlights', 'exportTrace', 'cancel', 'restartEngine', 'debug.stats']) {
     assert.ok(all.includes(`moeLens.${id}`), `moeLens.${id} is registered`);
   }
@@ -43,7 +51,9 @@ test('analyzes the active document and returns a summary', async () => {
   await openSample();
   const summary = await vscode.commands.executeCommand<Summary>('moeLens.analyzeDocument');
   assert.ok(summary && summary.tokens > 10, `summary ${JSON.stringify(summary)}`);
+  await new Promise((r) => setTimeout(r, 500)); // decorations follow the analysis on a short timer
   const stats = await vscode.commands.executeCommand<Stats>('moeLens.debug.stats');
+  console.log(`  analysis: ${summary.tokens} tokens in ${summary.ms} ms; host event-loop delay max ${stats.eventLoop.max} ms; ${stats.decorationTypes} decoration types`);
   assert.ok(stats.decorationTypes > 0, 'decoration types were made for the colour buckets');
   assert.ok(stats.decorationTypes <= summary.tokens, 'one type per bucket, not per token');
   assert.equal(stats.queueLength, 0);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global process, console, URL, setTimeout, clearTimeout -- a Node script; the lint config declares no globals for .mjs */
 // A "VS Code executable" for @vscode/test-electron's runTests on machines that cannot download
 // VS Code: takes VS Code's CLI flags, runs the extension's tests in code-server (the e2e host,
 // test/e2e/setup.mjs) opened in headless Chromium, and exits with the tests' exit code.

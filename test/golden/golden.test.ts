@@ -39,8 +39,9 @@ interface Expected {
 const ROUTER_TOL = 1e-4;
 const LOGIT_REL_TOL = 1e-3;
 
-// deepseek_v3 and gpt_oss have their own golden files beside this one.
-const families = ['granitemoe', 'mixtral', 'olmoe', 'qwen2_moe', 'qwen3_moe'].filter((d) => fs.existsSync(path.join(fixtures, d, 'expected.json')));
+// deepseek_v3 and gpt_oss have their own golden files beside this one. The *_sw folders are
+// Qwen variants with sliding windows, dense layers, tied embeddings, YaRN (see their MADE_BY.md).
+const families = ['granitemoe', 'mixtral', 'olmoe', 'qwen2_moe', 'qwen3_moe', 'qwen2_moe_sw', 'qwen3_moe_sw'].filter((d) => fs.existsSync(path.join(fixtures, d, 'expected.json')));
 
 function runTrace(dir: string, ids: number[], backend: string): RoutingTrace {
   const out = execFileSync(process.execPath, [cli, 'trace', '--model', dir, '--ids', ids.join(','), '--with-logits', '--backend', backend], {
@@ -70,6 +71,10 @@ describe('golden: moe-lens trace matches transformers', () => {
         assert.equal(trace.backend, backend);
         assert.equal(trace.tokens.length, ids.length);
         const errs = { routerLogits: 0, weights: 0, scores: 0, shared: 0, logitsAbs: 0 };
+        const refLayers = expected.moe_layers.map((l) => l.layer);
+        for (const l of trace.layers) {
+          assert.equal(l.kind, refLayers.includes(l.layer) ? 'moe' : 'dense', `layer ${l.layer} kind`);
+        }
         for (const ref of expected.moe_layers) {
           const ours = trace.layers.find((l) => l.layer === ref.layer);
           assert.ok(ours && ours.kind === 'moe', `layer ${ref.layer} should be a MoE layer`);

@@ -56,9 +56,9 @@ export function parseConfig(json: Record<string, unknown>): Qwen2MoeConfig {
   const numExperts = c.int('num_experts', 60);
   const maxPositions = c.int('max_position_embeddings', 32768);
   const headDim = hiddenSize / numHeads;
-  // Sliding window only with use_sliding_window, and only from layer max_window_layers on (as Qwen2).
+  // transformers' eager attention applies the window to every layer when use_sliding_window is set
+  // (max_window_layers only steers its flash-attention path), so every layer gets it here too.
   const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
-  const maxWindowLayers = c.int('max_window_layers', 28, { min: 0 });
   return {
     vocabSize: c.int('vocab_size'),
     hiddenSize,
@@ -77,7 +77,7 @@ export function parseConfig(json: Record<string, unknown>): Qwen2MoeConfig {
     qkvBias: c.bool('qkv_bias', true),
     rmsNormEps: c.num('rms_norm_eps', 1e-6),
     maxPositions,
-    slidingWindows: Array.from({ length: numLayers }, (_, i) => (window !== null && i >= maxWindowLayers ? window : null)),
+    slidingWindows: Array.from({ length: numLayers }, () => window),
     tieWordEmbeddings: c.bool('tie_word_embeddings', false),
     rope: { theta: c.num('rope_theta', 10000), dim: headDim, maxPositions, scaling: parseRopeScaling(json.rope_scaling, maxPositions) },
   };

@@ -55,8 +55,8 @@ export function parseConfig(json: Record<string, unknown>): Qwen3MoeConfig {
   const numExperts = c.int('num_experts', 128);
   const maxPositions = c.int('max_position_embeddings', 32768);
   const headDim = c.optInt('head_dim') ?? hiddenSize / numHeads;
+  // As Qwen2-MoE: with use_sliding_window, the eager mask is windowed in every layer.
   const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
-  const maxWindowLayers = c.int('max_window_layers', 28, { min: 0 });
   return {
     vocabSize: c.int('vocab_size'),
     hiddenSize,
@@ -74,7 +74,7 @@ export function parseConfig(json: Record<string, unknown>): Qwen3MoeConfig {
     attentionBias: c.bool('attention_bias', false),
     rmsNormEps: c.num('rms_norm_eps', 1e-6),
     maxPositions,
-    slidingWindows: Array.from({ length: numLayers }, (_, i) => (window !== null && i >= maxWindowLayers ? window : null)),
+    slidingWindows: Array.from({ length: numLayers }, () => window),
     tieWordEmbeddings: c.bool('tie_word_embeddings', false),
     rope: { theta: c.num('rope_theta', 10000), dim: headDim, maxPositions, scaling: parseRopeScaling(json.rope_scaling, maxPositions) },
   };

@@ -40,8 +40,8 @@ const ROUTER_TOL = 1e-4;
 const LOGIT_REL_TOL = 1e-3;
 
 // deepseek_v3 and gpt_oss have their own golden files beside this one. The *_sw folders are
-// Qwen variants with sliding windows, dense layers, tied embeddings, YaRN (see their MADE_BY.md).
-const families = ['granitemoe', 'mixtral', 'olmoe', 'qwen2_moe', 'qwen3_moe', 'qwen2_moe_sw', 'qwen3_moe_sw'].filter((d) => fs.existsSync(path.join(fixtures, d, 'expected.json')));
+// variants with sliding windows, dense layers, tied embeddings, MQA, YaRN / llama3 RoPE (see their MADE_BY.md).
+const families = ['granitemoe', 'mixtral', 'olmoe', 'qwen2_moe', 'qwen3_moe', 'mixtral_sw', 'qwen2_moe_sw', 'qwen3_moe_sw'].filter((d) => fs.existsSync(path.join(fixtures, d, 'expected.json')));
 
 function runTrace(dir: string, ids: number[], backend: string): RoutingTrace {
   const out = execFileSync(process.execPath, [cli, 'trace', '--model', dir, '--ids', ids.join(','), '--with-logits', '--backend', backend], {

@@ -14,6 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../src/engine/backend';
 import { loadModel } from '../src/engine/model';
@@ -77,6 +78,8 @@ interface ChildResult {
   peakRssMiB: number;
   tfMemory: { numTensors: number; numBytes: number };
   expertLoad: number[];
+  /** 1-minute load average before and after the timed forward (the machine is shared). */
+  loadAvg: [number, number];
   error?: string;
 }
 
@@ -106,8 +109,10 @@ async function child(): Promise<void> {
   const ms: Record<MatmulClass, number> = { experts: 0, attnProj: 0, attnScores: 0, router: 0, lmHead: 0, other: 0 };
   let flops = 0;
   const shapes = new Map<string, ShapeKey & { count: number; cls: MatmulClass }>();
+  const headDim = shape.hiddenSize / shape.numHeads;
   const classify = (b: number, m: number, k: number, n: number): MatmulClass => {
-    if (b > 1) {
+    // Attention scores: batched [H, T, hd]·[H, hd, T], or per head q·kᵀ (k = hd) and p·v (n = hd).
+    if (b > 1 || k === headDim || n === headDim) {
       return 'attnScores';
     }
     if (n === shape.vocabSize) {
@@ -173,6 +178,7 @@ async function child(): Promise<void> {
   shapes.clear();
   currentT = T;
   const ids = rand(T);
+  const load0 = os.loadavg()[0];
   const f0 = performance.now();
   const result = await model.run(ids);
   const forwardMs = performance.now() - f0;
@@ -198,6 +204,7 @@ async function child(): Promise<void> {
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     tfMemory: { numTensors: mem.numTensors, numBytes: mem.numBytes },
     expertLoad,
+    loadAvg: [load0, os.loadavg()[0]],
   };
   model.dispose();
   process.stdout.write('RESULT ' + JSON.stringify(out) + '\n');
@@ -323,7 +330,7 @@ async function driver(): Promise<void> {
   ];
   const breakdown = runs
     .filter((r) => !r.error)
-    .map((r) => `${r.label}: load ${fmt(r.loadMs / 1000)} s; forward ${fmt(r.forwardMs / 1000)} s; matmul ms ${Object.entries(r.matmulMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}; tokens per expert (all layers) ${r.expertLoad.join(' ')}`);
+    .map((r) => `${r.label}: load ${fmt(r.loadMs / 1000)} s; forward ${fmt(r.forwardMs / 1000)} s; matmul ms ${Object.entries(r.matmulMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}; tokens per expert (all layers) ${r.expertLoad.join(' ')}; load average ${r.loadAvg.map((x) => x.toFixed(1)).join(' → ')} on ${os.cpus().length} cores`);
   const text = [...lines, '', ...breakdown].join('\n');
   process.stdout.write(text + '\n');
   writeFileSync(path.join(OUT, 'forward.json'), JSON.stringify({ date: new Date().toISOString(), shape, runs: json, notes }, null, 2));

@@ -6,7 +6,7 @@
 // than DOWNLOAD_TIMEOUT_MS: the download probe runs in a child process that is killed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
@@ -91,12 +91,15 @@ test('integration suite in a real VS Code (@vscode/test-electron)', async (t) =>
       outfile: path.join(out, 'suite.js'),
       logLevel: 'error',
     });
+    // A copy: the suite edits its documents.
+    const workspace = path.join(out, 'workspace');
+    cpSync(path.join(__dirname, 'workspace'), workspace, { recursive: true });
     const { runTests } = await import('@vscode/test-electron');
     const code = await runTests({
       vscodeExecutablePath: vscode.path,
       extensionDevelopmentPath: REPO,
       extensionTestsPath: path.join(out, 'suite.js'),
-      launchArgs: [path.join(__dirname, 'workspace'), '--disable-extensions', `--user-data-dir=${path.join(out, 'user')}`, '--disable-workspace-trust'],
+      launchArgs: [workspace, '--disable-extensions', `--user-data-dir=${path.join(out, 'user')}`, '--disable-workspace-trust'],
     });
     assert.equal(code, 0);
   } finally {

@@ -153,6 +153,8 @@ export interface ProbeLag {
   durationMs: number;
   histogram: { count: number; maxMs: number; p99Ms: number; p50Ms: number; meanMs: number };
   timer: { ticks: number; maxMs: number; p99Ms: number; over50: number };
+  /** Stalls over 50 ms: when (ms after the start) and how long (the first 50). */
+  stalls: { t: number; ms: number }[];
   stats: { t: number; value: unknown }[];
 }
 
@@ -311,11 +313,18 @@ export class VsCode {
     throw new Error(`no webview frame with ${selector}`);
   }
 
-  /** Text of the notification toasts and the notification center. */
+  /**
+   * Text of the notifications: toasts may not show in this workbench, so this opens the
+   * Notification Center (and closes it again) to read them.
+   */
   async notifications(): Promise<string[]> {
-    return this.page
+    await this.exec('notifications.showList');
+    await sleep(300);
+    const texts = await this.page
       .locator('.notification-toast .notification-list-item-message, .notifications-center .notification-list-item-message')
       .allInnerTexts();
+    await this.exec('notifications.hideList');
+    return texts;
   }
 
   /** Saves a screenshot under test/e2e/artifacts/; returns its path. */
@@ -326,11 +335,10 @@ export class VsCode {
     return path;
   }
 
-  /** The last lines of the extension host log (for failure messages). */
+  /** The extension host's logs, its output channels (MoE Lens's own log) included, last chars. */
   extensionHostLog(maxChars = 4000): string {
-    const found = spawnSync('sh', ['-c', `cat ${this.userDataDir}/logs/*/exthost*/remoteexthost.log 2>/dev/null`], {
-      encoding: 'utf8',
-    }).stdout;
+    const script = 'find "$1/logs" -path "*exthost*" -name "*.log" | sort | while IFS= read -r f; do echo "=== $f"; cat "$f"; done';
+    const found = spawnSync('sh', ['-c', script, 'sh', this.userDataDir], { encoding: 'utf8' }).stdout ?? '';
     return found.slice(-maxChars);
   }
 

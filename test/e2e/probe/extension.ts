@@ -17,6 +17,8 @@ interface LagRun {
   timer: NodeJS.Timeout;
   statsTimer: NodeJS.Timeout | undefined;
   gaps: number[];
+  /** Stalls over 50 ms: when (ms after start) and how long. */
+  stalls: { t: number; ms: number }[];
   stats: { t: number; value: unknown }[];
   started: number;
 }
@@ -37,14 +39,19 @@ function startLag(statsCommand: string | undefined, statsEveryMs: number): void 
   const histogram = monitorEventLoopDelay({ resolution: TICK_MS });
   histogram.enable();
   const gaps: number[] = [];
-  let last = performance.now();
+  const stalls: LagRun['stalls'] = [];
+  const started = performance.now();
+  let last = started;
   const timer = setInterval(() => {
     const now = performance.now();
-    gaps.push(Math.max(0, now - last - TICK_MS));
+    const gap = Math.max(0, now - last - TICK_MS);
+    gaps.push(gap);
+    if (gap > 50) {
+      stalls.push({ t: Math.round(last - started), ms: Math.round(gap) });
+    }
     last = now;
   }, TICK_MS);
   const stats: LagRun['stats'] = [];
-  const started = performance.now();
   let statsTimer: NodeJS.Timeout | undefined;
   if (statsCommand) {
     statsTimer = setInterval(() => {
@@ -54,14 +61,14 @@ function startLag(statsCommand: string | undefined, statsEveryMs: number): void 
       );
     }, statsEveryMs);
   }
-  lag = { histogram, timer, statsTimer, gaps, stats, started };
+  lag = { histogram, timer, statsTimer, gaps, stalls, stats, started };
 }
 
 function stopLag(): Record<string, unknown> | undefined {
   if (!lag) {
     return undefined;
   }
-  const { histogram, timer, statsTimer, gaps, stats, started } = lag;
+  const { histogram, timer, statsTimer, gaps, stalls, stats, started } = lag;
   lag = undefined;
   clearInterval(timer);
   if (statsTimer) {
@@ -87,6 +94,7 @@ function stopLag(): Record<string, unknown> | undefined {
       p99Ms: Math.round(percentile(sorted, 99) * 10) / 10,
       over50: gaps.filter((g) => g > 50).length,
     },
+    stalls: stalls.slice(0, 50),
     stats,
   };
 }

@@ -5,6 +5,7 @@
  * timeout gets the process killed. No vscode import: tests fork real processes through it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
 import {
   CancellationTokenSource,
   Emitter,
@@ -42,8 +43,14 @@ import { RestartLimiter } from './pure/restartLimiter';
 export interface EngineClientOptions {
   /** dist/engine.js. */
   enginePath: string;
-  /** V8 heap limit for the engine (--max-old-space-size); 0 leaves Node's default. */
+  /**
+   * Memory limit of the engine in MB; 0 = none. Passed as the V8 heap limit (--max-old-space-size)
+   * and, on Linux, watched as the process's resident size: model weights live in WebAssembly or
+   * native memory, outside the V8 heap, so the heap limit alone would not hold them.
+   */
   memoryLimitMb: number;
+  /** How often the resident size is checked (ms). */
+  memoryPollMs?: number;
   /** A request running longer than this kills the engine; 0 = never. */
   requestTimeoutMs: number;
   /** Extra execArgv (tests run TypeScript engines through tsx). */
@@ -404,9 +411,34 @@ export class EngineClient {
       });
     });
     if (child.pid !== undefined) {
+      this.watchMemory(running);
       this.startEmitter.fire(child.pid);
     }
     return running;
+  }
+
+  /** Kills the engine when its resident size passes the limit (Linux: /proc/PID/status VmRSS). */
+  private watchMemory(running: Running): void {
+    const limit = this.options.memoryLimitMb;
+    const pid = running.child.pid;
+    if (!(limit > 0) || process.platform !== 'linux' || pid === undefined) {
+      return;
+    }
+    const timer = setInterval(() => {
+      fsp.readFile(`/proc/${pid}/status`, 'utf8').then(
+        (status) => {
+          const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
+          const mb = Math.round(kb / 1024);
+          if (mb > limit && running.child.exitCode === null && running.killReason === undefined) {
+            running.killReason = `out of memory: the engine reached ${mb} MB, over the ${limit} MB limit (setting moeLens.memoryLimitMb)`;
+            running.child.kill('SIGKILL');
+          }
+        },
+        () => clearInterval(timer),
+      );
+    }, this.options.memoryPollMs ?? 1000);
+    timer.unref();
+    void running.exited.then(() => clearInterval(timer));
   }
 }
 

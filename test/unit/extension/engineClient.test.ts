@@ -126,12 +126,22 @@ describe('EngineClient with a forked engine', () => {
   });
 
   it('an out-of-memory is reported as such, with the limit', async () => {
-    const c = client({ FAKE_ENGINE_OOM: 'HOG' }, { memoryLimitMb: 48 });
+    const c = client({ FAKE_ENGINE_OOM: 'HOG' }, { memoryLimitMb: 48, memoryPollMs: 600_000 }); // the heap limit, not the RSS watch
     await assert.rejects(c.analyze(embedded, params('HOG')), (err: unknown) => {
       assert.ok(err instanceof EngineCrashedError);
       assert.equal(err.exit.reason, 'out of memory (memory limit 48 MB, setting moeLens.memoryLimitMb)');
       return true;
     });
+  });
+
+  it('an engine whose resident memory passes the limit is killed with that reason (Linux)', { skip: process.platform !== 'linux' }, async () => {
+    const c = client({ FAKE_ENGINE_RSS: 'HOLD' }, { memoryLimitMb: 160, memoryPollMs: 100 });
+    await assert.rejects(c.analyze(embedded, params('HOLD')), (err: unknown) => {
+      assert.ok(err instanceof EngineCrashedError);
+      assert.match(err.exit.reason, /^out of memory: the engine reached \d+ MB, over the 160 MB limit \(setting moeLens\.memoryLimitMb\)$/);
+      return true;
+    });
+    assert.equal((await c.analyze(embedded, params('fine after'))).trace.tokens.length, 4);
   });
 
   it('a hung request is killed after the timeout', async () => {

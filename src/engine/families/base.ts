@@ -436,8 +436,3 @@ export function lmLogits(dec: Decoder, hidden: tf.Tensor2D, from: number, to: nu
     return dec.logitsScaling === 1 ? logits : tf.div(logits, dec.logitsScaling);
   });
 }
-
-/** Standard shared-expert-free MoE layer description for the info block. */
-export function moeLayerNumbers(dec: Decoder): number[] {
-  return dec.layers.filter((l) => l.ffn.kind === 'moe').map((l) => l.layer);
-}

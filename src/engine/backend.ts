@@ -123,3 +123,13 @@ export async function initBackend(pref?: BackendName): Promise<string> {
   }
   throw new Error('no TensorFlow.js backend could be loaded');
 }
+
+/** Makes `id` (a name initBackend returned) the active backend again, e.g. after another model switched it. */
+export async function ensureBackend(id: string): Promise<void> {
+  if (active !== id) {
+    if (!(await tf.setBackend(id))) {
+      throw new Error(`backend '${id}' is no longer available`);
+    }
+    active = id;
+  }
+}

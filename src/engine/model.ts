@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import type { LayerRouting, TraceModelInfo } from '../shared/trace';
-import { initBackend, tf, type BackendName } from './backend';
+import { ensureBackend, initBackend, tf, type BackendName } from './backend';
 import { openCheckpoint } from './checkpoint/checkpoint';
 import { readModelConfig } from './checkpoint/modelFolder';
 import { disposeDecoder, lmLogits, runDecoder, withLoadCleanup, type Decoder } from './families/base';
@@ -122,6 +122,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
       if (ids.length > loaded.maxContext) {
         throw new Error(`${ids.length} tokens exceed the model's context of ${loaded.maxContext}; split into windows`);
       }
+      await ensureBackend(backend); // weights live on the backend they were loaded on
       const total = decoder.layers.length + 1;
       const { layers, hidden } = await runDecoder(decoder, ids, {
         routing: runOpts.routing,

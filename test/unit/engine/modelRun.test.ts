@@ -132,8 +132,11 @@ describe('memory and control', () => {
       assert.ok(diff < 1e-4, `cpu vs wasm logits differ by ${diff}`);
     } finally {
       cpu.dispose();
-      await loadModel(dir, { backend: 'wasm' }).then((m) => m.dispose()); // back to the default for later tests
     }
+    // the wasm model switches the engine back to the backend its weights live on
+    const again = await model.run(ids, { withLogits: true });
+    assert.equal(tf.getBackend(), 'wasm');
+    assert.deepEqual(again.logits, onWasm.logits);
   });
 
   test('tfjs-node, when installed, routes the same and keeps the tensor count', async (t) => {

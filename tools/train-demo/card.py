@@ -109,7 +109,8 @@ active parameters minus the router and shared-expert gate ({L * router:,} parame
 ## Tokenizer
 
 Our own byte-level BPE trainer (`tools/bpe/bpe.py`; no tokenizer-training package is reachable on our
-machines), trained on a 4.8 MB sample with equal parts of the four training sources. `tokenizer.json` uses
+machines), trained on a 6.6 M-character sample of training documents (about 1.2–2 M characters from each of the four
+sources). `tokenizer.json` uses
 Qwen2's pipeline: `Split` with Qwen2's pre-tokenizer regex, `ByteLevel` (no regex, no prefix space), BPE
 with {cfg['vocab_size'] - 3 - 256} merges over the 256 byte symbols, `ByteLevel` decoder, no normalizer. HF's Rust
 `tokenizers` (Node binding `@anush008/tokenizers`) and our engine's tokenizer both give exactly our encoder's

@@ -23,6 +23,7 @@ from train import evaluate, load_stream  # noqa: E402
 
 WORK = os.path.join(HERE, "work")
 OUT = os.path.join(ROOT, "models", "demo")
+EVAL_WINDOWS = int(os.environ.get("EVAL_WINDOWS", "48"))  # per held-out source; CPU time is scarce
 
 
 def write_safetensors(path: str, tensors: dict[str, torch.Tensor]) -> None:
@@ -100,7 +101,7 @@ def main() -> None:
         tot_n, tot_l = 0, 0.0
         for src in ("ts", "py", "pydoc", "kjv"):
             t0 = time.time()
-            loss, n = evaluate(m, load_stream(f"eval_{src}"), 512)
+            loss, n = evaluate(m, load_stream(f"eval_{src}"), 512, EVAL_WINDOWS, spread=True)
             r[src] = {"nats": loss, "tokens": n}
             tot_n += n
             tot_l += loss * n

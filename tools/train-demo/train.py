@@ -79,15 +79,16 @@ def load_stream(name: str) -> np.ndarray:
 
 
 @torch.no_grad()
-def evaluate(model, stream: np.ndarray, seq: int, max_windows: int | None = None) -> tuple[float, int]:
+def evaluate(model, stream: np.ndarray, seq: int, max_windows: int | None = None, spread: bool = False) -> tuple[float, int]:
     """Mean nats/token over non-overlapping windows (every token after a window's first is scored)."""
     model.eval()
-    n = (len(stream) - 1) // seq
-    if max_windows is not None:
-        n = min(n, max_windows)
+    n_all = (len(stream) - 1) // seq
+    # At most max_windows windows: the first ones, or (spread) evenly spaced over the stream's documents.
+    n = n_all if max_windows is None else min(n_all, max_windows)
+    picks = [int(i * n_all / n) for i in range(n)] if spread else list(range(n))
     tot, cnt = 0.0, 0
     for i in range(0, n, 8):
-        xs = [torch.from_numpy(stream[j * seq:(j + 1) * seq + 1].astype(np.int64)) for j in range(i, min(n, i + 8))]
+        xs = [torch.from_numpy(stream[j * seq:(j + 1) * seq + 1].astype(np.int64)) for j in picks[i:i + 8]]
         b = torch.stack(xs)
         logits, _ = model(b[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b[:, 1:].reshape(-1), reduction="sum")

@@ -77,14 +77,19 @@ export class Analyzer implements vscode.Disposable {
         this.followed.delete(uri);
         this.store.clear(uri);
       }),
-      vscode.window.onDidChangeActiveTextEditor((editor) => {
-        const uri = editor?.document.uri.toString();
-        if (editor && uri && readConfig().liveMode && !this.store.get(uri) && isAnalysable(editor.document)) {
-          this.followed.add(uri);
-          this.schedule(editor.document, 0);
-        }
-      }),
+      vscode.window.onDidChangeActiveTextEditor((editor) => this.onActiveEditor(editor)),
     );
+    this.onActiveEditor(vscode.window.activeTextEditor);
+  }
+
+  /** Live mode and analyzeOnOpen analyse a document the first time an editor shows it. */
+  private onActiveEditor(editor: vscode.TextEditor | undefined): void {
+    const cfg = readConfig();
+    const uri = editor?.document.uri.toString();
+    if (editor && uri && (cfg.liveMode || cfg.analyzeOnOpen) && !this.store.get(uri) && !this.queue.isRunning(uri) && isAnalysable(editor.document)) {
+      this.followed.add(uri);
+      this.schedule(editor.document, 0);
+    }
   }
 
   get busy(): Busy | undefined {

@@ -15,6 +15,8 @@ export interface MoeLensConfig {
   maxTokensPerWindow: number;
   windowOverlap: number;
   liveMode: boolean;
+  /** Analyse a document as soon as an editor shows it. */
+  analyzeOnOpen: boolean;
   /** -1 = the first MoE layer. */
   selectedLayer: number;
   colorScheme: ColorScheme;
@@ -37,6 +39,7 @@ export function readConfig(): MoeLensConfig {
     maxTokensPerWindow: int('maxTokensPerWindow', 0, 0),
     windowOverlap: int('windowOverlap', 32, 0),
     liveMode: c.get<boolean>('liveMode', false) === true,
+    analyzeOnOpen: c.get<boolean>('analyzeOnOpen', false) === true,
     selectedLayer: int('selectedLayer', -1, -1),
     colorScheme: (['categorical', 'spectrum', 'theme'].includes(scheme) ? scheme : 'categorical') as ColorScheme,
     memoryLimitMb: int('memoryLimitMb', 4096, 0),

@@ -8,7 +8,7 @@
 // where `code` exists), --smoke (open it in headless Chromium once, screenshot, exit).
 // Runs under tsx (`node --import tsx tools/start.mjs`) because it reuses test/e2e/vscode.ts.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -65,17 +65,23 @@ function freePort(port) {
   });
 }
 
-/** VS Code itself: a development window on a copy of the sample workspace. */
-function startInVsCode() {
-  const ws = mkdtempSync(join(tmpdir(), 'moe-lens-start-'));
+/**
+ * VS Code itself: a development window on a copy of the sample workspace, with the e2e probe as a
+ * second development extension that opens and analyses the sample ($MOE_LENS_START_OPEN).
+ */
+async function startInVsCode() {
+  const dir = mkdtempSync(join(tmpdir(), 'moe-lens-start-'));
+  const ws = join(dir, 'workspace');
   cpSync(join(repo, 'test', 'e2e', 'workspace'), ws, { recursive: true });
-  mkdirSync(join(ws, '.vscode'), { recursive: true });
-  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'moeLens.analyzeOnOpen': true }, null, 2));
-  const child = spawn('code', ['--new-window', `--extensionDevelopmentPath=${repo}`, ws, join(ws, SAMPLE)], {
-    stdio: 'inherit',
-  });
+  const { buildProbe } = await import('../test/e2e/vscode.ts');
+  const probe = await buildProbe(dir);
+  const child = spawn(
+    'code',
+    ['--new-window', `--extensionDevelopmentPath=${repo}`, `--extensionDevelopmentPath=${probe}`, ws, join(ws, SAMPLE)],
+    { stdio: 'inherit', env: { ...process.env, MOE_LENS_START_OPEN: join(ws, SAMPLE) } },
+  );
   child.on('exit', (code) => {
-    console.log(`\nMoE Lens is open in VS Code (development window) on ${join(ws, SAMPLE)}.`);
+    console.log(`\nMoE Lens is open in VS Code (an Extension Development Host window) on ${join(ws, SAMPLE)}.`);
     console.log('If the document is not coloured yet, run "MoE Lens: Analyze Current Document" (F1).');
     process.exit(code ?? 0);
   });
@@ -98,7 +104,6 @@ async function startInCodeServer() {
   process.env.MOE_LENS_E2E_QUIET = '1';
   const vs = await startVsCode({
     workspace: join(repo, 'test', 'e2e', 'workspace'),
-    settings: { 'moeLens.analyzeOnOpen': true },
     browser: false,
     probe: false,
     openOnStart: SAMPLE,
@@ -145,7 +150,7 @@ async function startInCodeServer() {
 
 buildIfNeeded();
 if (hasCode() && !flag('--code-server') && !flag('--smoke')) {
-  startInVsCode();
+  await startInVsCode();
 } else {
   await startInCodeServer();
 }

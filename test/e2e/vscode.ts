@@ -88,8 +88,8 @@ export function packageExtension(outDir: string): string {
   throw new Error(`vsce package failed:\n${failure}`);
 }
 
-/** Bundles and packages test/e2e/probe into its own .vsix. */
-export async function packageProbe(outDir: string): Promise<string> {
+/** Bundles test/e2e/probe into an extension folder (package.json + extension.js); returns it. */
+export async function buildProbe(outDir: string): Promise<string> {
   const dir = join(outDir, 'probe');
   mkdirSync(dir, { recursive: true });
   const esbuild = await import('esbuild');
@@ -118,6 +118,12 @@ export async function packageProbe(outDir: string): Promise<string> {
     }),
   );
   writeFileSync(join(dir, 'README.md'), '# MoE Lens e2e probe\n\nTest-only helper extension.\n');
+  return dir;
+}
+
+/** Bundles and packages test/e2e/probe into its own .vsix. */
+export async function packageProbe(outDir: string): Promise<string> {
+  const dir = await buildProbe(outDir);
   const out = join(outDir, 'probe.vsix');
   const vsce = join(REPO, 'node_modules', '@vscode', 'vsce', 'vsce');
   const r = spawnSync(process.execPath, [vsce, 'package', '--allow-missing-repository', '--skip-license', '-o', out], {

@@ -8,16 +8,21 @@
  * same process and on the same text: MoE Lens' loadTokenizer().encode (worker thread, ids + exact
  * UTF-16 spans + TraceToken objects, everything the engine gets), the in-thread core alone, and the
  * Rust `tokenizers` Node binding (@anush008/tokenizers) encode with offsets. Best of --runs each.
- * Checks the ids agree with Rust on the whole document. A benchmark, not a test: prints a markdown
- * table and writes bench/out/tokenize.json.
+ * Checks the ids agree with Rust on the whole document. Then, when models/demo exists, runs a whole
+ * analysis (traceText: tokenize + forward) of the first --analysis-kb KB on the embedded model, to
+ * show tokenizing's share of an analysis. A benchmark, not a test: prints markdown tables and
+ * writes bench/out/tokenize.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import { traceText } from '../src/engine/analyze';
+import { loadModel } from '../src/engine/model';
 import { loadCore } from '../src/engine/tokenizer/load';
 import { loadTokenizer } from '../src/engine/tokenizer/tokenizer';
 import { prng } from '../test/unit/tokenizer/corpus';
-import { corpusTokenizers } from '../test/unit/tokenizer/fixtures';
+import { corpusTokenizers, DEMO_TOKENIZER_DIR } from '../test/unit/tokenizer/fixtures';
 import { rust } from '../test/unit/tokenizer/reference';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -105,8 +110,26 @@ async function main(): Promise<void> {
         `| ${r.tokenizer} | ${Number(r.tokens).toLocaleString('en')} | ${r.moeLensMs} ms | ${Number(r.moeLensTokPerS).toLocaleString('en')} | ${r.coreMs} ms | ${r.rustMs} ms | ${Number(r.rustTokPerS).toLocaleString('en')} | ${r.idsEqualRust ? 'yes' : 'NO'} |`,
     ),
   ];
+  let analysis: Record<string, unknown> | null = null;
+  const kb = flag('--analysis-kb', 16);
+  if (kb > 0 && existsSync(path.join(DEMO_TOKENIZER_DIR, 'model.safetensors'))) {
+    const model = await loadModel(DEMO_TOKENIZER_DIR);
+    const tok = await loadTokenizer(DEMO_TOKENIZER_DIR);
+    const part = text.slice(0, kb * 1024);
+    const trace = await traceText(model, tok, part, { windowSize: model.maxContext, windowOverlap: 64 });
+    const { tokenizeMs, forwardMs, totalMs } = trace.timing!;
+    analysis = { kb, tokens: trace.tokens.length, backend: model.backend, tokenizeMs, forwardMs, totalMs, share: tokenizeMs / totalMs };
+    tok.dispose();
+    model.dispose();
+    lines.push(
+      '',
+      `Whole analysis (traceText) of the first ${kb} KB on the embedded model (models/demo, ${model.backend} backend): ` +
+        `${trace.tokens.length.toLocaleString('en')} tokens, tokenize ${tokenizeMs.toFixed(0)} ms, forward ${forwardMs.toFixed(0)} ms — ` +
+        `tokenizing is ${((100 * tokenizeMs) / totalMs).toFixed(2)}% of the analysis.`,
+    );
+  }
   console.log(lines.join('\n'));
-  writeFileSync(path.join(OUT, 'tokenize.json'), JSON.stringify({ bytes, runs, rows }, null, 2));
+  writeFileSync(path.join(OUT, 'tokenize.json'), JSON.stringify({ bytes, runs, rows, analysis }, null, 2));
 }
 
 main().catch((err: unknown) => {

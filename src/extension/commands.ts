@@ -86,6 +86,10 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
       void vscode.window.showWarningMessage('MoE Lens: open a document to analyse first.');
       return undefined;
     }
+    if (doc.getText().trim().length === 0) {
+      void vscode.window.showInformationMessage('MoE Lens: the document is empty; there is nothing to route.');
+      return undefined;
+    }
     return analyzer.analyze(doc, true);
   });
 

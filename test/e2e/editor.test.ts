@@ -275,12 +275,21 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
       return;
     }
     await v.runCommand('MoE Lens: Show Dashboard');
-    const frame = await v.webviewFrame('canvas, svg', 30_000);
-    await sleep(1500);
-    const charts = (await frame.evaluate(
-      `[...document.querySelectorAll('canvas, svg')].filter((c) => { const r = c.getBoundingClientRect(); return r.width > 50 && r.height > 50; }).length`,
-    )) as number;
-    const text = (await frame.locator('body').innerText()).replace(/\s+/g, ' ');
+    // The frame is found by its content (the routing panel's frame also has SVG icons), and found
+    // again if the webview reloads while it renders.
+    const { charts, text } = await waitFor(
+      'the dashboard charts',
+      async () => {
+        const frame = await v.webviewFrame('canvas, svg', 30_000, /^\s*Dashboard/);
+        const found = (await frame.evaluate(
+          `[...document.querySelectorAll('canvas, svg')].filter((c) => { const r = c.getBoundingClientRect(); return r.width > 50 && r.height > 50; }).length`,
+        )) as number;
+        const body = (await frame.locator('body').innerText()).replace(/\s+/g, ' ');
+        return found >= 1 ? { charts: found, text: body } : null;
+      },
+      60_000,
+    );
+    await sleep(1000);
     console.log(`[e2e] dashboard: ${charts} charts of at least 50×50 px; text starts "${text.slice(0, 120)}"`);
     assert.ok(charts >= 1, 'no chart rendered');
     await v.screenshot('dashboard');

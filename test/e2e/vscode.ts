@@ -301,16 +301,22 @@ export class VsCode {
     return (await this.page.evaluate(`(${DECORATIONS_JS})()`)) as { count: number; colors: string[] };
   }
 
-  /** The first webview frame whose document has `selector` (webviews sit in nested iframes). */
-  async webviewFrame(selector: string, timeoutMs = 30_000): Promise<Frame> {
+  /**
+   * The first webview frame whose document has `selector` (and whose text matches `text`, when
+   * given). Webview content sits in nested iframes.
+   */
+  async webviewFrame(selector: string, timeoutMs = 30_000, text?: RegExp): Promise<Frame> {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       for (const frame of this.page.frames()) {
-        if (frame === this.page.mainFrame()) {
+        if (frame === this.page.mainFrame() || frame.isDetached()) {
           continue;
         }
         const found = await frame.$(selector).catch(() => null);
-        if (found) {
+        if (!found) {
+          continue;
+        }
+        if (!text || text.test(await frame.locator('body').innerText({ timeout: 2000 }).catch(() => ''))) {
           return frame;
         }
       }

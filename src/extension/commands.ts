@@ -36,6 +36,10 @@ export interface DebugStats {
   decorationTypes: number;
   /** uri → token count of the stored analyses. */
   analyses: Record<string, { version: number; tokens: number }>;
+  /** The last token selection any surface published, and the expert highlight. */
+  lastSelection: { uri: string; tokenIndex: number; source: string } | null;
+  highlightedExpert: { layer: number; expert: number | null } | null;
+  selectedLayer: number | null;
 }
 
 export function formatBytes(n: number): string {
@@ -74,7 +78,11 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
   const { store, engine, analyzer, decorations, panels, output } = deps;
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
-  context.subscriptions.push({ dispose: () => lag.disable() });
+  let lastSelection: DebugStats['lastSelection'] = null;
+  context.subscriptions.push(
+    { dispose: () => lag.disable() },
+    store.onDidSelectToken((sel) => (lastSelection = { uri: sel.uri, tokenIndex: sel.tokenIndex, source: sel.source })),
+  );
 
   const register = (id: string, fn: (...args: unknown[]) => unknown): void => {
     context.subscriptions.push(vscode.commands.registerCommand(id, fn));
@@ -289,11 +297,25 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
           .filter((a) => a !== undefined)
           .map((a) => [a.uri, { version: a.version, tokens: a.trace.tokens.length }]),
       ),
+      lastSelection,
+      highlightedExpert: store.highlightedExpert ? { layer: store.highlightedExpert.layer, expert: store.highlightedExpert.expert } : null,
+      selectedLayer: store.selectedLayer ?? null,
     };
     if (typeof arg === 'object' && arg !== null && (arg as { reset?: unknown }).reset === true) {
       lag.reset();
     }
     return stats;
+  });
+
+  // Stands in for a panel: selects a token (the editor reveals it) or highlights an expert.
+  register('moeLens.debug.select', (arg?: unknown) => {
+    const a = (arg ?? {}) as { uri?: string; tokenIndex?: number; layer?: number; expert?: number | null };
+    if (typeof a.uri === 'string' && typeof a.tokenIndex === 'number') {
+      store.selectToken({ uri: a.uri, tokenIndex: a.tokenIndex, source: 'panel' });
+    }
+    if (typeof a.layer === 'number' && a.expert !== undefined) {
+      store.highlightExpert({ layer: a.layer, expert: a.expert, source: 'command' });
+    }
   });
 
   register('moeLens.debug.killEngine', () => {

@@ -19,7 +19,7 @@ interface Stats {
   queueLength: number;
   enginePid: number | null;
   decorationTypes: number;
-  eventLoop: { max: number };
+  eventLoop: { max: number; p99: number };
 }
 
 const tests: [string, () => Promise<void>][] = [];
@@ -63,7 +63,7 @@ test('analyzes the active document and returns a summary', async () => {
     await sleep(100);
     stats = await vscode.commands.executeCommand<Stats>('moeLens.debug.stats');
   }
-  console.log(`  analysis: ${summary.tokens} tokens in ${summary.ms} ms; host event-loop delay max ${stats.eventLoop.max} ms, p99 ${(stats.eventLoop as { p99?: number }).p99} ms; ${stats.decorationTypes} decoration types`);
+  console.log(`  analysis: ${summary.tokens} tokens in ${summary.ms} ms; host event-loop delay max ${stats.eventLoop.max} ms, p99 ${stats.eventLoop.p99} ms; ${stats.decorationTypes} decoration types`);
   assert.ok(stats.decorationTypes > 0, 'decoration types were made for the colour buckets');
   assert.ok(stats.decorationTypes <= summary.tokens, 'one type per bucket, not per token');
   assert.equal(stats.queueLength, 0);
@@ -100,6 +100,30 @@ test('selects a layer and exports the trace', async () => {
   const trace = JSON.parse(fs.readFileSync(out.fsPath, 'utf8')) as { schema: string; tokens: unknown[] };
   assert.equal(trace.schema, 'moe-lens.trace/1');
   assert.ok(trace.tokens.length > 10);
+});
+
+test('a panel selection reveals the token; the editor selection is published', async () => {
+  const editor = await openSample();
+  const uri = editor.document.uri.toString();
+  const text = editor.document.getText();
+  await vscode.commands.executeCommand('moeLens.debug.select', { uri, tokenIndex: 5 });
+  await sleep(300);
+  const sel = editor.selection;
+  assert.ok(!sel.isEmpty, 'the token is selected in the editor');
+  await vscode.commands.executeCommand('moeLens.debug.select', { layer: 0, expert: 1 });
+  const at = editor.document.positionAt(text.indexOf('Second') + 2);
+  editor.selection = new vscode.Selection(at, at);
+  let stats: { lastSelection: { source: string; tokenIndex: number } | null; highlightedExpert: { expert: number } | null } | undefined;
+  for (let i = 0; i < 30; i++) {
+    await sleep(100);
+    stats = await vscode.commands.executeCommand('moeLens.debug.stats');
+    if (stats?.lastSelection?.source === 'editor') {
+      break;
+    }
+  }
+  assert.equal(stats?.lastSelection?.source, 'editor');
+  assert.ok(stats!.lastSelection!.tokenIndex > 5);
+  assert.equal(stats?.highlightedExpert?.expert, 1);
 });
 
 test('live mode: typing re-analyses after a pause, the queue never grows', async () => {

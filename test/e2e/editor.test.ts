@@ -118,6 +118,30 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null |
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
+/** MOE_LENS_E2E_PROFILE=1: a CPU profile of the extension host around each lag measurement. */
+const PROFILE = process.env.MOE_LENS_E2E_PROFILE === '1';
+
+async function startMeasuring(v: VsCode, statsEveryMs: number): Promise<void> {
+  if (PROFILE) {
+    await v.probe('/profile/start');
+  }
+  await v.probe('/lag/start', { statsCommand: 'moeLens.debug.stats', statsEveryMs });
+}
+
+async function stopMeasuring(v: VsCode, name: string): Promise<ProbeLag> {
+  const lag = await v.probe<ProbeLag>('/lag/stop');
+  if (PROFILE) {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const file = join(ARTIFACTS, `exthost-${name}.cpuprofile`);
+    const { top } = await v.probe<{ top: { fn: string; ms: number }[] }>('/profile/stop', { file });
+    console.log(`[e2e] extension host CPU (self time) during ${name}, profile in ${file}:`);
+    for (const { fn, ms } of top) {
+      console.log(`[e2e]   ${String(ms).padStart(6)} ms  ${fn}`);
+    }
+  }
+  return lag;
+}
+
 function printLag(label: string, lag: ProbeLag): number[] {
   const queues = lag.stats.map((s) => findNumber(s.value, /queue/i)).filter((q): q is number => q !== undefined);
   console.log(
@@ -127,7 +151,8 @@ function printLag(label: string, lag: ProbeLag): number[] {
       `queue length ${queues.length ? `max ${Math.max(...queues)}, last ${queues[queues.length - 1]} (${queues.length} samples)` : 'n/a'}`,
   );
   if (lag.timer.maxMs > 50) {
-    const when = lag.stalls.map((s) => `${s.ms} ms at ${(s.t / 1000).toFixed(1)} s`).join(', ');
+    // cpu: what the host process itself burnt during the stall (≈ the stall: busy; ≪: not scheduled).
+    const when = lag.stalls.map((s) => `${s.ms} ms (cpu ${s.cpuMs}) at ${(s.t / 1000).toFixed(1)} s`).join(', ');
     console.log(`[e2e] WARNING: the extension host stalled for up to ${lag.timer.maxMs} ms (goal: no stall over 50 ms): ${when}`);
   }
   const last = lag.stats[lag.stats.length - 1];
@@ -302,13 +327,13 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     }
     await v.openFile('long.md');
     await sleep(500);
-    await v.probe('/lag/start', { statsCommand: 'moeLens.debug.stats', statsEveryMs: 250 });
+    await startMeasuring(v, 250);
     const started = Date.now();
     await v.runCommand(ANALYZE);
     await waitFor('highlights on long.md', async () => (await v.backgroundDecorations()).count > 20, ANALYSIS_MS);
     const seconds = (Date.now() - started) / 1000;
     await sleep(500);
-    const lag = await v.probe<ProbeLag>('/lag/stop');
+    const lag = await stopMeasuring(v, 'long-analysis');
     const tokens = analysedTokens(lag, 'long.md');
     console.log(`[e2e] long.md analysed in ${seconds.toFixed(1)} s (${tokens ?? '?'} tokens, ${readFileSync(join(v.workspace, 'long.md'), 'utf8').length} chars)`);
     printLag('during a 2,000-token analysis', lag);
@@ -373,7 +398,7 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     await v.page.locator('.editor-instance .view-lines').first().click();
     await v.page.keyboard.press('Control+End');
     await v.page.keyboard.press('Enter');
-    await v.probe('/lag/start', { statsCommand: 'moeLens.debug.stats', statsEveryMs: 500 });
+    await startMeasuring(v, 500);
     const text = 'Live typing keeps the highlights in step with every edit. ';
     // 30 s on a 100 ms clock: a keystroke per tick; a browser that falls behind types fewer.
     const startedAt = Date.now();
@@ -389,7 +414,7 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     const typedFor = (Date.now() - startedAt) / 1000;
     // Let the last debounced analysis land, then check the highlights followed the edits.
     await sleep(3000);
-    const lag = await v.probe<ProbeLag>('/lag/stop');
+    const lag = await stopMeasuring(v, 'live-typing');
     const queues = printLag(`while typing ${edits} edits in ${typedFor.toFixed(1)} s (live mode)`, lag);
     const tokensBefore = analysedTokens(lag, 'long.md', 'first');
     // Highlights follow typing: the queue drains and the stored analysis covers the typed text.

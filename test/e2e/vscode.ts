@@ -160,7 +160,7 @@ export interface ProbeLag {
   histogram: { count: number; maxMs: number; p99Ms: number; p50Ms: number; meanMs: number };
   timer: { ticks: number; maxMs: number; p99Ms: number; over50: number };
   /** Stalls over 50 ms: when (ms after the start) and how long (the first 50). */
-  stalls: { t: number; ms: number }[];
+  stalls: { t: number; ms: number; cpuMs: number }[];
   stats: { t: number; value: unknown }[];
 }
 

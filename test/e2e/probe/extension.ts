@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Session } from 'node:inspector';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 
@@ -17,8 +18,11 @@ interface LagRun {
   timer: NodeJS.Timeout;
   statsTimer: NodeJS.Timeout | undefined;
   gaps: number[];
-  /** Stalls over 50 ms: when (ms after start) and how long. */
-  stalls: { t: number; ms: number }[];
+  /**
+   * Stalls over 50 ms: when (ms after start), how long, and the CPU this process used meanwhile
+   * (close to `ms`: it was busy; far below: the machine did not schedule it).
+   */
+  stalls: { t: number; ms: number; cpuMs: number }[];
   stats: { t: number; value: unknown }[];
   started: number;
 }
@@ -42,14 +46,18 @@ function startLag(statsCommand: string | undefined, statsEveryMs: number): void 
   const stalls: LagRun['stalls'] = [];
   const started = performance.now();
   let last = started;
+  let lastCpu = process.cpuUsage();
   const timer = setInterval(() => {
     const now = performance.now();
+    const cpu = process.cpuUsage();
     const gap = Math.max(0, now - last - TICK_MS);
     gaps.push(gap);
     if (gap > 50) {
-      stalls.push({ t: Math.round(last - started), ms: Math.round(gap) });
+      const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+      stalls.push({ t: Math.round(last - started), ms: Math.round(gap), cpuMs: Math.round(cpuMs) });
     }
     last = now;
+    lastCpu = cpu;
   }, TICK_MS);
   const stats: LagRun['stats'] = [];
   let statsTimer: NodeJS.Timeout | undefined;
@@ -97,6 +105,55 @@ function stopLag(): Record<string, unknown> | undefined {
     stalls: stalls.slice(0, 50),
     stats,
   };
+}
+
+let profiler: Session | undefined;
+
+function post<T>(session: Session, method: string, params?: object): Promise<T> {
+  return new Promise((done, fail) =>
+    session.post(method, params ?? {}, (err, result) => (err ? fail(err) : done(result as T))),
+  );
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+/** Starts the V8 CPU profiler inside this extension host (opt-in: it slows the host a little). */
+async function startProfile(): Promise<void> {
+  profiler?.disconnect();
+  profiler = new Session();
+  profiler.connect();
+  await post(profiler, 'Profiler.enable');
+  await post(profiler, 'Profiler.setSamplingInterval', { interval: 500 });
+  await post(profiler, 'Profiler.start');
+}
+
+/** Stops the profiler, writes the .cpuprofile, returns the functions with the most self time. */
+async function stopProfile(file: string | undefined): Promise<unknown> {
+  if (!profiler) {
+    return { error: 'not started' };
+  }
+  const { profile } = await post<{ profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } }>(
+    profiler,
+    'Profiler.stop',
+  );
+  profiler.disconnect();
+  profiler = undefined;
+  if (file) {
+    writeFileSync(file, JSON.stringify(profile));
+  }
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const f = byId.get(id)?.callFrame;
+    const key = f ? `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}` : '?';
+    self.set(key, (self.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  });
+  const top = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  return { top: top.map(([fn, ms]) => ({ fn, ms: Math.round(ms) })) };
 }
 
 /** The extension host's child processes (pid + command line), from /proc. */
@@ -178,6 +235,11 @@ async function handle(path: string, body: Record<string, unknown>): Promise<unkn
       return { ok: true };
     case '/lag/stop':
       return stopLag() ?? { error: 'not started' };
+    case '/profile/start':
+      await startProfile();
+      return { ok: true };
+    case '/profile/stop':
+      return stopProfile(typeof body.file === 'string' ? body.file : undefined);
     case '/children':
       return { children: children() };
     case '/kill': {

@@ -383,6 +383,9 @@ export async function runDecoder(dec: Decoder, ids: number[], ctx: ForwardContex
   const layers: LayerRouting[] = [];
   try {
     for (const [i, layer] of dec.layers.entries()) {
+      // wasm/cpu reads resolve as microtasks, so without a macrotask turn an engine process would
+      // never see a cancel request or flush progress until the whole window is done.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       ctx.signal?.throwIfAborted();
       const ffn = layer.ffn;
       // Attention block and the router linear: [T, D] residual, [T, D] normed, [T, E(+1)] router outputs.

@@ -411,24 +411,27 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
       await v.page.keyboard.type(text[edits % text.length]);
       edits++;
     }
-    const typedFor = (Date.now() - startedAt) / 1000;
+    const typedEnd = Date.now();
+    const typedFor = (typedEnd - startedAt) / 1000;
     // Let the last debounced analysis land, then check the highlights followed the edits.
     await sleep(3000);
     const lag = await stopMeasuring(v, 'live-typing');
     const queues = printLag(`while typing ${edits} edits in ${typedFor.toFixed(1)} s (live mode)`, lag);
-    const tokensBefore = analysedTokens(lag, 'long.md', 'first');
-    // Highlights follow typing: the queue drains and the stored analysis covers the typed text.
-    const settleStart = Date.now();
+    // Highlights follow typing: the queue drains and the stored analysis is of the latest text.
+    const { version } = await v.probe<{ version: number }>('/activeEditor');
     const settled = await waitFor(
       'the live analyses to settle',
       async () => {
-        const st = await v.exec<{ queueLength: number; analyses: Record<string, { tokens: number }> }>('moeLens.debug.stats');
+        const st = await v.exec<{ queueLength: number; analyses: Record<string, { version: number; tokens: number }> }>(
+          'moeLens.debug.stats',
+        );
         const hit = Object.entries(st.analyses).find(([uri]) => uri.endsWith('/long.md'));
-        return st.queueLength === 0 && hit && hit[1].tokens > (tokensBefore ?? 0) ? hit[1].tokens : null;
+        return st.queueLength === 0 && hit && hit[1].version === version ? hit[1].tokens : null;
       },
       ANALYSIS_MS,
     );
-    console.log(`[e2e] live mode settled ${((Date.now() - settleStart) / 1000).toFixed(1)} s after the last edit; long.md now ${settled} tokens`);
+    await sleep(1000);
+    console.log(`[e2e] live mode settled ${((Date.now() - typedEnd) / 1000).toFixed(1)} s after the last edit (analysis of document version ${version}); long.md now ${settled} tokens`);
     const deco = await waitFor('highlights after typing', async () => {
       const d = await v.backgroundDecorations();
       return d.count > 20 ? d : null;

@@ -216,7 +216,12 @@ async function handle(path: string, body: Record<string, unknown>): Promise<unkn
     case '/activeEditor': {
       const ed = vscode.window.activeTextEditor;
       return ed
-        ? { path: ed.document.uri.fsPath, length: ed.document.getText().length, dirty: ed.document.isDirty }
+        ? {
+            path: ed.document.uri.fsPath,
+            version: ed.document.version,
+            length: ed.document.getText().length,
+            dirty: ed.document.isDirty,
+          }
         : { path: null };
     }
     case '/config': {

@@ -85,12 +85,14 @@ async function main(): Promise<void> {
     c.dispose();
   };
   run();
-  const reps = 5;
-  const t0 = performance.now();
+  // Best of several: on a shared machine the minimum is the least disturbed measurement.
+  const reps = arg('--reps', 10);
+  let ms = Infinity;
   for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
     run();
+    ms = Math.min(ms, performance.now() - t0);
   }
-  const ms = (performance.now() - t0) / reps;
   const after = backend.wasm.PThread ? { running: backend.wasm.PThread.runningWorkers.length, unused: backend.wasm.PThread.unusedWorkers.length, threadsCount: backend.wasm.tfjs.getThreadsCount() } : null;
   const gflops = (2 * m * k * n) / (ms * 1e6);
   process.stdout.write(JSON.stringify({ threads, backendThreads, pthreads, osThreads: readdirSync('/proc/self/task').length, after, ok, m, k, n, ms: +ms.toFixed(2), gflops: +gflops.toFixed(2) }) + '\n');

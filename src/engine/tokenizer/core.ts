@@ -299,6 +299,19 @@ function alignTokens(
     for (let i = 0; i < bytes.length; ) {
       if (u < to) {
         const cp = text.codePointAt(u)!;
+        // A ▁ in the token is checked first: its lead byte E2 also begins many other characters.
+        if (k === 0 && cp !== 0x2581 && isMeta(bytes, i)) {
+          if (cp === 0x20) {
+            i += 3;
+            u++;
+            consumed = true;
+            continue;
+          }
+          if (!consumed) {
+            i += 3;
+            continue;
+          }
+        }
         if (bytes[i] === utf8Byte(cp, k)) {
           i++;
           consumed = true;
@@ -308,19 +321,10 @@ function alignTokens(
           }
           continue;
         }
-        if (k === 0 && cp === 0x20 && isMeta(bytes, i)) {
-          i += 3;
-          u++;
-          consumed = true;
-          continue;
-        }
       }
-      if (k === 0 && !consumed && bytes[i] === 0x20) {
-        i++;
-        continue;
-      }
-      if (k === 0 && !consumed && isMeta(bytes, i)) {
-        i += 3;
+      if (k === 0 && !consumed && (bytes[i] === 0x20 || isMeta(bytes, i))) {
+        // A space or ▁ the pre-tokenizer inserted: no text under it.
+        i += bytes[i] === 0x20 ? 1 : 3;
         continue;
       }
       failed = true;

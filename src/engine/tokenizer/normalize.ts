@@ -28,45 +28,42 @@ export function alignedIdentity(text: string, base: number): Aligned {
   return { text, s, e };
 }
 
-/** Appends output units with their origin; removed input is folded into a neighbour so nothing is lost. */
+/**
+ * Appends output units with their origin. Input that produces no output (stripped, replaced by
+ * nothing) is left out of every unit's range: the token walk later gives such a gap to the token
+ * before it (or the first token), so it is covered once, never shared between split tokens.
+ */
 class Builder {
   private parts: string[] = [];
   private s: number[] = [];
   private e: number[] = [];
-  /** Start of removed input that precedes any output: the next unit absorbs it. */
-  private pendingStart = -1;
 
   /** Every unit of `str` comes from [s, e). */
   push(str: string, s: number, e: number): void {
-    if (str.length === 0) { return; }
+    if (str.length === 0) {
+      return;
+    }
     this.parts.push(str);
     for (let i = 0; i < str.length; i++) {
-      this.s.push(this.pendingStart >= 0 ? Math.min(this.pendingStart, s) : s);
-      this.pendingStart = -1;
+      this.s.push(s);
       this.e.push(e);
     }
   }
 
   /** Units [from, to) of `src`, unchanged. */
   copy(src: Aligned, from: number, to: number): void {
-    if (to <= from) { return; }
+    if (to <= from) {
+      return;
+    }
     this.parts.push(src.text.slice(from, to));
     for (let i = from; i < to; i++) {
-      this.s.push(this.pendingStart >= 0 ? Math.min(this.pendingStart, src.s[i]) : src.s[i]);
-      this.pendingStart = -1;
+      this.s.push(src.s[i]);
       this.e.push(src.e[i]);
     }
   }
 
-  /** Input [s, e) produced no output: the previous unit (or else the next one) covers it. */
-  drop(s: number, e: number): void {
-    const n = this.e.length;
-    if (n > 0) {
-      if (e > this.e[n - 1]) { this.e[n - 1] = e; }
-    } else if (this.pendingStart < 0 || s < this.pendingStart) {
-      this.pendingStart = s;
-    }
-  }
+  /** Some input produced no output (see above): nothing to record. */
+  drop(): void {}
 
   build(): Aligned {
     return { text: this.parts.join(''), s: Int32Array.from(this.s), e: Int32Array.from(this.e) };
@@ -111,7 +108,7 @@ export function chunked(f: (text: string) => string): AlignedNormalizer {
         // Normalization crossed a cluster boundary: the whole line maps to the whole line.
         const [s, e] = whole(a, lineStart, lineEnd);
         if (target.length > 0) { b.push(target, s, e); }
-        else { b.drop(s, e); }
+        else { b.drop(); }
       }
     }
     return b.build();
@@ -122,7 +119,7 @@ export function chunked(f: (text: string) => string): AlignedNormalizer {
 function refineCluster(a: Aligned, from: number, to: number, out: string, f: (t: string) => string, b: Builder): void {
   const text = a.text.slice(from, to);
   if (out.length === 0) {
-    b.drop(...whole(a, from, to));
+    b.drop();
     return;
   }
   if (text.length > 64) {
@@ -140,7 +137,7 @@ function refineCluster(a: Aligned, from: number, to: number, out: string, f: (t:
       prevIn = i;
     }
   }
-  if (prevIn < text.length) { b.drop(a.s[from + prevIn], a.e[to - 1]); }
+  if (prevIn < text.length) { b.drop(); }
 }
 
 function replace(pattern: RegExp, content: string): AlignedNormalizer {
@@ -156,7 +153,7 @@ function replace(pattern: RegExp, content: string): AlignedNormalizer {
       if (end === start) { continue; }
       b.copy(a, prev, start);
       if (content.length > 0) { b.push(content, ...whole(a, start, end)); }
-      else { b.drop(...whole(a, start, end)); }
+      else { b.drop(); }
       prev = end;
     }
     b.copy(a, prev, a.text.length);
@@ -183,9 +180,9 @@ function strip(left: boolean, right: boolean): AlignedNormalizer {
     if (right) {to = from + a.text.slice(from).replace(/\p{White_Space}+$/u, '').length;}
     if (from === 0 && to === a.text.length) { return a; }
     const b = new Builder();
-    if (from > 0) { b.drop(...whole(a, 0, from)); }
+    if (from > 0) { b.drop(); }
     b.copy(a, from, to);
-    if (to < a.text.length) { b.drop(...whole(a, to, a.text.length)); }
+    if (to < a.text.length) { b.drop(); }
     return b.build();
   };
 }

@@ -69,6 +69,7 @@ class WorkerHost {
   private ready: Promise<DecodeTable> | null = null;
   private nextId = 1;
   private queue: Promise<unknown> = Promise.resolve();
+  private abortLoad: ((err: Error) => void) | null = null;
   private pending = new Map<number, { resolve: (e: CoreEncoding) => void; reject: (e: Error) => void }>();
 
   constructor(
@@ -88,19 +89,20 @@ class WorkerHost {
       : new Worker(script, { workerData: { dir: this.dir } });
     this.worker = worker;
     this.ready = new Promise<DecodeTable>((resolveReady, rejectReady) => {
+      // Every failure while loading goes through kill(), which rejects this promise.
+      this.abortLoad = rejectReady;
       const timer = setTimeout(() => {
-        this.kill();
-        rejectReady(new TokenizerError(`loading the tokenizer in ${this.dir} took longer than ${this.loadTimeoutMs / 1000} s`, this.dir));
+        this.kill(new TokenizerError(`loading the tokenizer in ${this.dir} took longer than ${this.loadTimeoutMs / 1000} s`, this.dir));
       }, this.loadTimeoutMs);
       worker.on('message', (msg: WorkerMessage) => {
         if (msg.type === 'ready') {
           clearTimeout(timer);
           worker.unref();
+          this.abortLoad = null;
           resolveReady(msg.table);
         } else if (msg.type === 'error' && msg.id === null) {
           clearTimeout(timer);
-          this.kill();
-          rejectReady(new TokenizerError(msg.message, this.dir));
+          this.kill(new TokenizerError(msg.message, this.dir));
         } else if (msg.type === 'encoded') {
           this.settle(msg.id, (p) => p.resolve(msg.enc));
         } else if (msg.type === 'error' && msg.id !== null) {
@@ -109,17 +111,12 @@ class WorkerHost {
       });
       worker.on('error', (err) => {
         clearTimeout(timer);
-        this.failAll(new TokenizerError(`the tokenizer worker crashed: ${err.message}`, this.dir));
-        rejectReady(new TokenizerError(`could not load the tokenizer in ${this.dir}: ${err.message}`, this.dir));
-        this.kill();
+        this.kill(new TokenizerError(`the tokenizer worker for ${this.dir} failed: ${err.message}`, this.dir));
       });
       worker.on('exit', (code) => {
         clearTimeout(timer);
         if (this.worker === worker) {
-          this.worker = null;
-          this.ready = null;
-          this.failAll(new TokenizerError(`the tokenizer worker exited (code ${code})`, this.dir));
-          rejectReady(new TokenizerError(`the tokenizer worker for ${this.dir} exited while loading (code ${code})`, this.dir));
+          this.kill(new TokenizerError(`the tokenizer worker for ${this.dir} exited unexpectedly (code ${code})`, this.dir));
         }
       });
     });
@@ -135,9 +132,8 @@ class WorkerHost {
       try {
         return await new Promise<CoreEncoding>((resolveEnc, rejectEnc) => {
           const timer = setTimeout(() => {
-            this.pending.delete(id);
-            this.kill();
-            rejectEnc(
+            // kill() rejects every waiting call, this one included, with this message.
+            this.kill(
               new TokenizerError(
                 `tokenizing ${req.text.length} characters took longer than ${timeoutMs / 1000} s, so it was stopped: ` +
                   `the split regex in ${join(this.dir, 'tokenizer.json')} probably backtracks catastrophically on this text`,
@@ -174,11 +170,17 @@ class WorkerHost {
     for (const p of all) { p.reject(err); }
   }
 
-  kill(): void {
+  /** Stops the worker; calls still waiting on it reject with `reason`. */
+  kill(reason = new TokenizerError('the tokenizer was disposed', this.dir)): void {
     const w = this.worker;
     this.worker = null;
     this.ready = null;
-    if (w) { void w.terminate(); }
+    this.failAll(reason);
+    this.abortLoad?.(reason);
+    this.abortLoad = null;
+    if (w) {
+      void w.terminate();
+    }
   }
 }
 
@@ -187,6 +189,7 @@ class WorkerTokenizer implements DocumentTokenizer {
   readonly bosTokenId: number | null;
   readonly eosTokenId: number | null;
   private readonly texts = new Map<number, string>();
+  private disposed = false;
 
   constructor(
     readonly dir: string,
@@ -199,6 +202,9 @@ class WorkerTokenizer implements DocumentTokenizer {
   }
 
   async encode(text: string, opts: EncodeOptions = {}): Promise<TraceToken[]> {
+    if (this.disposed) {
+      throw new TokenizerError('the tokenizer was disposed', this.dir);
+    }
     const envTimeout = Number(process.env.MOE_LENS_TOKENIZE_TIMEOUT_MS);
     const timeoutMs =
       opts.timeoutMs ?? (envTimeout > 0 ? envTimeout : 10_000 + Math.ceil(text.length / 1000) * 20);
@@ -247,6 +253,7 @@ class WorkerTokenizer implements DocumentTokenizer {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.host.kill();
   }
 }

@@ -84,3 +84,14 @@ describe('malformed tokenizer folders', () => {
     });
   }
 });
+
+describe('dispose', () => {
+  it('rejects a call in flight and any later call', async () => {
+    const tok = await loadTokenizer(folder(JSON.stringify(byteLevel(split('(a+)+b')))));
+    const inFlight = tok.encode('a'.repeat(64) + '!', { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    tok.dispose();
+    await assert.rejects(inFlight, /disposed/);
+    await assert.rejects(tok.encode('ab'), /disposed/);
+  });
+});

@@ -37,14 +37,14 @@ describe('moe-lens tokens', () => {
     const dir = mkdtempSync(join(tmpdir(), 'moe-lens-cli-'));
     try {
       const file = join(dir, 'doc.txt');
-      writeFileSync(file, 'x<|endoftext|>');
-      const qwen = packageTokenizerDir('qwen3');
-      const asText = JSON.parse(run(['--tokenizer', qwen, '--file', file]).stdout) as { id: number }[];
-      assert.ok(!asText.some((t) => t.id === 151643));
-      const asSpecial = JSON.parse(run(['--tokenizer', qwen, '--file', file, '--special-tokens-in-text', 'special']).stdout) as unknown[];
+      writeFileSync(file, 'x</s>');
+      const llama = packageTokenizerDir('llama2');
+      const asText = JSON.parse(run(['--tokenizer', llama, '--file', file, '--no-special-tokens']).stdout) as { id: number }[];
+      assert.deepEqual(asText.map((t) => t.id), [1318, 700, 28713, 28767]);
+      const asSpecial = JSON.parse(run(['--tokenizer', llama, '--file', file, '--no-special-tokens', '--special-tokens-in-text', 'special']).stdout) as unknown[];
       assert.deepEqual(asSpecial, [
-        { id: 87, text: 'x', start: 0, end: 1, partial: false },
-        { id: 151643, text: '<|endoftext|>', start: 1, end: 14, partial: false },
+        { id: 1318, text: ' x', start: 0, end: 1, partial: false },
+        { id: 2, text: '</s>', start: 1, end: 5, partial: false },
       ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });

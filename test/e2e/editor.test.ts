@@ -430,14 +430,18 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
       },
       ANALYSIS_MS,
     );
-    await sleep(1000);
+    const atCursor = await waitFor('highlights on the typed line', async () => {
+      const n = await v.decorationsAtCursor();
+      return n > 0 ? n : null;
+    }, 20_000).catch(() => 0);
     console.log(`[e2e] live mode settled ${((Date.now() - typedEnd) / 1000).toFixed(1)} s after the last edit (analysis of document version ${version}); long.md now ${settled} tokens`);
     const deco = await waitFor('highlights after typing', async () => {
       const d = await v.backgroundDecorations();
       return d.count > 20 ? d : null;
     }, ANALYSIS_MS);
-    console.log(`[e2e] after typing: ${deco.count} decorated ranges`);
+    console.log(`[e2e] after typing: ${deco.count} decorated ranges, ${atCursor} on the typed line`);
     await v.screenshot('live-typing');
+    assert.ok(atCursor > 0, 'the typed text got no highlights after the live analysis settled');
     assert.ok(lag.timer.maxMs < FROZEN_MS, `the extension host froze for ${lag.timer.maxMs} ms`);
     if (queues.length) {
       // One analysis running and one waiting per document: the queue must not grow with edits.

@@ -301,6 +301,11 @@ export class VsCode {
     return (await this.page.evaluate(`(${DECORATIONS_JS})()`)) as { count: number; colors: string[] };
   }
 
+  /** Background decorations on the cursor's (visual) line: highlights for what was just typed. */
+  async decorationsAtCursor(): Promise<number> {
+    return (await this.page.evaluate(`(${CURSOR_DECORATIONS_JS})()`)) as number;
+  }
+
   /**
    * The first webview frame whose document has `selector` (and whose text matches `text`, when
    * given). Webview content sits in nested iframes.
@@ -576,4 +581,20 @@ const DECORATIONS_JS = `() => {
     colors.add(bg);
   }
   return { count, colors: [...colors] };
+}`;
+
+/** () → number of background decorations overlapping the cursor's line, left of the cursor. */
+const CURSOR_DECORATIONS_JS = `() => {
+  const cursor = document.querySelector('.editor-instance .cursors-layer .cursor');
+  if (!cursor) return -1;
+  const c = cursor.getBoundingClientRect();
+  const y = c.top + c.height / 2;
+  let count = 0;
+  for (const el of document.querySelectorAll('.editor-instance .view-overlays div[class*="ced-"]')) {
+    const r = el.getBoundingClientRect();
+    const bg = getComputedStyle(el).backgroundColor;
+    if (!bg || bg === 'transparent' || bg === 'rgba(0, 0, 0, 0)') continue;
+    if (r.top <= y && r.bottom >= y && r.left < c.left) count++;
+  }
+  return count;
 }`;

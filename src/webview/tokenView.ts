@@ -6,9 +6,10 @@
 import { el } from './dom';
 import type { Layout, Piece } from './tokenLayout';
 
-const LINES_PER_BLOCK = 40;
+// Small blocks keep each scroll step's work (making one block) well inside a frame.
+const LINES_PER_BLOCK = 16;
 /** Blocks kept above and below the viewport, so a quick scroll does not show blanks. */
-const OVERSCAN = 1;
+const OVERSCAN = 2;
 
 export interface TokenLook {
   /** CSS background of a token (top-1 colour plus top-k segments); made when its block is drawn. */
@@ -97,6 +98,9 @@ export class TokenView {
 
   /** Tokens to emphasise (1) among dimmed others, or null for none. */
   setHighlight(mask: Uint8Array | null): void {
+    if (mask === null && this.highlight === null) {
+      return;
+    }
     this.highlight = mask;
     this.space.classList.toggle('dim', mask !== null);
     this.clear();
@@ -177,7 +181,8 @@ export class TokenView {
     s.dataset.i = String(p.index);
     s.style.background = look.background(p.index);
     if (p.endsLine) {
-      s.classList.add('nl');
+      // The ↵ comes from CSS on an empty element, so it is seen but is not part of the token's text.
+      s.appendChild(el('span', 'nl'));
     }
     if (this.selected === p.index) {
       s.classList.add('sel');

@@ -103,6 +103,9 @@ export interface OpenPanel {
 
 export async function open(browser: Browser, origin: string, name: PanelName, theme: Theme, size = { width: 1280, height: 860 }): Promise<OpenPanel> {
   const context = await browser.newContext({ viewport: size, deviceScaleFactor: 1 });
+  // tsx compiles this test with esbuild's keepNames, so functions passed to page.evaluate may call
+  // its __name helper; give the page a no-op one (init scripts come through the protocol, not the CSP).
+  await context.addInitScript('globalThis.__name = (f) => f;');
   const page = await context.newPage();
   const consoleErrors: string[] = [];
   const foreign: string[] = [];

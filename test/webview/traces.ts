@@ -1,9 +1,11 @@
 /**
- * @file Traces for the browser test. The routing comes from a real model run: the engine CLI on
- * the mixtral fixture when `dist/cli.js trace` exists, otherwise the fixture's own expected.json
- * (router logits, chosen experts, applied weights and logits computed by transformers itself).
- * Tokens are then given a document text, so the test can check how the text is laid out.
- * The 20,000-token trace for timing is synthetic: it measures drawing, not routing.
+ * @file Traces for the browser test, from a real model run, best first:
+ *   1. the engine CLI (`dist/cli.js trace --text`) on the embedded demo model with DOCUMENT: real
+ *      tokens, real spans, real routing (with a shared expert);
+ *   2. the engine CLI on the mixtral fixture with `--ids`, the tokens then given DOCUMENT_PIECES
+ *      as their text (real routing, made-up spans);
+ *   3. the mixtral fixture's expected.json (computed by transformers itself), same made-up spans.
+ * The 20,000-token trace for timing is synthetic (synthetic.js): it measures drawing, not routing.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,13 +25,13 @@ function inputIds(): number[] {
   return (JSON.parse(readFileSync(join(fixture, 'input.json'), 'utf8')) as { input_ids: number[][] }).input_ids[0]!;
 }
 
-/** The engine's own trace of the fixture, or null when the CLI has no `trace` command yet. */
-function engineTrace(ids: number[]): RoutingTrace | null {
+/** The engine's own trace, or null when the CLI or the model is not there. */
+function engineTrace(args: string[]): RoutingTrace | null {
   const cli = join(root, 'dist', 'cli.js');
   if (!existsSync(cli)) {
     return null;
   }
-  const r = spawnSync(process.execPath, [cli, 'trace', '--model', fixture, '--ids', ids.join(',')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, [cli, 'trace', ...args], { encoding: 'utf8', maxBuffer: 1 << 28, timeout: 120_000 });
   if (r.status !== 0) {
     return null;
   }
@@ -79,9 +81,22 @@ export let traceSource = '';
 
 export function fixtureTrace(): RoutingTrace {
   const ids = inputIds();
-  const t = engineTrace(ids);
-  traceSource = t ? 'engine CLI (dist/cli.js trace) on test/fixtures/mixtral' : 'test/fixtures/mixtral/expected.json (transformers reference)';
+  const t = engineTrace(['--model', fixture, '--ids', ids.join(',')]);
+  traceSource = t ? 'engine CLI (dist/cli.js trace --ids) on test/fixtures/mixtral' : 'test/fixtures/mixtral/expected.json (transformers reference)';
   return t ?? referenceTrace(ids);
+}
+
+/** The real trace of a document with markup in it, and its text (see the file comment for the order tried). */
+export function documentTrace(): { trace: RoutingTrace; text: string } {
+  const demo = join(root, 'models', 'demo');
+  if (existsSync(join(demo, 'model.safetensors')) && existsSync(join(demo, 'tokenizer.json'))) {
+    const t = engineTrace(['--model', demo, '--text', DOCUMENT]);
+    if (t) {
+      traceSource = 'engine CLI (dist/cli.js trace --text) on models/demo';
+      return { trace: t, text: DOCUMENT };
+    }
+  }
+  return withDocument(fixtureTrace(), DOCUMENT_PIECES);
 }
 
 /** Gives the trace's tokens the given texts, end to end, as a document. */
@@ -107,11 +122,11 @@ export const DOCUMENT_PIECES = [
   '  const',
   ' html',
   ' =',
-  " '<img src=x onerror=alert(1)>'",
+  " '<img src=x onerror=window.__pwned=1>'",
   ';\n',
   '  // ',
   '</script>',
-  '<script>alert(2)</script>',
+  '<script>window.__pwned=2</script>',
   '\n',
   '  return',
   ' `Hello, ',
@@ -126,71 +141,5 @@ export const DOCUMENT_PIECES = [
   ';\n',
 ];
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A synthetic trace of `T` tokens over a code-like document, with windows, for timing. */
-export function syntheticTrace(T: number, L: number, E: number, k: number): { trace: RoutingTrace; text: string } {
-  const r = rng(42);
-  const words = ['const', ' x', ' =', ' 1', ';', '\n', '  ', 'return', ' value', '(', ')', ' {', '}', ' +', ' foo', '.bar', '\n\n'];
-  const pieces: string[] = [];
-  for (let t = 0; t < T; t++) {
-    pieces.push(words[Math.floor(r() * words.length)]!);
-  }
-  const layers = Array.from({ length: L }, (_, layer) => {
-    const logits: number[][] = [];
-    const experts: number[][] = [];
-    const weights: number[][] = [];
-    for (let t = 0; t < T; t++) {
-      const l = Array.from({ length: E }, () => (r() - 0.5) * 6);
-      const p = softmax(l);
-      const order = p.map((_, i) => i).sort((a, b) => p[b]! - p[a]!);
-      const top = order.slice(0, k);
-      const s = top.reduce((a, i) => a + p[i]!, 0);
-      logits.push(l);
-      experts.push(top);
-      weights.push(top.map((i) => p[i]! / s));
-    }
-    return { layer, kind: 'moe' as const, routerLogits: logits, scores: logits.map((x) => softmax(x)), experts, weights, sharedWeight: null };
-  });
-  const windowSize = 4096;
-  const overlap = 256;
-  const windows = [];
-  for (let s = 0; s < T; s += windowSize - overlap) {
-    windows.push({ start: s, end: Math.min(T, s + windowSize), overlap: s === 0 ? 0 : overlap });
-    if (s + windowSize >= T) {
-      break;
-    }
-  }
-  const base: RoutingTrace = {
-    schema: 'moe-lens.trace/1',
-    model: {
-      path: 'synthetic',
-      name: 'synthetic',
-      modelType: 'mixtral',
-      numLayers: L,
-      numExperts: E,
-      topK: k,
-      vocabSize: words.length,
-      gate: 'softmax-renormalized',
-      gateDescription: 'Synthetic routing for timing.',
-      hasSharedExpert: false,
-      moeLayers: layers.map((l) => l.layer),
-    },
-    backend: 'synthetic',
-    tokens: pieces.map((_, i) => ({ id: words.indexOf(pieces[i]!), text: null, start: null, end: null })),
-    layers,
-    surprisal: pieces.map((_, i) => (i === T - 1 ? null : r() * 8)),
-    windows,
-  };
-  return withDocument(base, pieces);
-}
+/** The document the demo model reads: the pieces above, then repeats so some tokens recur. */
+export const DOCUMENT = DOCUMENT_PIECES.join('') + "greet('world');\ngreet('world');\n\tif (name) { return name; }\n";

@@ -9,7 +9,7 @@
  * Prints one JSON line: {threads, backendThreads, gflops, ms, ok, error?}. Bench-only: the engine
  * itself (src/engine/backend.ts) does not use this.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -33,6 +33,7 @@ export async function initThreadedWasm(threads: number): Promise<{ ok: boolean; 
     // 1. The pthread worker: tfjs hands emscripten a Blob URL; give it a real file instead.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { wasmWorkerContents } = require(path.join(pkg, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+    process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
     const workerFile = path.join(tmp, 'worker.js');
     writeFileSync(workerFile, wasmWorkerContents.replace(/\n/g, '\\n'));
     const realCreate = URL.createObjectURL.bind(URL);

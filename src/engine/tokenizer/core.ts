@@ -44,6 +44,8 @@ export class TokenizerCore {
   private readonly modelVocab: Map<string, number>;
   private readonly idToToken: string[] = [];
   private readonly bpe: BpeModel | null;
+  /** Only the decoder section is kept: the parsed vocab and merges are large and already indexed. */
+  private readonly decoderConfig: Json | null;
   private readonly added: AddedTokenSpec[];
   /** [unnormalized, normalized] matchers, with and without special tokens. */
   private readonly matchers: Record<'special' | 'text', [AddedMatcher, AddedMatcher]>;
@@ -58,7 +60,7 @@ export class TokenizerCore {
   readonly eosTokenId: number | null;
 
   constructor(
-    private readonly json: Json,
+    json: Json,
     config: Json,
   ) {
     const model = json.model as Json | undefined;
@@ -83,6 +85,7 @@ export class TokenizerCore {
     this.lib = new hf.Tokenizer(full, config);
     patchByteLevelPatterns(this.lib.pre_tokenizer);
     this.normalizer = createAlignedNormalizer(json.normalizer ?? null);
+    this.decoderConfig = (json.decoder ?? null) as Json | null;
 
     this.modelVocab =
       model.type === 'BPE'
@@ -192,7 +195,7 @@ export class TokenizerCore {
   }
 
   decodeTable(): DecodeTable {
-    const decoder = (this.json.decoder ?? null) as Json | null;
+    const decoder = this.decoderConfig;
     const spaceForMeta = containsType(decoder, 'Metaspace') || JSON.stringify(decoder ?? '').includes('"▁"');
     const parts: Uint8Array[] = [];
     const offsets = new Int32Array(this.vocabSize + 1);

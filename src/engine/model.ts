@@ -93,7 +93,9 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const family = familyFor(config.model_type);
   const spec = family.parseConfig(config);
   opts.signal?.throwIfAborted();
-  const ckpt = await openCheckpoint(dir);
+  // NaN/Inf weights would turn into NaN routing with no hint why; the check rides on the dtype
+  // conversion (see checkpoint/dtypes.ts widen) and names the file, tensor and element.
+  const ckpt = await openCheckpoint(dir, { checkFinite: true });
   let loaded;
   try {
     // Abort is checked after every tensor read; a failed or aborted load frees what it had made.

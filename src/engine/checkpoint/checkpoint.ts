@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DTYPE_BYTES, widenInPlace, type Dtype } from './dtypes';
+import { DTYPE_BYTES, findNonFinite, widen, type Dtype } from './dtypes';
 import { CheckpointError, checkpointError } from './errors';
 import { INDEX_FILE, SINGLE_FILE, assertDirectory, listWeightFiles, pickleRefusal, readJsonFile, resolveInside } from './modelFolder';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensorsHeader';
@@ -15,6 +15,7 @@ import { isJsonObject } from './strictJson';
 
 export { CheckpointError } from './errors';
 export type { Dtype } from './dtypes';
+export { findNonFinite } from './dtypes';
 
 export interface TensorInfo {
   name: string;
@@ -55,18 +56,6 @@ const READ_CHUNK = 64 * 1024 * 1024;
 if (os.endianness() !== 'LE') {
   // safetensors is little-endian and the typed-array views below assume the host is too.
   throw new Error('MoE Lens checkpoint loading needs a little-endian machine');
-}
-
-/** Index of the first NaN or ±Inf in `data`, or -1. */
-export function findNonFinite(data: Float32Array): number {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    // v - v is 0 for finite v and NaN for NaN and ±Inf: one compare per element.
-    if (v - v !== 0) {
-      return i;
-    }
-  }
-  return -1;
 }
 
 /** Throws a CheckpointError naming the tensor, the element and how many are non-finite. */
@@ -150,14 +139,13 @@ class SafetensorsCheckpoint implements Checkpoint {
       }
       done += bytesRead;
     }
-    let out = widenInPlace(t.dtype, buf, count);
-    if (DTYPE_BYTES[t.dtype] > 4) {
-      out = out.slice(); // release the wider input buffer
+    const check = opts.checkFinite ?? this.defaults.checkFinite ?? false;
+    const widened = widen(t.dtype, buf, count, check);
+    if (!widened.finite) {
+      assertFinite(t, widened.data); // the slow pass (count, first index) runs only on a bad tensor
     }
-    if (opts.checkFinite ?? this.defaults.checkFinite) {
-      assertFinite(t, out);
-    }
-    return out;
+    // Wider inputs (F64, I64, U64) are copied out so the 8-byte buffer can be released.
+    return DTYPE_BYTES[t.dtype] > 4 ? widened.data.slice() : widened.data;
   }
 
   async close(): Promise<void> {

@@ -72,47 +72,77 @@ export function fp8e5m2ToFloat(b: number): number {
  * the output's own buffer) so that 2-byte and 1-byte types can widen in place without a second copy.
  */
 export function widenInPlace(dtype: Dtype, buf: ArrayBuffer, count: number): Float32Array {
+  return widen(dtype, buf, count, false).data;
+}
+
+/** Index of the first NaN or ±Inf in `data`, or -1. */
+export function findNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    // v - v is 0 for finite v and NaN for NaN and ±Inf: one compare per element.
+    if (v - v !== 0) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * widenInPlace that, with `checkFinite`, also says whether every value is finite. The half and fp8
+ * types test the exponent bits inside the conversion loop they run anyway (a separate pass over
+ * the float32 output cost ~9% of a bf16 model load); F32 and F64 scan; integers are always finite.
+ * Without `checkFinite`, `finite` is true.
+ */
+export function widen(dtype: Dtype, buf: ArrayBuffer, count: number, checkFinite: boolean): { data: Float32Array; finite: boolean } {
   const out = new Float32Array(buf, 0, count);
   switch (dtype) {
     case 'F32':
-      return out;
+      return { data: out, finite: !checkFinite || findNonFinite(out) < 0 };
     case 'BF16': {
       // Walk backwards: out[i] occupies the bytes of inputs 2i and 2i+1, which are already consumed.
       const src = new Uint16Array(buf, 0, count);
       const bits = new Uint32Array(buf, 0, count);
+      // Exponent all ones (0x7f80) ⇔ NaN or ±Inf; adding 0x80 then carries into bit 15 only then.
+      let bad = 0;
       for (let i = count - 1; i >= 0; i--) {
-        bits[i] = src[i] << 16;
+        const h = src[i];
+        bad |= (h & 0x7f80) + 0x80;
+        bits[i] = h << 16;
       }
-      return out;
+      return { data: out, finite: !checkFinite || (bad & 0x8000) === 0 };
     }
     case 'F16': {
       const src = new Uint16Array(buf, 0, count);
       const t = getHalfTable();
+      // Exponent all ones (0x7c00) ⇔ NaN or ±Inf.
+      let bad = 0;
       for (let i = count - 1; i >= 0; i--) {
-        out[i] = t[src[i]];
+        const h = src[i];
+        bad |= (h & 0x7c00) + 0x400;
+        out[i] = t[h];
       }
-      return out;
+      return { data: out, finite: !checkFinite || (bad & 0x8000) === 0 };
     }
     case 'I16': {
       const src = new Int16Array(buf, 0, count);
       for (let i = count - 1; i >= 0; i--) {
         out[i] = src[i];
       }
-      return out;
+      return { data: out, finite: true };
     }
     case 'U16': {
       const src = new Uint16Array(buf, 0, count);
       for (let i = count - 1; i >= 0; i--) {
         out[i] = src[i];
       }
-      return out;
+      return { data: out, finite: true };
     }
     case 'I8': {
       const src = new Int8Array(buf, 0, count);
       for (let i = count - 1; i >= 0; i--) {
         out[i] = src[i];
       }
-      return out;
+      return { data: out, finite: true };
     }
     case 'U8':
     case 'BOOL': {
@@ -120,7 +150,7 @@ export function widenInPlace(dtype: Dtype, buf: ArrayBuffer, count: number): Flo
       for (let i = count - 1; i >= 0; i--) {
         out[i] = dtype === 'BOOL' ? (src[i] ? 1 : 0) : src[i];
       }
-      return out;
+      return { data: out, finite: true };
     }
     case 'F8_E4M3':
     case 'F8_E5M2': {
@@ -132,21 +162,22 @@ export function widenInPlace(dtype: Dtype, buf: ArrayBuffer, count: number): Flo
       for (let i = count - 1; i >= 0; i--) {
         out[i] = table[src[i]];
       }
-      return out;
+      // Few fp8 checkpoints are large enough for a second pass over the output to matter.
+      return { data: out, finite: !checkFinite || findNonFinite(out) < 0 };
     }
     case 'I32': {
       const src = new Int32Array(buf, 0, count);
       for (let i = 0; i < count; i++) {
         out[i] = src[i];
       }
-      return out;
+      return { data: out, finite: true };
     }
     case 'U32': {
       const src = new Uint32Array(buf, 0, count);
       for (let i = 0; i < count; i++) {
         out[i] = src[i];
       }
-      return out;
+      return { data: out, finite: true };
     }
     case 'F64': {
       // 8-byte inputs are wider than the outputs: walk forwards (output i ends before input i starts).
@@ -154,21 +185,22 @@ export function widenInPlace(dtype: Dtype, buf: ArrayBuffer, count: number): Flo
       for (let i = 0; i < count; i++) {
         out[i] = src[i];
       }
-      return out;
+      // Checked after narrowing, so a double beyond float32's range counts as the Inf it became.
+      return { data: out, finite: !checkFinite || findNonFinite(out) < 0 };
     }
     case 'I64': {
       const src = new BigInt64Array(buf, 0, count);
       for (let i = 0; i < count; i++) {
         out[i] = Number(src[i]);
       }
-      return out;
+      return { data: out, finite: true };
     }
     case 'U64': {
       const src = new BigUint64Array(buf, 0, count);
       for (let i = 0; i < count; i++) {
         out[i] = Number(src[i]);
       }
-      return out;
+      return { data: out, finite: true };
     }
   }
 }

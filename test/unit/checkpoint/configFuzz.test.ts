@@ -5,7 +5,7 @@
  * config.json (or the tensor that disagrees) and the field, within 1 s, and never a crash or OOM.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -22,6 +22,26 @@ before(() => {
   writeOlmoeCheckpoint(base, TINY);
 });
 after(() => rmSync(root, { recursive: true, force: true }));
+
+/**
+ * Overwrites element `index` of the bf16 tensor `name` in whichever shard of `dir` holds it with the
+ * bf16 bit pattern `bits` (0x7fc0 NaN, 0x7f80 +Inf, 0xff80 −Inf); returns that shard's file name.
+ */
+function poisonBf16(dir: string, name: string, index: number, bits: number): string {
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.safetensors'))) {
+    const buf = readFileSync(path.join(dir, file));
+    const headerLen = Number(buf.readBigUInt64LE(0));
+    const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+    const t = header[name];
+    if (t) {
+      assert.equal(t.dtype, 'BF16');
+      buf.writeUInt16LE(bits, 8 + headerLen + t.data_offsets[0] + 2 * index);
+      writeFileSync(path.join(dir, file), buf);
+      return file;
+    }
+  }
+  throw new Error(`no shard of ${dir} holds ${name}`);
+}
 
 type Edit = Record<string, unknown>;
 const DELETE = Symbol('delete');
@@ -115,5 +135,28 @@ describe('config fuzz through loadModel', () => {
     }
     process.stdout.write(`# slowest config case: ${slowest.toFixed(1)} ms\n`);
     assert.deepEqual(problems, []);
+  });
+
+  test('a NaN or ±Inf weight is refused by loadModel, naming the shard, the tensor and the element', async () => {
+    const D = TINY.hiddenSize;
+    const poisons: [string, number, number, RegExp][] = [
+      ['model.layers.1.mlp.experts.2.up_proj.weight', 3 * D + 5, 0x7fc0, /first: NaN at \[3, 5\]/],
+      ['model.embed_tokens.weight', 0, 0xff80, /first: -Infinity at \[0, 0\]/],
+      ['model.layers.0.input_layernorm.weight', D - 1, 0x7f80, /first: Infinity at \[15\]/],
+    ];
+    for (const [i, [tensor, index, bits, first]] of poisons.entries()) {
+      const dir = path.join(root, `nan${i}`);
+      cpSync(base, dir, { recursive: true });
+      const shard = poisonBf16(dir, tensor, index, bits);
+      await assert.rejects(
+        loadModel(dir, { backend: 'cpu' }),
+        (e: Error) => {
+          assert.ok(e.message.startsWith(path.join(dir, shard) + ': '), e.message);
+          assert.ok(e.message.includes(`tensor ${JSON.stringify(tensor)}: holds 1 non-finite value `), e.message);
+          assert.match(e.message, first);
+          return true;
+        },
+      );
+    }
   });
 });

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CheckpointError, assertFinite, findNonFinite, openCheckpoint } from '../../../src/engine/checkpoint/checkpoint';
+import { widen, type Dtype } from '../../../src/engine/checkpoint/dtypes';
 import { readModelConfig } from '../../../src/engine/checkpoint/modelFolder';
 import { parseStrictJson } from '../../../src/engine/checkpoint/strictJson';
 import { rawSafetensors, toBf16, toF16, writeSafetensors, writeShardedSafetensors } from '../../helpers/writeSafetensors';
@@ -215,6 +216,41 @@ describe('non-finite detection', () => {
     assert.ok(Number.isNaN((await ck2.readFloat32('bad'))[4]));
     await ck.close();
     await ck2.close();
+  });
+
+  test('widen with checkFinite: the in-loop bit test of each dtype agrees with a scan of the output', () => {
+    /** Raw little-endian element bit patterns → widen's verdict, and a scan of what it produced. */
+    const verdict = (dtype: Dtype, raw: number[] | Float64Array): [boolean, boolean] => {
+      const bytes = { BF16: 2, F16: 2, F8_E4M3: 1, F8_E5M2: 1, F64: 8, F32: 4, I32: 4 }[dtype as string] as number;
+      const buf = new ArrayBuffer(Math.max(4, bytes) * raw.length);
+      const view = new DataView(buf);
+      raw.forEach((v, i) => (bytes === 8 ? view.setFloat64(i * 8, v, true) : bytes === 4 ? view.setUint32(i * 4, v, true) : bytes === 2 ? view.setUint16(i * 2, v, true) : view.setUint8(i, v)));
+      const { data, finite } = widen(dtype, buf, raw.length, true);
+      assert.equal(widen(dtype, buf.slice(0), raw.length, false).finite, true, 'unchecked is always "finite"');
+      return [finite, findNonFinite(data) < 0];
+    };
+    const cases: [Dtype, number[] | Float64Array, boolean][] = [
+      ['BF16', [0x3f80, 0x7f7f, 0xff7f, 0x0001, 0x8000], true], // 1, ±max, subnormal, -0
+      ['BF16', [0x3f80, 0x7fc0], false], // NaN
+      ['BF16', [0x7f80, 0x3f80], false], // +Inf
+      ['BF16', [0x3f80, 0x3f80, 0xff80], false], // -Inf
+      ['BF16', [0x7f81], false], // signalling NaN
+      ['F16', [0x3c00, 0x7bff, 0xfbff, 0x0001], true],
+      ['F16', [0x3c00, 0x7e00], false],
+      ['F16', [0xfc00], false],
+      ['F8_E4M3', [0x7e, 0xfe, 0x38], true], // ±448 is the max, no infinities
+      ['F8_E4M3', [0x38, 0x7f], false],
+      ['F8_E5M2', [0x7b, 0x3c], true],
+      ['F8_E5M2', [0x3c, 0x7c], false],
+      ['F32', [0x3f800000, 0x7f7fffff], true],
+      ['F32', [0x3f800000, 0xff800000], false],
+      ['F64', new Float64Array([1, -3.4e38]), true],
+      ['F64', new Float64Array([1, 1e300]), false], // beyond float32: became Inf
+      ['I32', [0x7fffffff, 0xffffffff], true],
+    ];
+    for (const [dtype, raw, finite] of cases) {
+      assert.deepEqual(verdict(dtype, raw), [finite, finite], `${dtype} [${[...raw].map((v) => v.toString(16))}]`);
+    }
   });
 
   test('findNonFinite / assertFinite', () => {

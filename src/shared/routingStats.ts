@@ -66,8 +66,25 @@ export function scoreMargin(scores: readonly number[], k: number): { margin: num
   if (scores.length <= k || k < 1) {
     return { margin: NaN, nearMiss: null };
   }
-  const order = rankByScore(scores);
-  return { margin: scores[order[k - 1]!]! - scores[order[k]!]!, nearMiss: order[k]! };
+  // Only the top k+1 matter: keep them by insertion (ties to the lower index), no full sort.
+  const top: number[] = [];
+  for (let i = 0; i < scores.length; i++) {
+    const x = scores[i]!;
+    if (top.length === k + 1 && x <= scores[top[k]!]!) {
+      continue;
+    }
+    let j = Math.min(top.length, k);
+    if (top.length < k + 1) {
+      top.push(i);
+      j = top.length - 1;
+    }
+    while (j > 0 && scores[top[j - 1]!]! < x) {
+      top[j] = top[j - 1]!;
+      j--;
+    }
+    top[j] = i;
+  }
+  return { margin: scores[top[k - 1]!]! - scores[top[k]!]!, nearMiss: top[k]! };
 }
 
 /** Share of the MoE output weight carried by the shared expert: s / (s + Σ routed weights). */

@@ -9,6 +9,7 @@
  * the shapes are few and flat, and the trace check has to be a tight loop over up to millions of
  * numbers, which generic schema libraries make several times slower and the bundle larger.
  */
+import { softmax } from './routingStats';
 import type { RoutingTrace } from './trace';
 
 /** Which panel a message or a saved state belongs to. */
@@ -138,6 +139,48 @@ export type HostToWebview =
   | DidChangeTokenSelectionNotification
   | DidChangeExpertHighlightNotification
   | ExportDidSaveNotification;
+
+// WIRE FORM OF THE TRACE
+
+/** Gates whose scores are softmax(router logits): the scores need not travel. */
+const SOFTMAX_GATES: ReadonlySet<string> = new Set(['softmax-renormalized', 'softmax-raw', 'softmax-scaled']);
+
+/**
+ * Host side: the trace as a panel receives it. The LM-head logits ([T][V]) are dropped (no panel
+ * draws them), and so are the scores where they are softmax(router logits): that halves the
+ * message, whose delivery (serialise, copy, deserialise) is most of a large document's first render.
+ */
+export function slimTrace(trace: RoutingTrace): RoutingTrace {
+  const derivable = SOFTMAX_GATES.has(trace.model.gate);
+  const slim: RoutingTrace = {
+    ...trace,
+    layers: trace.layers.map((l) => (derivable && l.routerLogits ? { ...l, scores: null } : l)),
+  };
+  delete slim.logits;
+  return slim;
+}
+
+/** Webview side, after validation: puts back the scores `slimTrace` left out (in place). */
+export function restoreScores(trace: RoutingTrace): RoutingTrace {
+  if (SOFTMAX_GATES.has(trace.model.gate)) {
+    for (const l of trace.layers) {
+      if (l.scores === null && l.routerLogits) {
+        l.scores = l.routerLogits.map((row) => softmax(row));
+      }
+    }
+  }
+  return trace;
+}
+
+/** One token's scores in one layer, recomputed from the logits when `slimTrace` left them out. */
+export function scoresRow(trace: RoutingTrace, l: RoutingTrace['layers'][number], t: number): number[] | null {
+  const row = l.scores?.[t];
+  if (row) {
+    return row;
+  }
+  const logits = l.routerLogits?.[t];
+  return logits && SOFTMAX_GATES.has(trace.model.gate) ? softmax(logits) : null;
+}
 
 // VALIDATION (both sides)
 

@@ -13,6 +13,7 @@ import {
   ExportDidSaveNotification,
   HighlightExpertCommand,
   ReadyCommand,
+  restoreScores,
   SelectLayerCommand,
   SelectTokenCommand,
   type ExpertRef,
@@ -141,6 +142,9 @@ function ctx(): Ctx | null {
 }
 
 function setState(next: State): void {
+  if (next.trace) {
+    restoreScores(next.trace);
+  }
   const sameDoc = state?.uri === next.uri;
   state = next;
   if (!sameDoc && persisted.uri === next.uri && persisted.layer !== null) {
@@ -205,6 +209,8 @@ function setHighlight(h: ExpertRef | null): void {
 // ---- drawing ---------------------------------------------------------------------------------
 
 function show(card: ChartCard, d: ChartData): void {
+  // Heights may have changed with the expert count; ECharts only measures on resize.
+  card.resize();
   card.update(d.option, d.rows, d.subtitle);
 }
 
@@ -224,23 +230,42 @@ function renderAll(): void {
   cards.coact!.root.querySelector<HTMLElement>('.chart')!.style.height = `${matrixHeight}px`;
   cards.transitions!.root.querySelector<HTMLElement>('.chart')!.style.height = `${matrixHeight}px`;
   renderFigures(c);
-  show(cards.heatmap!, loadHeatmap(c));
-  show(cards.load!, expertLoad(c));
-  show(cards.entropy!, entropyBox(c));
-  show(cards.margin!, marginBox(c));
-  show(cards.surprisal!, surprisalScatter(c));
-  show(cards.coact!, coActivationChart(c));
-  show(cards.same!, sameExpertChart(c));
-  show(cards.consistency!, consistencyChart(c));
-  renderBalance(c);
-  renderTopTokens(c);
   pairA.set(options, String(pair?.[0]));
   pairB.set(options, String(pair?.[1]));
-  renderTransitions();
-  for (const card of Object.values(cards)) {
-    card.resize();
-  }
+  // The first charts are drawn at once; the rest one per task, so the panel shows up quickly and
+  // stays responsive on long documents. A newer renderAll drops the older queue.
+  const steps: (() => void)[] = [
+    () => show(cards.heatmap!, loadHeatmap(c)),
+    () => show(cards.load!, expertLoad(c)),
+    () => renderBalance(c),
+    () => show(cards.entropy!, entropyBox(c)),
+    () => show(cards.margin!, marginBox(c)),
+    () => show(cards.surprisal!, surprisalScatter(c)),
+    () => show(cards.same!, sameExpertChart(c)),
+    () => show(cards.coact!, coActivationChart(c)),
+    () => renderTransitions(),
+    () => show(cards.consistency!, consistencyChart(c)),
+    () => renderTopTokens(c),
+  ];
+  const generation = ++renderGeneration;
+  document.body.dataset.complete = 'false';
+  steps.splice(0, 3).forEach((f) => f());
+  const next = (): void => {
+    if (generation !== renderGeneration) {
+      return;
+    }
+    const f = steps.shift();
+    if (f) {
+      f();
+      window.setTimeout(next, 0);
+    } else {
+      document.body.dataset.complete = 'true';
+    }
+  };
+  window.setTimeout(next, 0);
 }
+
+let renderGeneration = 0;
 
 function renderTransitions(): void {
   const c = ctx();

@@ -206,10 +206,19 @@ export function surprisalScatter(ctx: Ctx): ChartData {
     list.push([x, y, t]);
     byExpert.set(top, list);
   }
-  const big = trace.tokens.length > 5000;
+  // Past a few thousand points a scatter is ink, not information: draw an even sample (CSV keeps all).
+  const MAX_POINTS = 4000;
+  const total = [...byExpert.values()].reduce((a, d) => a + d.length, 0);
+  if (total > MAX_POINTS) {
+    const every = total / MAX_POINTS;
+    for (const [e, d] of byExpert) {
+      byExpert.set(e, d.filter((_, i) => Math.floor(i / every) !== Math.floor((i - 1) / every)));
+    }
+  }
+  const big = total > MAX_POINTS;
   return {
     rows,
-    subtitle: `Layer ${s.layer}: each point a token, coloured by its top-1 expert. Click a point to select the token.`,
+    subtitle: `Layer ${s.layer}: each point a token, coloured by its top-1 expert${big ? ` (an even sample of ${MAX_POINTS} of ${total})` : ''}. Click a point to select the token.`,
     option: {
       grid: { left: 48, right: 16, top: 28, bottom: 36 },
       tooltip: {

@@ -5,6 +5,7 @@
  */
 import { rankByScore, scoreMargin, sharedShare, tokenEntropy } from '../shared/routingStats';
 import type { LayerRouting, RoutingTrace } from '../shared/trace';
+import { scoresRow } from '../shared/webviewProtocol';
 import { el, fmt, pct, visibleText } from './dom';
 import { rgba, type Rgb } from './palette';
 
@@ -46,8 +47,9 @@ function dl(pairs: [string, string][]): HTMLElement {
 }
 
 function layerFacts(trace: RoutingTrace, l: LayerRouting, t: number): { entropy: number; margin: number; nearMiss: number | null } {
-  const entropy = tokenEntropy(l.routerLogits?.[t] ?? null, l.scores?.[t] ?? null);
-  const m = l.scores ? scoreMargin(l.scores[t]!, trace.model.topK) : { margin: NaN, nearMiss: null };
+  const scores = scoresRow(trace, l, t);
+  const entropy = tokenEntropy(l.routerLogits?.[t] ?? null, scores);
+  const m = scores ? scoreMargin(scores, trace.model.topK) : { margin: NaN, nearMiss: null };
   return { entropy, margin: m.margin, nearMiss: m.nearMiss };
 }
 
@@ -84,7 +86,7 @@ export function renderTokenDetail(
     root.appendChild(el('h3', undefined, `Layer ${layer}`));
     const experts = l.experts[t]!;
     const weights = l.weights[t]!;
-    const scores = l.scores?.[t] ?? null;
+    const scores = scoresRow(trace, l, t);
     const ranks = scores ? rankByScore(scores) : null;
     const table = el('table', 'routing-table');
     table.appendChild(row(['expert', 'weight (applied)', 'score', 'score rank'], true));

@@ -89,7 +89,8 @@ export function fixtureTrace(): RoutingTrace {
 /** The real trace of a document with markup in it, and its text (see the file comment for the order tried). */
 export function documentTrace(): { trace: RoutingTrace; text: string } {
   const demo = join(root, 'models', 'demo');
-  if (existsSync(join(demo, 'model.safetensors')) && existsSync(join(demo, 'tokenizer.json'))) {
+  // MOE_LENS_WEBVIEW_TRACE=fixture skips the demo model (to exercise the fallback).
+  if (process.env.MOE_LENS_WEBVIEW_TRACE !== 'fixture' && existsSync(join(demo, 'model.safetensors')) && existsSync(join(demo, 'tokenizer.json'))) {
     const t = engineTrace(['--model', demo, '--text', DOCUMENT]);
     if (t) {
       traceSource = 'engine CLI (dist/cli.js trace --text) on models/demo';

@@ -7,7 +7,6 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { DocumentAnalysis, RoutingStore } from '../routingStore';
-import type { RoutingTrace } from '../../shared/trace';
 import {
   DidChangeExpertHighlightNotification,
   DidChangeLayerNotification,
@@ -16,6 +15,7 @@ import {
   ExportDidSaveNotification,
   HighlightExpertCommand,
   isWebviewToHost,
+  slimTrace,
   ReadyCommand,
   SaveExportRequest,
   SelectLayerCommand,
@@ -47,13 +47,6 @@ export function mediaRoot(context: vscode.ExtensionContext): vscode.Uri {
 
 export function webviewOptions(context: vscode.ExtensionContext): vscode.WebviewOptions {
   return { enableScripts: true, localResourceRoots: [mediaRoot(context)] };
-}
-
-/** The host's copy minus the LM-head logits: [T][V] is large and no panel draws it. */
-function forWebview(trace: RoutingTrace): RoutingTrace {
-  const rest = { ...trace };
-  delete rest.logits;
-  return rest;
 }
 
 export class PanelController implements vscode.Disposable {
@@ -146,7 +139,7 @@ export class PanelController implements vscode.Disposable {
       uri: a?.uri ?? null,
       label: a ? path.basename(vscode.Uri.parse(a.uri).path) : null,
       text: a?.text ?? null,
-      trace: a ? forWebview(a.trace) : null,
+      trace: a ? slimTrace(a.trace) : null,
       layer: this.store.selectedLayer ?? null,
       selectedToken: this.selectedToken !== null && this.selectedToken < T ? this.selectedToken : null,
       highlight: h && h.expert !== null ? { layer: h.layer, expert: h.expert } : null,

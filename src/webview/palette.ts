@@ -56,6 +56,11 @@ export function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
+/** Two colours a reader could confuse: closer than 64 in RGB. */
+export function tooClose(a: Rgb, b: Rgb): boolean {
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]) < 64;
+}
+
 function hsl(h: number, s: number, l: number): Rgb {
   const a = s * Math.min(l, 1 - l);
   const f = (n: number): number => {
@@ -70,7 +75,8 @@ export function expertPalette(n: number): Rgb[] {
   const base: Rgb[] = [];
   THEME_VARS.forEach((v, i) => {
     const c = toRgb(cssVar(v)) ?? FALLBACK[i];
-    if (c && !base.some((b) => b[0] === c[0] && b[1] === c[1] && b[2] === c[2])) {
+    // Themes repeat colours (charts.red = ansiBrightRed, charts.blue ≈ ansiBrightBlue): skip near twins.
+    if (c && !base.some((b) => tooClose(b, c))) {
       base.push(c);
     }
   });

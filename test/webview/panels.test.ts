@@ -35,7 +35,7 @@ async function ready(page: Page): Promise<void> {
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
 }
 
-/** The expert colours the page should use for the theme: its chart/ANSI variables in order, duplicates dropped. */
+/** The expert colours the page should use for the theme: its chart/ANSI variables in order, near twins dropped. */
 function themePalette(theme: Theme): [number, number, number][] {
   const css = readFileSync(join(__dirname, 'themes', `${theme}.css`), 'utf8');
   const names = ['charts-blue', 'charts-orange', 'charts-green', 'charts-red', 'charts-purple', 'charts-yellow', 'terminal-ansiCyan', 'terminal-ansiMagenta', 'terminal-ansiBrightBlue', 'terminal-ansiBrightGreen', 'terminal-ansiBrightRed', 'terminal-ansiBrightYellow'];
@@ -44,7 +44,7 @@ function themePalette(theme: Theme): [number, number, number][] {
     const m = new RegExp(`--vscode-${n}: #([0-9a-f]{6})`).exec(css);
     if (m) {
       const c: [number, number, number] = [0, 2, 4].map((i) => parseInt(m[1]!.slice(i, i + 2), 16)) as [number, number, number];
-      if (!out.some((o) => o.join() === c.join())) {
+      if (!out.some((o) => Math.hypot(o[0] - c[0], o[1] - c[1], o[2] - c[2]) < 64)) {
         out.push(c);
       }
     }

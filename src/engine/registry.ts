@@ -23,14 +23,20 @@ export function supportedModelTypes(): string[] {
   return [...FAMILIES.keys()].sort();
 }
 
-/** The family for a config's model_type, or a clear error listing what is supported. */
+/** The family for a config's model_type, or a clear error naming config.json and listing what is supported. */
 export function familyFor(modelType: unknown): FamilyDef<unknown> {
-  if (typeof modelType !== 'string' || modelType === '') {
-    throw new Error(`config.json has no 'model_type'; supported model types: ${supportedModelTypes().join(', ')}`);
+  const supported = `supported model types: ${supportedModelTypes().join(', ')}`;
+  if (modelType === undefined || modelType === null || modelType === '') {
+    throw new Error(`config.json has no 'model_type'; ${supported}`);
+  }
+  if (typeof modelType !== 'string') {
+    // Strict JSON reads big integers as bigint, which JSON.stringify refuses.
+    const shown = typeof modelType === 'bigint' ? String(modelType) : JSON.stringify(modelType).slice(0, 60);
+    throw new Error(`config.json: model_type ${shown} is not a string; ${supported}`);
   }
   const family = FAMILIES.get(MODEL_TYPE_ALIASES[modelType] ?? modelType);
   if (!family) {
-    throw new Error(`model_type '${modelType}' is not supported; supported model types: ${supportedModelTypes().join(', ')}`);
+    throw new Error(`config.json: model_type '${modelType}' is not supported; ${supported}`);
   }
   return family;
 }

@@ -91,6 +91,21 @@ export class ConfigReader {
     return v;
   }
 
+  /**
+   * The attention head size: `head_dim` when the family reads one and it is set, else
+   * hidden_size / num_attention_heads, which must divide evenly. (transformers floors the division;
+   * refusing names the likely typo instead of a tensor whose shape then disagrees.)
+   */
+  headDim(hiddenSize: number, numHeads: number, readsHeadDim: boolean): number {
+    if (readsHeadDim && this.has('head_dim')) {
+      return this.int('head_dim');
+    }
+    if (hiddenSize % numHeads !== 0) {
+      this.fail('num_attention_heads', `(${numHeads}) does not divide 'hidden_size' (${hiddenSize})${readsHeadDim ? " and no 'head_dim' is given" : ''}`);
+    }
+    return hiddenSize / numHeads;
+  }
+
   intList(key: string, dflt: number[]): number[] {
     const v = this.raw(key) ?? dflt;
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'number' && typeof x !== 'bigint')) {
@@ -176,6 +191,20 @@ export class WeightReader {
     g.wT.dispose();
     u.wT.dispose();
     return { gateUp: { wT: gateUp, b: null }, down: await this.linear(down, D, I) };
+  }
+
+  /**
+   * A router nn.Linear [E, D] (+ bias [E]). An expert count that disagrees with the weights is
+   * named by its config key and both numbers, not as a shape mismatch.
+   */
+  async router(name: string, E: number, D: number, config: { modelType: string; key: string }, bias = false): Promise<Linear> {
+    const shape = this.ckpt.info(`${name}.weight`).shape;
+    if (shape.length === 2 && shape[0] !== E) {
+      throw new Error(
+        `config.json (${config.modelType}): '${config.key}' is ${E}, but the router '${name}.weight' has ${shape[0]} experts (shape [${shape.join(', ')}])`,
+      );
+    }
+    return this.linear(name, E, D, bias);
   }
 
   /** A plain matrix [rows, cols] as stored, as a tensor. */

@@ -238,7 +238,7 @@ export async function load(ckpt: Checkpoint, cfg: DeepseekV3Config, onProgress?:
       layers.push({ ...common, ffn: { kind: 'dense', mlp: (x) => swigluMlp(dense, x) }, owned: [...mlaTensors(attn), ...swigluTensors(dense)] });
       continue;
     }
-    const router = await r.linear(`${p}.mlp.gate`, E, D); // [D, E]
+    const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'deepseek_v3', key: 'n_routed_experts' }); // [D, E]
     const bias = Array.from(await r.read(`${p}.mlp.gate.e_score_correction_bias`, [E])); // [E]
     const experts: SwigluWeights[] = [];
     for (let e = 0; e < E; e++) {

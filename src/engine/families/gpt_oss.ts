@@ -56,7 +56,7 @@ export function parseConfig(json: Record<string, unknown>): GptOssConfig {
   const numHeads = c.int('num_attention_heads', 64);
   const numLayers = c.int('num_hidden_layers', 36);
   const numExperts = c.int('num_local_experts', 128);
-  const headDim = c.optInt('head_dim') ?? hiddenSize / numHeads;
+  const headDim = c.headDim(hiddenSize, numHeads, true);
   const maxPositions = c.int('max_position_embeddings', 131072);
   const window = c.int('sliding_window', 128);
   const rawTypes = json.layer_types ?? Array.from({ length: numLayers }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
@@ -181,7 +181,7 @@ export async function load(ckpt: Checkpoint, cfg: GptOssConfig, onProgress?: (f:
     };
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: true, o: true });
     const sinks = await r.vector(`${p}.self_attn.sinks`, cfg.numHeads); // [H]
-    const router = await r.linear(`${p}.mlp.router`, E, D, true); // [D, E] + [E]
+    const router = await r.router(`${p}.mlp.router`, E, D, { modelType: 'gpt_oss', key: 'num_local_experts' }, true); // [D, E] + [E]
     const experts = await readExperts(r, `${p}.mlp.experts`, E, D, cfg.intermediateSize);
     layers.push({
       layer: i,

@@ -53,7 +53,7 @@ export function parseConfig(json: Record<string, unknown>): GraniteMoeConfig {
   const numHeads = c.int('num_attention_heads');
   const numExperts = c.int('num_local_experts', 8);
   const maxPositions = c.int('max_position_embeddings', 2048);
-  const headDim = hiddenSize / numHeads;
+  const headDim = c.headDim(hiddenSize, numHeads, false);
   const logitsScaling = c.num('logits_scaling', 1);
   if (logitsScaling === 0) {
     throw new Error("config.json (granitemoe): 'logits_scaling' must not be 0");
@@ -117,7 +117,7 @@ export async function load(ckpt: Checkpoint, cfg: GraniteMoeConfig, onProgress?:
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
-    const router = await r.linear(`${p}.block_sparse_moe.router.layer`, E, D); // [D, E]
+    const router = await r.router(`${p}.block_sparse_moe.router.layer`, E, D, { modelType: 'granitemoe', key: 'num_local_experts' }); // [D, E]
     const experts = await readExperts(r, `${p}.block_sparse_moe`, E, D, I);
     layers.push({
       layer: i,

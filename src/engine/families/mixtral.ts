@@ -45,7 +45,7 @@ export function parseConfig(json: Record<string, unknown>): MixtralConfig {
   const hiddenSize = c.int('hidden_size');
   const numHeads = c.int('num_attention_heads');
   const numExperts = c.int('num_local_experts', 8);
-  const headDim = c.optInt('head_dim') ?? hiddenSize / numHeads;
+  const headDim = c.headDim(hiddenSize, numHeads, true);
   const maxPositions = c.int('max_position_embeddings', 4096 * 32);
   return {
     vocabSize: c.int('vocab_size'),
@@ -90,7 +90,7 @@ export async function load(ckpt: Checkpoint, cfg: MixtralConfig, onProgress?: (f
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: false, o: false });
-    const router = await r.linear(`${p}.block_sparse_moe.gate`, E, D); // [D, E]
+    const router = await r.router(`${p}.block_sparse_moe.gate`, E, D, { modelType: 'mixtral', key: 'num_local_experts' }); // [D, E]
     const experts = [];
     for (let e = 0; e < E; e++) {
       const x = `${p}.block_sparse_moe.experts.${e}`;

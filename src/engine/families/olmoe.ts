@@ -49,7 +49,7 @@ export function parseConfig(json: Record<string, unknown>): OlmoeConfig {
   const numHeads = c.int('num_attention_heads');
   const numExperts = c.int('num_experts', 64);
   const maxPositions = c.int('max_position_embeddings', 4096);
-  const headDim = hiddenSize / numHeads;
+  const headDim = c.headDim(hiddenSize, numHeads, false);
   const clip = json.clip_qkv === undefined || json.clip_qkv === null ? null : c.num('clip_qkv');
   return {
     vocabSize: c.int('vocab_size'),
@@ -99,7 +99,7 @@ export async function load(ckpt: Checkpoint, cfg: OlmoeConfig, onProgress?: (f: 
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
-    const router = await r.linear(`${p}.mlp.gate`, E, D); // [D, E]
+    const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'olmoe', key: 'num_experts' }); // [D, E]
     const experts = [];
     for (let e = 0; e < E; e++) {
       const x = `${p}.mlp.experts.${e}`;

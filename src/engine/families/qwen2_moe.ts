@@ -55,7 +55,7 @@ export function parseConfig(json: Record<string, unknown>): Qwen2MoeConfig {
   const numLayers = c.int('num_hidden_layers');
   const numExperts = c.int('num_experts', 60);
   const maxPositions = c.int('max_position_embeddings', 32768);
-  const headDim = hiddenSize / numHeads;
+  const headDim = c.headDim(hiddenSize, numHeads, false);
   // transformers' eager attention applies the window to every layer when use_sliding_window is set
   // (max_window_layers only steers its flash-attention path), so every layer gets it here too.
   const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
@@ -127,7 +127,7 @@ export async function load(ckpt: Checkpoint, cfg: Qwen2MoeConfig, onProgress?: (
       layers.push({ ...common, ffn: { kind: 'dense', mlp: (x) => swigluMlp(mlp, x) }, owned: [...attentionTensors(attn), ...swigluTensors(mlp)] });
       continue;
     }
-    const router = await r.linear(`${p}.mlp.gate`, E, D); // [D, E]
+    const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen2_moe', key: 'num_experts' }); // [D, E]
     const experts = [];
     for (let e = 0; e < E; e++) {
       const x = `${p}.mlp.experts.${e}`;

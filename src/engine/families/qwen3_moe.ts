@@ -54,7 +54,7 @@ export function parseConfig(json: Record<string, unknown>): Qwen3MoeConfig {
   const numLayers = c.int('num_hidden_layers');
   const numExperts = c.int('num_experts', 128);
   const maxPositions = c.int('max_position_embeddings', 32768);
-  const headDim = c.optInt('head_dim') ?? hiddenSize / numHeads;
+  const headDim = c.headDim(hiddenSize, numHeads, true);
   // As Qwen2-MoE: with use_sliding_window, the eager mask is windowed in every layer.
   const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
   return {
@@ -119,7 +119,7 @@ export async function load(ckpt: Checkpoint, cfg: Qwen3MoeConfig, onProgress?: (
       layers.push({ ...common, ffn: { kind: 'dense', mlp: (x) => swigluMlp(mlp, x) }, owned: [...attentionTensors(attn), ...swigluTensors(mlp)] });
       continue;
     }
-    const router = await r.linear(`${p}.mlp.gate`, E, D); // [D, E]
+    const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen3_moe', key: 'num_experts' }); // [D, E]
     const experts = [];
     for (let e = 0; e < E; e++) {
       const x = `${p}.mlp.experts.${e}`;

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BENCH_OLMOE, writeOlmoeCheckpoint, type OlmoeShape } from '../../../bench/forwardCheckpoint';
 import { loadModel } from '../../../src/engine/model';
+import { FAMILIES, familyFor } from '../../../src/engine/registry';
 
 const TINY: OlmoeShape = { ...BENCH_OLMOE, vocabSize: 50, hiddenSize: 16, intermediateSize: 8, numLayers: 2, numHeads: 2, numKvHeads: 2, numExperts: 4, topK: 2, maxPositions: 64, shards: 2, seed: 7 };
 
@@ -59,7 +60,8 @@ const cases: [string, Edit, RegExp][] = [
   ['num_experts negative', { num_experts: -8 }, /num_experts/],
   ['num_experts 0', { num_experts: 0 }, /num_experts/],
   ['num_experts string', { num_experts: 'four' }, /num_experts/],
-  ['num_experts more than the checkpoint has', { num_experts: 5 }, /experts\.4|num_experts|not found|config\.json implies \[5,16\]/],
+  ['num_experts more than the checkpoint has', { num_experts: 5 }, /^config\.json \(olmoe\): 'num_experts' is 5, but the router 'model\.layers\.0\.mlp\.gate\.weight' has 4 experts \(shape \[4, 16\]\)/],
+  ['num_experts fewer than the checkpoint has', { num_experts: 3, num_experts_per_tok: 1 }, /^config\.json \(olmoe\): 'num_experts' is 3, but the router 'model\.layers\.0\.mlp\.gate\.weight' has 4 experts/],
   ['top-k above the expert count', { num_experts_per_tok: 5 }, /num_experts_per_tok/],
   ['top-k 0', { num_experts_per_tok: 0 }, /num_experts_per_tok/],
   ['top-k fractional', { num_experts_per_tok: 1.5 }, /num_experts_per_tok/],
@@ -71,7 +73,7 @@ const cases: [string, Edit, RegExp][] = [
   ['layers negative', { num_hidden_layers: -1 }, /num_hidden_layers/],
   ['more layers than the checkpoint has', { num_hidden_layers: 3 }, /layers\.2|not found/],
   ['heads 0', { num_attention_heads: 0 }, /num_attention_heads/],
-  ['heads do not divide hidden_size', { num_attention_heads: 3 }, /num_attention_heads|divis|config\.json implies/],
+  ['heads do not divide hidden_size', { num_attention_heads: 3 }, /^config\.json \(olmoe\): 'num_attention_heads' \(3\) does not divide 'hidden_size' \(16\)/],
   ['kv heads above heads', { num_key_value_heads: 4 }, /num_key_value_heads|k_proj|shape/],
   ['intermediate_size disagrees with the weights', { intermediate_size: 12 }, /intermediate_size|gate_proj|shape/],
   ['intermediate_size absurd', { intermediate_size: 1e15 }, /intermediate_size/],
@@ -81,9 +83,10 @@ const cases: [string, Edit, RegExp][] = [
   ['norm_topk_prob string', { norm_topk_prob: 'yes' }, /norm_topk_prob/],
   ['tie_word_embeddings string', { tie_word_embeddings: 'false' }, /tie_word_embeddings/],
   ['clip_qkv string', { clip_qkv: 'x' }, /clip_qkv/],
-  ['model_type missing', { model_type: DELETE }, /model_type.*supported|supported.*model_type/],
-  ['model_type unsupported', { model_type: 'llama' }, /'llama' is not supported.*olmoe/],
-  ['model_type a number', { model_type: 42 }, /model_type/],
+  ['model_type missing', { model_type: DELETE }, /config\.json has no 'model_type'; supported model types: deepseek_v3, gpt_oss, granitemoe, mixtral, olmoe, qwen2_moe, qwen3_moe$/],
+  ['model_type unsupported', { model_type: 'llama' }, /config\.json: model_type 'llama' is not supported; supported model types: deepseek_v3, gpt_oss, granitemoe, mixtral, olmoe, qwen2_moe, qwen3_moe$/],
+  ['model_type a huge number', { model_type: 1.5e29 }, /config\.json: model_type 1\.5e\+29 is not a string/],
+  ['model_type a number', { model_type: 42 }, /config\.json: model_type 42 is not a string; supported model types: deepseek_v3, gpt_oss, granitemoe, mixtral, olmoe, qwen2_moe, qwen3_moe$/],
   ['rope_scaling not an object', { rope_scaling: 'yarn' }, /rope_scaling/],
 ];
 
@@ -125,7 +128,7 @@ describe('config fuzz through loadModel', () => {
         problems.push(`[${label}] was accepted`);
       } else if (!(error instanceof Error) || ['TypeError', 'RangeError', 'ReferenceError'].includes(error.name)) {
         problems.push(`[${label}] crashed: ${String(error)}`);
-      } else if (!(error.message.includes('config.json') || error.message.includes('.safetensors') || error.message.startsWith(dir) || /^model_type '/.test(error.message)) || !says.test(error.message)) {
+      } else if (!(error.message.includes('config.json') || error.message.includes('.safetensors') || error.message.startsWith(dir)) || !says.test(error.message)) {
         problems.push(`[${label}] unclear message: ${error.message}`);
       } else if (error.message.includes('\n')) {
         problems.push(`[${label}] multi-line message: ${error.message}`);
@@ -157,6 +160,31 @@ describe('config fuzz through loadModel', () => {
           return true;
         },
       );
+    }
+  });
+
+  test('model_type as a bigint (strict JSON reads big integers so) is named, not a crash', () => {
+    assert.throws(() => familyFor(123456789012345678901234567890n), /^Error: config\.json: model_type 123456789012345678901234567890 is not a string; supported model types: /);
+  });
+
+  test('head size: every family refuses heads that do not divide hidden_size, unless it reads an explicit head_dim', () => {
+    const sizes = { hidden_size: 48, num_attention_heads: 5, num_key_value_heads: 5, vocab_size: 32, num_hidden_layers: 2, intermediate_size: 8, moe_intermediate_size: 8, shared_expert_intermediate_size: 8 };
+    const readsHeadDim = ['gpt_oss', 'mixtral', 'qwen3_moe'];
+    for (const [type, family] of FAMILIES) {
+      if (type === 'deepseek_v3') {
+        continue; // MLA: its head sizes are their own keys
+      }
+      assert.throws(() => family.parseConfig({ model_type: type, ...sizes }), (e: Error) => {
+        assert.equal(e.message, `config.json (${type}): 'num_attention_heads' (5) does not divide 'hidden_size' (48)${readsHeadDim.includes(type) ? " and no 'head_dim' is given" : ''}`);
+        return true;
+      });
+      const withHeadDim = () => (family.parseConfig({ model_type: type, ...sizes, head_dim: 8 }) as { headDim: number }).headDim;
+      if (readsHeadDim.includes(type)) {
+        assert.equal(withHeadDim(), 8, type);
+      } else {
+        assert.throws(withHeadDim, /does not divide/, type);
+      }
+      assert.equal((family.parseConfig({ model_type: type, ...sizes, num_attention_heads: 6, num_key_value_heads: 6 }) as { headDim: number }).headDim, 8, type);
     }
   });
 });

@@ -51,7 +51,7 @@ let pair: [number, number] | null = persisted.transitionLayers;
 
 const app = document.getElementById('app') ?? document.body;
 const header = el('header', 'toolbar');
-const title = el('div', 'title', 'MoE Lens: Dashboard');
+const title = el('div', 'title', 'Dashboard');
 const modelInfo = el('div', 'model muted');
 const layerSelect = select('Layer', (v) => pickLayer(Number(v)));
 header.append(title, modelInfo, layerSelect.root);
@@ -165,7 +165,7 @@ function setState(next: State): void {
   if (!pair || !layers.includes(pair[0]) || !layers.includes(pair[1])) {
     pair = layers.length ? [layers[0]!, layers[Math.min(1, layers.length - 1)]!] : null;
   }
-  title.textContent = next.label ? `Dashboard: ${next.label}` : 'MoE Lens: Dashboard';
+  title.textContent = next.label ? `Dashboard: ${next.label}` : 'Dashboard';
   modelInfo.textContent = `${t.model.name} · ${t.model.numExperts} experts, top-${t.model.topK} · ${t.model.gate} · ${t.tokens.length} tokens`;
   modelInfo.title = t.model.gateDescription;
   renderAll();

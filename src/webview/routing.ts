@@ -20,7 +20,7 @@ import {
 import { checkbox, select } from './controls';
 import { el, fmt, pct, visibleText } from './dom';
 import { cssVar, expertPalette, rgba, type Rgb } from './palette';
-import { renderTokenDetail } from './tokenDetail';
+import { renderRoutingNotes, renderTokenDetail } from './tokenDetail';
 import { buildLayout, type Layout } from './tokenLayout';
 import { tokenLook } from './routingLook';
 import { TokenView } from './tokenView';
@@ -227,12 +227,15 @@ function renderDetail(): void {
   const t = trace();
   if (!t || !state || state.selectedToken === null) {
     detail.replaceChildren(el('p', 'muted', 'Click a token to see its routing in every layer.'));
-    return;
+  } else {
+    renderTokenDetail(detail, t, state.selectedToken, state.layer ?? -1, palette, layout?.tokenWindow[state.selectedToken] ?? -1, {
+      onExpert: (layer, expert) => toggleExpert(layer, expert),
+      onLayer: (layer) => pickLayer(layer),
+    });
   }
-  renderTokenDetail(detail, t, state.selectedToken, state.layer ?? -1, palette, layout?.tokenWindow[state.selectedToken] ?? -1, {
-    onExpert: (layer, expert) => toggleExpert(layer, expert),
-    onLayer: (layer) => pickLayer(layer),
-  });
+  if (t) {
+    renderRoutingNotes(detail, t);
+  }
 }
 
 function describe(i: number): string {

@@ -110,7 +110,6 @@ export function renderTokenDetail(
     if (ranks && experts.some((e) => ranks.indexOf(e) >= experts.length)) {
       root.appendChild(el('p', 'note', 'Chosen experts differ from the top-k by score (a selection-only bias or group limit).'));
     }
-    root.appendChild(el('p', 'muted', trace.model.gateDescription));
   }
 
   const moe = trace.layers.filter((x) => x.kind === 'moe' && x.experts && x.weights);
@@ -178,4 +177,25 @@ function layerGrid(trace: RoutingTrace, moe: LayerRouting[], t: number, layer: n
     }
   });
   return canvas;
+}
+
+/** What every reading of the pane depends on: the model, what its gate weight means, how it was run. */
+export function renderRoutingNotes(root: HTMLElement, trace: RoutingTrace): void {
+  const box = el('section', 'notes');
+  box.appendChild(el('h3', undefined, 'Routing notes'));
+  box.appendChild(el('p', undefined, trace.model.gateDescription));
+  const m = trace.model;
+  const pairs: [string, string][] = [
+    ['model', `${m.name} (${m.modelType})`],
+    ['experts', `${m.numExperts} routed, top-${m.topK}${m.hasSharedExpert ? ', plus a shared expert' : ''}`],
+    ['gate', m.gate],
+    ['MoE layers', `${m.moeLayers.length} of ${m.numLayers}`],
+    ['tokens', String(trace.tokens.length)],
+    ['backend', trace.backend],
+  ];
+  if (trace.windows && trace.windows.length > 1) {
+    pairs.push(['windows', `${trace.windows.length} (overlap ${trace.windows[1]!.overlap} tokens)`]);
+  }
+  box.appendChild(dl(pairs));
+  root.appendChild(box);
 }

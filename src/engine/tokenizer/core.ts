@@ -13,6 +13,7 @@ import { byteLevelBytes, pieceBytes, replaceLoneSurrogates, utf8Byte, utf8Length
 import { hf, type HfPreTokenizer, type HfTokenizer } from './hf';
 import { alignedIdentity, createAlignedNormalizer, type Aligned, type AlignedNormalizer } from './normalize';
 import { FLAG_PARTIAL, type CoreEncoding } from './encoding';
+import { restoreOriginals, toRustClasses } from './regexClasses';
 import { buildPostProcessor, tokenIdOf, type PostProcessor } from './postprocess';
 
 export interface CoreOptions {
@@ -51,6 +52,8 @@ export class TokenizerCore {
   private readonly matchers: Record<'special' | 'text', [AddedMatcher, AddedMatcher]>;
   private readonly post: PostProcessor;
   private readonly byteLevel: boolean;
+  /** The pre-tokenizer's pieces are byte-level symbols. */
+  private readonly byteLevelPre: boolean;
   private readonly byteFallback: boolean;
   private readonly unkId: number | null;
   private readonly alignCache = new Map<number, Uint8Array>();
@@ -115,7 +118,8 @@ export class TokenizerCore {
     };
     this.matchers = { special: matcherPair(() => true), text: matcherPair((t) => !t.special) };
 
-    this.byteLevel = containsType(json.pre_tokenizer, 'ByteLevel') || containsType(json.normalizer, 'ByteLevel');
+    this.byteLevelPre = containsType(json.pre_tokenizer, 'ByteLevel');
+    this.byteLevel = this.byteLevelPre || containsType(json.normalizer, 'ByteLevel');
     this.byteFallback = model.byte_fallback === true;
     const unk = typeof model.unk_token === 'string' ? model.unk_token : null;
     this.unkId = model.type === 'Unigram' ? ((model.unk_id as number | undefined) ?? null) : unk !== null ? (this.modelVocab.get(unk) ?? null) : null;
@@ -160,7 +164,16 @@ export class TokenizerCore {
     const piece = norm.text.slice(sub.start, sub.end);
     // Rust's Metaspace `prepend_scheme: first` asks whether this piece starts the original text.
     const sectionIndex = norm.s[sub.start] === 0 ? 0 : 1;
-    const pre = this.lib.pre_tokenizer ? this.lib.pre_tokenizer(piece, { section_index: sectionIndex }) : [piece];
+    let pre: string[];
+    if (this.lib.pre_tokenizer) {
+      const swapped = toRustClasses(piece);
+      pre = this.lib.pre_tokenizer(swapped ? swapped.text : piece, { section_index: sectionIndex });
+      if (swapped) {
+        pre = restoreOriginals(pre, swapped.originals, this.byteLevelPre);
+      }
+    } else {
+      pre = [piece];
+    }
     let ids: number[];
     if (this.bpe) {
       ids = [];

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { initBackend, tf } from '../../src/engine/backend';
 import { parseConfig, route } from '../../src/engine/families/gpt_oss';
 import { rmSync } from 'node:fs';
 import { loadModel } from '../../src/engine/model';
@@ -41,6 +42,24 @@ for (const backend of BACKENDS) {
 describe('gpt_oss in process', () => {
   test('no tensor left behind by a run; dispose frees every weight', async () => {
     await checkNoLeak(fx);
+  });
+
+  test('a load aborted anywhere (expert tensors of earlier layers already made) frees every tensor it made', async () => {
+    await initBackend('wasm');
+    let calls = 0;
+    (await loadModel(fx.dir, { backend: 'wasm', onProgress: () => calls++ })).dispose();
+    assert.ok(calls > 10, `only ${calls} progress calls`);
+    const start = tf.memory().numTensors;
+    // After each third of the tensors, and at the very last one (every layer's experts made).
+    for (const cut of [Math.floor(calls / 3), Math.floor((2 * calls) / 3), calls - 1]) {
+      const ac = new AbortController();
+      let n = 0;
+      await assert.rejects(
+        loadModel(fx.dir, { backend: 'wasm', signal: ac.signal, onProgress: () => (++n === cut ? ac.abort() : undefined) }),
+        (err: Error) => err.name === 'AbortError',
+      );
+      assert.equal(tf.memory().numTensors, start, `abort at progress call ${cut} of ${calls} left tensors behind`);
+    }
   });
 
   test('MXFP4-quantised experts (the released checkpoints) are refused with a clear error', async () => {

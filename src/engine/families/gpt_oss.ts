@@ -140,9 +140,13 @@ async function readExperts(r: WeightReader, p: string, E: number, D: number, I: 
         w[d * 2 * I + I + j] = gu[src + 2 * j + 1];
       }
     }
+    // Adopted by the reader, so a load that fails or is aborted later frees these too.
     experts.push({
-      gateUp: { wT: tf.tensor2d(w, [D, 2 * I]), b: tf.tensor1d(b) },
-      down: { wT: tf.tensor2d(down.subarray(e * I * D, (e + 1) * I * D), [I, D]), b: tf.tensor1d(downBias.subarray(e * D, (e + 1) * D)) },
+      gateUp: { wT: r.adopt(tf.tensor2d(w, [D, 2 * I])), b: r.adopt(tf.tensor1d(b)) },
+      down: {
+        wT: r.adopt(tf.tensor2d(down.subarray(e * I * D, (e + 1) * I * D), [I, D])),
+        b: r.adopt(tf.tensor1d(downBias.subarray(e * D, (e + 1) * D))),
+      },
     });
   }
   return experts;

@@ -72,8 +72,11 @@ export class PanelController implements vscode.Disposable {
       webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
       panel.onDidDispose(() => this.dispose()),
       store.onDidChangeAnalysis((a) => {
+        // A re-analysis of the same document keeps the selection (the state clamps it to the new length).
+        if (a.uri !== this.uri) {
+          this.selectedToken = null;
+        }
         this.uri = a.uri;
-        this.selectedToken = null;
         this.sendState();
       }),
       store.onDidClearAnalysis((uri) => {

@@ -262,9 +262,15 @@ export function linearTensors(l: Linear | null): tf.Tensor[] {
   return l ? (l.b ? [l.wT, l.b] : [l.wT]) : [];
 }
 
-/** Tied word embeddings: the LM head is the embedding matrix, kept transposed [D, V] (a copy, for speed). */
+/**
+ * Tied word embeddings: the LM head is the embedding matrix, kept transposed [D, V] (a copy, for
+ * speed). The copy is tracked like a read tensor: a family may still read after making it (Mixtral
+ * reads the final norm after), and a failure or abort there must free it.
+ */
 export function tiedHead(embed: tf.Tensor2D): Linear {
-  return { wT: tf.transpose(embed) as tf.Tensor2D, b: null };
+  const wT = tf.transpose(embed) as tf.Tensor2D;
+  loadTracker?.push(wT);
+  return { wT, b: null };
 }
 
 export function swigluTensors(w: SwigluWeights): tf.Tensor[] {

@@ -101,6 +101,13 @@ function analysedTokens(lag: ProbeLag, file: string, which: 'first' | 'last' = '
   return undefined;
 }
 
+/** Tokens of the analysis the extension holds for a workspace file (moeLens.debug.stats), if any. */
+async function storedTokens(v: VsCode, file: string): Promise<number | undefined> {
+  const st = await v.exec<{ analyses?: Record<string, { tokens: number }> }>('moeLens.debug.stats');
+  const hit = Object.entries(st.analyses ?? {}).find(([uri]) => uri.endsWith(`/${file}`));
+  return hit?.[1].tokens;
+}
+
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
@@ -290,6 +297,25 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     assert.ok(spans > 20, `only ${spans} token spans`);
     assert.ok(coloured > 20, `only ${coloured} coloured spans`);
     assert.match(body.replace(/\s+/g, ' '), /Routing notes/);
+    // Clicking a token selects it in the editor (issue 7: "reveals it in the editor").
+    const target = frame.locator('span.tok[data-i]').nth(Math.min(60, spans - 1));
+    const index = Number(await target.getAttribute('data-i'));
+    const tokenText = (await target.innerText()).trim();
+    await target.click();
+    const selected = await waitFor(
+      'the clicked token selected in the editor',
+      async () => {
+        const st = await v.exec<{ lastSelection: { tokenIndex: number; source: string } | null }>('moeLens.debug.stats');
+        const { editors } = await v.probe<{ editors: { path: string; text: string }[] }>('/selections');
+        const ed = editors.find((e) => e.path.endsWith('sample.md'));
+        return st.lastSelection?.tokenIndex === index && ed?.text ? { source: st.lastSelection.source, text: ed.text } : null;
+      },
+      15_000,
+    );
+    console.log(`[e2e] clicked token ${index} "${tokenText}" in the panel: editor selection "${selected.text}" (source ${selected.source})`);
+    if (tokenText) {
+      assert.ok(selected.text.includes(tokenText) || tokenText.includes(selected.text.trim()), `selection "${selected.text}" is not "${tokenText}"`);
+    }
     await sleep(500);
     await v.screenshot('routing-panel');
   });
@@ -330,7 +356,11 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     await startMeasuring(v, 250);
     const started = Date.now();
     await v.runCommand(ANALYZE);
-    await waitFor('highlights on long.md', async () => (await v.backgroundDecorations()).count > 20, ANALYSIS_MS);
+    await waitFor(
+      'highlights on long.md',
+      async () => (await storedTokens(v, 'long.md')) !== undefined && (await v.backgroundDecorations()).count > 20,
+      ANALYSIS_MS,
+    );
     const seconds = (Date.now() - started) / 1000;
     await sleep(500);
     const lag = await stopMeasuring(v, 'long-analysis');
@@ -362,7 +392,7 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     await sleep(300);
     await v.runCommand(ANALYZE);
     await sleep(400);
-    const mid = (await v.backgroundDecorations()).count === 0;
+    const mid = (await storedTokens(v, 'long-kill.md')) === undefined;
     await v.probe('/kill', { pid: pidBefore, signal: 'SIGKILL' });
     console.log(`[e2e] killed engine pid ${pidBefore} ${mid ? 'mid-analysis' : 'after the analysis had already finished'}`);
     // The extension announces the crash with its reason (soft: printed, not asserted).
@@ -381,7 +411,11 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     await v.exec('notifications.hideList');
     await v.page.keyboard.press('Escape');
     await v.runCommand(ANALYZE);
-    await waitFor('highlights after the restart', async () => (await v.backgroundDecorations()).count > 20, ANALYSIS_MS);
+    await waitFor(
+      'highlights after the restart',
+      async () => (await storedTokens(v, 'long-kill.md')) !== undefined && (await v.backgroundDecorations()).count > 20,
+      ANALYSIS_MS,
+    );
     const pidAfter = await waitFor('the new engine pid', engine, 10_000);
     console.log(`[e2e] engine restarted: pid ${pidBefore} → ${pidAfter}`);
     assert.notEqual(pidAfter, pidBefore);
@@ -395,7 +429,7 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     }
     await v.probe('/config', { section: 'moeLens', key: 'liveMode', value: true });
     await v.openFile('long.md');
-    await v.page.locator('.editor-instance .view-lines').first().click();
+    await v.page.locator(`${await v.editorScope()} .view-lines`).first().click();
     await v.page.keyboard.press('Control+End');
     await v.page.keyboard.press('Enter');
     await startMeasuring(v, 500);
@@ -418,7 +452,7 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     const lag = await stopMeasuring(v, 'live-typing');
     const queues = printLag(`while typing ${edits} edits in ${typedFor.toFixed(1)} s (live mode)`, lag);
     // Highlights follow typing: the queue drains and the stored analysis is of the latest text.
-    const { version } = await v.probe<{ version: number }>('/activeEditor');
+    const { version } = await v.probe<{ version: number }>('/document', { path: join(v.workspace, 'long.md') });
     const settled = await waitFor(
       'the live analyses to settle',
       async () => {

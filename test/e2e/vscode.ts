@@ -261,15 +261,37 @@ export class VsCode {
     await page.keyboard.press('Enter');
   }
 
-  /** Opens a file of the workspace in the editor through Quick Open (Ctrl+P). */
+  /** The workspace file last opened with openFile: editor DOM queries look at its editor only. */
+  currentFile: string | undefined;
+
+  /** Opens a file of the workspace in the editor (through the probe: this is set-up, not a check). */
   async openFile(relPath: string): Promise<void> {
     await this.probe('/open', { path: join(this.workspace, relPath) });
-    await this.page.locator('.editor-instance .view-lines').first().waitFor({ timeout: 20_000 });
+    this.currentFile = relPath;
+    await this.page.locator(`${await this.editorScope()} .view-lines`).first().waitFor({ timeout: 20_000 });
+  }
+
+  /**
+   * CSS scope of the editor showing `file` (default: the current file): the element the workbench
+   * marks with the model's URI, so a second editor group never answers for it.
+   */
+  async editorScope(file = this.currentFile): Promise<string> {
+    if (file) {
+      const scoped = `[data-uri$="/${file.replace(/"/g, '')}"]`;
+      if (await this.page.$(`${scoped} .view-lines`)) {
+        return scoped;
+      }
+    }
+    return '.editor-instance';
   }
 
   /** Screen centre of the nth occurrence of `text` in the visible editor lines, or null. */
   async textPoint(text: string, nth = 0): Promise<{ x: number; y: number } | null> {
-    return (await this.page.evaluate(`(${FIND_TEXT_JS})(${JSON.stringify({ text, nth })})`)) as { x: number; y: number } | null;
+    const scope = await this.editorScope();
+    return (await this.page.evaluate(`(${FIND_TEXT_JS})(${JSON.stringify({ text, nth, scope })})`)) as {
+      x: number;
+      y: number;
+    } | null;
   }
 
   /** Hovers the nth occurrence of `text` in the editor and returns the hover's text. */
@@ -298,12 +320,14 @@ export class VsCode {
 
   /** Decorations with a background colour in the visible editor: count and distinct colours. */
   async backgroundDecorations(): Promise<{ count: number; colors: string[] }> {
-    return (await this.page.evaluate(`(${DECORATIONS_JS})()`)) as { count: number; colors: string[] };
+    const scope = await this.editorScope();
+    return (await this.page.evaluate(`(${DECORATIONS_JS})(${JSON.stringify(scope)})`)) as { count: number; colors: string[] };
   }
 
   /** Background decorations on the cursor's (visual) line: highlights for what was just typed. */
   async decorationsAtCursor(): Promise<number> {
-    return (await this.page.evaluate(`(${CURSOR_DECORATIONS_JS})()`)) as number;
+    const scope = await this.editorScope();
+    return (await this.page.evaluate(`(${CURSOR_DECORATIONS_JS})(${JSON.stringify(scope)})`)) as number;
   }
 
   /**
@@ -532,8 +556,8 @@ export function ensureDir(path: string): string {
 // (helpers such as __name) reaches the page.
 
 /** (args: {text, nth}) → centre of that text in the visible editor lines, or null. */
-const FIND_TEXT_JS = `({ text, nth }) => {
-  const lines = [...document.querySelectorAll('.editor-instance .view-lines .view-line')]
+const FIND_TEXT_JS = `({ text, nth, scope }) => {
+  const lines = [...document.querySelectorAll(scope + ' .view-lines .view-line')]
     .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
   let seen = 0;
   for (const line of lines) {
@@ -570,8 +594,8 @@ const FIND_TEXT_JS = `({ text, nth }) => {
 }`;
 
 /** () → {count, colors}: editor overlay decorations with a non-transparent background. */
-const DECORATIONS_JS = `() => {
-  const els = document.querySelectorAll('.editor-instance .view-overlays div[class*="ced-"], .editor-instance .view-lines span[class*="ced-"]');
+const DECORATIONS_JS = `(scope) => {
+  const els = document.querySelectorAll(scope + ' .view-overlays div[class*="ced-"], ' + scope + ' .view-lines span[class*="ced-"]');
   const colors = new Set();
   let count = 0;
   for (const el of els) {
@@ -584,13 +608,13 @@ const DECORATIONS_JS = `() => {
 }`;
 
 /** () → number of background decorations overlapping the cursor's line, left of the cursor. */
-const CURSOR_DECORATIONS_JS = `() => {
-  const cursor = document.querySelector('.editor-instance .cursors-layer .cursor');
+const CURSOR_DECORATIONS_JS = `(scope) => {
+  const cursor = document.querySelector(scope + ' .cursors-layer .cursor');
   if (!cursor) return -1;
   const c = cursor.getBoundingClientRect();
   const y = c.top + c.height / 2;
   let count = 0;
-  for (const el of document.querySelectorAll('.editor-instance .view-overlays div[class*="ced-"]')) {
+  for (const el of document.querySelectorAll(scope + ' .view-overlays div[class*="ced-"]')) {
     const r = el.getBoundingClientRect();
     const bg = getComputedStyle(el).backgroundColor;
     if (!bg || bg === 'transparent' || bg === 'rgba(0, 0, 0, 0)') continue;

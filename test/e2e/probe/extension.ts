@@ -224,6 +224,19 @@ async function handle(path: string, body: Record<string, unknown>): Promise<unkn
           }
         : { path: null };
     }
+    case '/document': {
+      const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === String(body.path));
+      return doc ? { version: doc.version, length: doc.getText().length, dirty: doc.isDirty } : { missing: true };
+    }
+    case '/selections':
+      // Every visible editor's selection (a webview click leaves focus in the webview).
+      return {
+        editors: vscode.window.visibleTextEditors.map((ed) => ({
+          path: ed.document.uri.fsPath,
+          start: ed.document.offsetAt(ed.selection.start),
+          text: ed.document.getText(ed.selection),
+        })),
+      };
     case '/config': {
       const cfg = vscode.workspace.getConfiguration(String(body.section ?? ''));
       if ('value' in body) {

@@ -4,6 +4,8 @@
  * planes, special-token strings, long lines), mixed code and prose, and random Unicode.
  */
 
+import { RUST_REGEX_LOWERCASE, RUST_REGEX_UNASSIGNED_RANGES } from '../../../src/engine/tokenizer/rustUnicode';
+
 /** mulberry32: small, fast, reproducible. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
@@ -53,6 +55,18 @@ export const HAND_CASES: string[] = [
   'a'.repeat(2000),
   '\u{1F600}'.repeat(300),
   '\u4e2d'.repeat(500),
+];
+
+const ch = (c: number): string => String.fromCodePoint(c);
+
+/**
+ * Characters newer than Rust tokenizers' regex tables (each differing range's ends) among letters,
+ * digits, punctuation and spaces, and the stand-ins the engine swaps them for, typed literally.
+ */
+export const NEWER_UNICODE_CASES: string[] = [
+  ...RUST_REGEX_UNASSIGNED_RANGES.map(([a, b]) => `x${ch(a)}y ${ch(b)}1 ab${ch(a)}${ch(b)}cd .${ch(a)}. Ab${ch(b)}'s ${ch(a)}\n`),
+  ...RUST_REGEX_LOWERCASE.map((c) => `a${ch(c)}b ${ch(c)} Z${ch(c)}z ${ch(c)}1`),
+  'stand-ins typed by the user: a\uffffb \u{10ffff}x \u0180a a\u0180 \uffff\u{10ffff}\u0180',
 ];
 
 const WORDS = (
@@ -136,7 +150,7 @@ export interface CorpusOptions {
 
 export function generateCorpus(seed: number, opts: CorpusOptions): string[] {
   const rand = prng(seed);
-  const out = [...HAND_CASES];
+  const out = [...HAND_CASES, ...NEWER_UNICODE_CASES];
   const specials = opts.specials?.length ? opts.specials : ['<|endoftext|>'];
   for (let i = 0; i < opts.count; i++) {
     const kind = i % 6;

@@ -33,10 +33,12 @@ export interface RegexUnicodeDiff {
 }
 
 export function probeRegexDifferences(rust: typeof RustModule): RegexUnicodeDiff {
+  // Planes 0–3 and 14: every plane with assigned characters (4–13 are empty, 15–16 private use).
   const cps: number[] = [];
-  for (let cp = 0x80; cp <= 0x10ffff; cp++) {
+  for (let cp = 0x80; cp <= 0x3ffff; cp++) {
     if (cp < 0xd800 || cp > 0xdfff) cps.push(cp);
   }
+  for (let cp = 0xe0000; cp <= 0xe0fff; cp++) cps.push(cp);
   const cn = rustMatches(rust, 'Cn', cps);
   const jsCn = /^\p{Cn}$/u;
   const unassigned = cps.filter((c) => cn.has(c) && !jsCn.test(String.fromCodePoint(c)));

@@ -1,14 +1,15 @@
 /** `moe-lens tokens` from the built bundle: the worker runs from dist/tokenizerWorker.js. */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { builtCli } from '../../helpers/builtCli';
 import { packageTokenizerDir } from './fixtures';
 
 const root = resolve(__dirname, '../../..');
-const cli = join(root, 'dist', 'cli.js');
+let cli = '';
 
 function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [cli, 'tokens', ...args], { encoding: 'utf8' });
@@ -17,9 +18,7 @@ function run(args: string[]): { code: number | null; stdout: string; stderr: str
 
 describe('moe-lens tokens', () => {
   before(() => {
-    if (!existsSync(cli) || !existsSync(join(root, 'dist', 'tokenizerWorker.js'))) {
-      execFileSync(process.execPath, ['esbuild.js'], { cwd: root, stdio: 'inherit' });
-    }
+    cli = builtCli(); // dist/cli.js and dist/tokenizerWorker.js, rebuilt when missing or older than src/
   });
 
   it('prints ids, text and UTF-16 spans as JSON (--text)', () => {

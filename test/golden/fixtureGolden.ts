@@ -9,16 +9,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, tf } from '../../src/engine/backend';
 import { openCheckpoint } from '../../src/engine/checkpoint/checkpoint';
 import { loadModel } from '../../src/engine/model';
+import { builtCli } from '../helpers/builtCli';
 import { writeSafetensors, type TensorSpec } from '../helpers/writeSafetensors';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-const CLI = path.join(ROOT, 'dist', 'cli.js');
 
 export const TOL_ROUTER = 1e-4;
 export const TOL_LOGITS_REL = 1e-3;
@@ -73,14 +73,11 @@ export function loadFixture(name: string): Fixture {
 /** The backends every golden family is checked on (tfjs-node is optional and absent here). */
 export const BACKENDS = ['wasm', 'cpu'] as const;
 
-/** Runs the built CLI; `npm test` builds first, a lone run of a golden file builds if dist/ is missing. */
+/** Runs the built CLI; `npm test` builds first, a lone run of a golden file rebuilds if dist/ is missing or stale. */
 export function runCliTrace(fx: Fixture, backend: string): CliTrace {
-  if (!existsSync(CLI)) {
-    execFileSync(process.execPath, ['esbuild.js'], { cwd: ROOT, stdio: 'inherit' });
-  }
   const out = execFileSync(
     process.execPath,
-    [CLI, 'trace', '--model', fx.dir, '--ids', fx.ids.join(','), '--with-logits', '--backend', backend],
+    [builtCli(), 'trace', '--model', fx.dir, '--ids', fx.ids.join(','), '--with-logits', '--backend', backend],
     { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const trace = JSON.parse(out) as CliTrace;

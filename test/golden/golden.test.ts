@@ -17,10 +17,11 @@ import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { RoutingTrace } from '../../src/shared/trace';
 import { supportedModelTypes } from '../../src/engine/registry';
+import { builtCli } from '../helpers/builtCli';
 
 const root = path.resolve(__dirname, '..', '..');
 const fixtures = path.join(root, 'test', 'fixtures');
-const cli = path.join(root, 'dist', 'cli.js');
+let cli = '';
 
 interface ExpectedLayer {
   layer: number;
@@ -53,10 +54,8 @@ function runTrace(dir: string, ids: number[], backend: string): RoutingTrace {
 }
 
 before(() => {
-  // `npm test` builds first; a lone run of this file builds if dist/ is missing.
-  if (!fs.existsSync(cli)) {
-    execFileSync(process.execPath, ['esbuild.js'], { cwd: root, stdio: 'inherit' });
-  }
+  // `npm test` builds first; a lone run of this file rebuilds if dist/ is missing or older than src/.
+  cli = builtCli();
 });
 
 describe('golden: moe-lens trace matches transformers', () => {

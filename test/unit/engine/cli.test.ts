@@ -4,15 +4,16 @@
  * demo model's tokenizer copied beside it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RoutingTrace } from '../../../src/shared/trace';
+import { builtCli } from '../../helpers/builtCli';
 import { makeBabyModel } from './babyModel';
 
 const root = path.resolve(__dirname, '..', '..', '..');
-const cli = path.join(root, 'dist', 'cli.js');
+let cli = '';
 let dir: string;
 
 function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
@@ -21,9 +22,7 @@ function run(args: string[]): { code: number | null; stdout: string; stderr: str
 }
 
 before(() => {
-  if (!fs.existsSync(cli)) {
-    execFileSync(process.execPath, ['esbuild.js'], { cwd: root, stdio: 'inherit' });
-  }
+  cli = builtCli(); // rebuilds when dist/ is missing or older than src/
   dir = makeBabyModel('qwen2_moe', { vocab_size: 4096 });
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
     fs.copyFileSync(path.join(root, 'models', 'demo', f), path.join(dir, f));

@@ -1,5 +1,5 @@
 """Assemble models/demo/MODEL_CARD.md from the run's own records: config.json, work/docs.json (corpus),
-work/{moe,dense}.log (training), work/eval.json (export.py), work/stats.md (tools/demo-stats.ts).
+work/{moe,dense}.log (training), work/eval.json (export.py), work/stats.md (tools/demo-stats.ts) and card_notes.json.
 
 python3 tools/train-demo/card.py
 """
@@ -43,7 +43,9 @@ def main() -> None:
     docs = json.load(open(os.path.join(WORK, "docs.json")))
     ev = json.load(open(os.path.join(WORK, "eval.json")))
     stats_md = open(os.path.join(WORK, "stats.md")).read()
-    facts = json.load(open(os.path.join(WORK, "facts.json"))) if os.path.exists(os.path.join(WORK, "facts.json")) else {}
+    # Run-specific prose written after looking at the results (decay point, interpretation).
+    notes = os.path.join(HERE, "card_notes.json")
+    facts = json.load(open(notes)) if os.path.exists(notes) else {}
     margs, mtime, mstep = segments("moe.log")
     dargs, dtime, dstep = segments("dense.log")
     a = margs[-1]
@@ -72,6 +74,32 @@ def main() -> None:
     def res(v: str, s: str) -> str:
         return f"{ev[v][s]['nats']:.3f}"
 
+    def curve() -> str:
+        def recs(log: str) -> tuple[dict, dict]:
+            ce, ev_ = {}, {}
+            for line in open(os.path.join(WORK, log)):
+                r = json.loads(line)
+                if "ce" in r:
+                    ce[r["step"]] = r["ce"]  # a resumed segment re-runs steps identically; last one wins
+                if "eval" in r:
+                    ev_[r["step"]] = r["eval"]
+            return ce, ev_
+        mce, mev = recs("moe.log")
+        dce, dev = recs("dense.log")
+        out = ["| steps | MoE train CE | dense train CE |", "|---|---|---|"]
+        for a0 in range(1, mstep + 1, 50):
+            b0 = min(a0 + 49, mstep)
+            ms = [mce[x] for x in range(a0, b0 + 1) if x in mce]
+            ds = [dce[x] for x in range(a0, b0 + 1) if x in dce]
+            if ms and ds:
+                out.append(f"| {a0}–{b0} | {sum(ms) / len(ms):.3f} | {sum(ds) / len(ds):.3f} |")
+        out += ["", "| step | MoE ts / py / pydoc / kjv | dense ts / py / pydoc / kjv |", "|---|---|---|"]
+        for st in sorted(mev):
+            if st in dev:
+                f = lambda e: " / ".join(f"{e[k]:.2f}" for k in ("ts", "py", "pydoc", "kjv"))  # noqa: E731
+                out.append(f"| {st} | {f(mev[st])} | {f(dev[st])} |")
+        return "\n".join(out)
+
     prose_tokens = ev["moe"]["pydoc"]["tokens"] + ev["moe"]["kjv"]["tokens"]
     prose_moe = (ev["moe"]["pydoc"]["nats"] * ev["moe"]["pydoc"]["tokens"] + ev["moe"]["kjv"]["nats"] * ev["moe"]["kjv"]["tokens"]) / prose_tokens
     prose_dense = (ev["dense"]["pydoc"]["nats"] * ev["dense"]["pydoc"]["tokens"] + ev["dense"]["kjv"]["nats"] * ev["dense"]["kjv"]["tokens"]) / prose_tokens
@@ -98,9 +126,9 @@ names) load unchanged in transformers and in our engine.
 | context | `max_position_embeddings` {cfg['max_position_embeddings']}; trained on {a['seq']}-token windows |
 | routed experts | {E} SwiGLU experts of width {cfg['moe_intermediate_size']}, top-{cfg['num_experts_per_tok']}, softmax router, `norm_topk_prob` {str(cfg['norm_topk_prob']).lower()} (the two gate weights sum to less than 1) |
 | shared expert | one SwiGLU expert of width {cfg['shared_expert_intermediate_size']} on every token, scaled by σ(`shared_expert_gate`·x) |
-| vocabulary | {cfg['vocab_size']} byte-level BPE tokens (4093 learned + 3 special: `<|endoftext|>` = {cfg['eos_token_id']}, `<|im_start|>`, `<|im_end|>`), embeddings tied to the LM head |
+| vocabulary | {cfg['vocab_size']} byte-level BPE tokens (4093 learned + 3 special: `<\\|endoftext\\|>` = {cfg['eos_token_id']}, `<\\|im_start\\|>`, `<\\|im_end\\|>`), embeddings tied to the LM head |
 | parameters | {total:,} in all, {active:,} active per token ({active - embed:,} without the embedding) |
-| files | {', '.join(f'`{k}` {v / 1e6:.2f} MB' for k, v in size.items())}; {sum(size.values()) / 2**20:.2f} MiB without this card |
+| files | {', '.join(f'`{k}` {v / 1e6:.2f} MB' if v >= 1e6 else f'`{k}` {v / 1e3:.1f} kB' for k, v in size.items())}; {sum(size.values()) / 2**20:.2f} MiB without this card |
 
 The dense twin used for comparison is the same `qwen2_moe` with every layer dense (`mlp_only_layers` = all,
 `intermediate_size` = {cfg['num_experts_per_tok']}·{cfg['moe_intermediate_size']} + {cfg['shared_expert_intermediate_size']} = {cfg['num_experts_per_tok'] * cfg['moe_intermediate_size'] + cfg['shared_expert_intermediate_size']}): {dense_total:,} parameters, i.e. the MoE's
@@ -133,9 +161,8 @@ Training stream: {train_tokens / 1e6:.2f} M tokens (documents joined with `<|end
 ## Training recipe
 
 ```
-bash tools/train-demo/train.sh        # prepare → verify tokenizer → train MoE and dense side by side → export → fixture
-npx tsx tools/demo-stats.ts --svg models/demo/expert_load.svg   # specialisation, by our engine
-python3 tools/train-demo/card.py       # this card
+bash tools/train-demo/train.sh        # check model.py vs transformers → corpus + tokenizer → verify tokenizer →
+                                      # train MoE and dense side by side → export + eval → fixture → engine stats → card
 ```
 
 - PyTorch {facts.get('torch', '1.13')} from Debian's `python3-torch`, CPU, fp32, one thread per model
@@ -172,6 +199,13 @@ Non-overlapping {a['seq']}-token windows over each held-out stream, every token 
 
 {facts.get('results_note', '')}
 
+### Training curve
+
+Mean training cross-entropy (nats/token) over blocks of 50 steps, on identical batches, and the in-training
+check on the first 16 windows of each held-out stream (fp32 weights):
+
+{curve()}
+
 ## Specialisation, measured by our engine
 
 `tools/demo-stats.ts` loads `models/demo` with MoE Lens's own engine (`loadModel`, `loadTokenizer`), runs
@@ -184,7 +218,12 @@ that expert.
 
 ![expert load, code vs prose](expert_load.svg)
 
+{facts.get('spec_note', '')}
+
 {stats_md}
+The surprisals in this section differ from the held-out table above because here each held-out document is
+run on its own from its first token (up to 6000 tokens per source, the first documents of each source),
+by our engine; above, 512-token windows run across the concatenated held-out stream.
 
 ## Verification
 

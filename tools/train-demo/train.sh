@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-python3}            # needs numpy + regex
 TORCHPY=${TORCHPY:-/usr/bin/python3}   # Debian's python3-torch 1.13
-STEPS=${STEPS:-575}
-DECAY_START=${DECAY_START:-450}
+STEPS=${STEPS:-650}
+DECAY_START=${DECAY_START:-525}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1   # one core per model; OpenBLAS spin-waits otherwise
 
 $TORCHPY tools/train-demo/check_hf.py   # model.py == transformers' Qwen2MoeForCausalLM (fixture made by transformers)

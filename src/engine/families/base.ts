@@ -264,8 +264,7 @@ export function linearTensors(l: Linear | null): tf.Tensor[] {
 
 /**
  * Tied word embeddings: the LM head is the embedding matrix, kept transposed [D, V] (a copy, for
- * speed). The copy is tracked like a read tensor: a family may still read after making it (Mixtral
- * reads the final norm after), and a failure or abort there must free it.
+ * speed). The copy is tracked like a read tensor, so a failure or abort later in the load frees it.
  */
 export function tiedHead(embed: tf.Tensor2D): Linear {
   const wT = tf.transpose(embed) as tf.Tensor2D;

@@ -10,16 +10,8 @@ import { tf } from '../backend';
 import { swigluExperts, swigluMlp, type SwigluWeights } from '../moe';
 import { applyRope, attention, linear, parseRopeScaling, rmsNorm, type Linear, type RopeSpec, type RopeTables } from '../ops';
 import { sigmoid, sortByWeight, topk, type FamilyRouter } from '../routing';
-import {
-  ConfigReader,
-  WeightReader,
-  linearTensors,
-  swigluTensors,
-  tiedHead,
-  type DecoderLayer,
-  type FamilyDef,
-  type LoadedFamily,
-} from './base';
+import { ConfigReader, WeightReader, linearTensors, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { finishLoad, readLayerNorms, readSwigluExperts } from './standard';
 
 export interface DeepseekV3Config {
   vocabSize: number;
@@ -229,8 +221,7 @@ export async function load(ckpt: Checkpoint, cfg: DeepseekV3Config, onProgress?:
     const attn = await readMla(r, `${p}.self_attn`, cfg);
     const common = {
       layer: i,
-      inputNorm: await r.vector(`${p}.input_layernorm.weight`, D),
-      postNorm: await r.vector(`${p}.post_attention_layernorm.weight`, D),
+      ...(await readLayerNorms(r, p, D)),
       attention: mlaAttention(attn, cfg),
     };
     if (i < cfg.firstKDenseReplace) {
@@ -240,10 +231,7 @@ export async function load(ckpt: Checkpoint, cfg: DeepseekV3Config, onProgress?:
     }
     const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'deepseek_v3', key: 'n_routed_experts' }); // [D, E]
     const bias = Array.from(await r.read(`${p}.mlp.gate.e_score_correction_bias`, [E])); // [E]
-    const experts: SwigluWeights[] = [];
-    for (let e = 0; e < E; e++) {
-      experts.push(await mlp(`${p}.mlp.experts.${e}`, I));
-    }
+    const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
     const shared = cfg.numSharedExperts > 0 ? await mlp(`${p}.mlp.shared_experts`, I * cfg.numSharedExperts) : null;
     const route = makeRouter({ bias, nGroup: cfg.nGroup, topkGroup: cfg.topkGroup, normTopkProb: cfg.normTopkProb, routedScalingFactor: cfg.routedScalingFactor });
     layers.push({
@@ -260,35 +248,15 @@ export async function load(ckpt: Checkpoint, cfg: DeepseekV3Config, onProgress?:
       owned: [...mlaTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors), ...(shared ? swigluTensors(shared) : [])],
     });
   }
-  const embed = await r.matrix('model.embed_tokens.weight', cfg.vocabSize, D); // [V, D]
-  return {
-    info: {
-      modelType: 'deepseek_v3',
-      numLayers: cfg.numLayers,
-      numExperts: E,
-      topK: cfg.topK,
-      vocabSize: cfg.vocabSize,
-      gate: 'sigmoid-scaled',
-      gateDescription:
-        `Sigmoid score of each chosen expert${cfg.normTopkProb ? ', renormalised over the k' : ''}, times ${cfg.routedScalingFactor}; ` +
-        'the choice itself adds a per-expert bias and keeps only the best expert groups' +
-        (cfg.numSharedExperts > 0 ? '; a shared expert is always added with weight 1.' : '.'),
-      hasSharedExpert: cfg.numSharedExperts > 0,
-      moeLayers: layers.filter((l) => l.ffn.kind === 'moe').map((l) => l.layer),
-    },
-    maxContext: cfg.maxPositions,
-    decoder: {
-      embed,
-      embeddingMultiplier: 1,
-      layers,
-      finalNorm: await r.vector('model.norm.weight', D),
-      lmHead: cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', cfg.vocabSize, D),
-      logitsScaling: 1,
-      residualMultiplier: 1,
-      rmsNormEps: cfg.rmsNormEps,
-      rope: cfg.rope,
-    },
-  };
+  return finishLoad(r, cfg, layers, {
+    modelType: 'deepseek_v3',
+    gate: 'sigmoid-scaled',
+    gateDescription:
+      `Sigmoid score of each chosen expert${cfg.normTopkProb ? ', renormalised over the k' : ''}, times ${cfg.routedScalingFactor}; ` +
+      'the choice itself adds a per-expert bias and keeps only the best expert groups' +
+      (cfg.numSharedExperts > 0 ? '; a shared expert is always added with weight 1.' : '.'),
+    hasSharedExpert: cfg.numSharedExperts > 0,
+  });
 }
 
 export const family: FamilyDef<DeepseekV3Config> = { modelType: 'deepseek_v3', parseConfig, load };

@@ -8,7 +8,7 @@
 import type { Checkpoint } from '../checkpoint/checkpoint';
 import { tf } from '../backend';
 import type { ExpertMlp } from '../moe';
-import { applyRope, attention, linear, parseRopeScaling, type Linear, type RopeSpec, type RopeTables } from '../ops';
+import { applyRope, attention, linear, type Linear, type RopeTables } from '../ops';
 import { softmax, topk, type FamilyRouter } from '../routing';
 import {
   ConfigReader,
@@ -16,30 +16,18 @@ import {
   attentionTensors,
   linearTensors,
   readAttention,
-  tiedHead,
   type AttentionShape,
   type AttentionWeights,
   type DecoderLayer,
   type FamilyDef,
   type LoadedFamily,
 } from './base';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, type LlamaConfig } from './standard';
 
-export interface GptOssConfig {
-  vocabSize: number;
-  hiddenSize: number; // D
+export interface GptOssConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  numExperts: number; // E
-  topK: number;
   /** Per layer: the window for sliding_attention layers, null for full_attention. */
   slidingWindows: (number | null)[];
-  rmsNormEps: number;
-  maxPositions: number;
-  tieWordEmbeddings: boolean;
-  rope: RopeSpec;
 }
 
 /** GptOssConfig's default rope_scaling, used when config.json has no rope_scaling key at all. */
@@ -52,33 +40,30 @@ const SWIGLU_ALPHA = 1.702;
 /** transformers' GptOssConfig defaults (gpt-oss-120b sizes). */
 export function parseConfig(json: Record<string, unknown>): GptOssConfig {
   const c = new ConfigReader(json, 'gpt_oss');
-  const hiddenSize = c.int('hidden_size', 2880);
-  const numHeads = c.int('num_attention_heads', 64);
-  const numLayers = c.int('num_hidden_layers', 36);
-  const numExperts = c.int('num_local_experts', 128);
-  const headDim = c.headDim(hiddenSize, numHeads, true);
-  const maxPositions = c.int('max_position_embeddings', 131072);
+  const common = readLlamaConfig(c, {
+    vocabSize: 201088,
+    hiddenSize: 2880,
+    numLayers: 36,
+    numHeads: 64,
+    numExperts: ['num_local_experts', 128],
+    topK: 4,
+    numKvHeads: 8,
+    readsHeadDim: true,
+    maxPositions: 131072,
+    rmsNormEps: 1e-5,
+    ropeTheta: 150000,
+    ropeScaling: DEFAULT_ROPE_SCALING,
+  });
+  const { numLayers } = common;
   const window = c.int('sliding_window', 128);
   const rawTypes = json.layer_types ?? Array.from({ length: numLayers }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
   if (!Array.isArray(rawTypes) || rawTypes.length !== numLayers || rawTypes.some((t) => t !== 'sliding_attention' && t !== 'full_attention')) {
     throw new Error(`config.json (gpt_oss): 'layer_types' must list ${numLayers} entries of 'sliding_attention' or 'full_attention'`);
   }
-  const ropeScaling = 'rope_scaling' in json ? json.rope_scaling : DEFAULT_ROPE_SCALING;
   return {
-    vocabSize: c.int('vocab_size', 201088),
-    hiddenSize,
+    ...common,
     intermediateSize: c.int('intermediate_size', 2880),
-    numLayers,
-    numHeads,
-    numKvHeads: c.int('num_key_value_heads', 8),
-    headDim,
-    numExperts,
-    topK: c.int('num_experts_per_tok', 4, { max: numExperts }),
     slidingWindows: rawTypes.map((t) => (t === 'sliding_attention' ? window : null)),
-    rmsNormEps: c.num('rms_norm_eps', 1e-5),
-    maxPositions,
-    tieWordEmbeddings: c.bool('tie_word_embeddings', false),
-    rope: { theta: c.num('rope_theta', 150000), dim: headDim, maxPositions, scaling: parseRopeScaling(ropeScaling, maxPositions) },
   };
 }
 
@@ -173,55 +158,25 @@ export async function load(ckpt: Checkpoint, cfg: GptOssConfig, onProgress?: (f:
   const layers: DecoderLayer[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
-    const shape: AttentionShape = {
-      numHeads: cfg.numHeads,
-      numKvHeads: cfg.numKvHeads,
-      headDim: cfg.headDim,
-      scale: 1 / Math.sqrt(cfg.headDim),
-      qkNorm: 'none',
-      clipQkv: null,
-      slidingWindow: cfg.slidingWindows[i],
-      eps: cfg.rmsNormEps,
-    };
+    const shape = llamaAttentionShape(cfg, { slidingWindow: cfg.slidingWindows[i] });
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: true, o: true });
     const sinks = await r.vector(`${p}.self_attn.sinks`, cfg.numHeads); // [H]
     const router = await r.router(`${p}.mlp.router`, E, D, { modelType: 'gpt_oss', key: 'num_local_experts' }, true); // [D, E] + [E]
     const experts = await readExperts(r, `${p}.mlp.experts`, E, D, cfg.intermediateSize);
     layers.push({
       layer: i,
-      inputNorm: await r.vector(`${p}.input_layernorm.weight`, D),
-      postNorm: await r.vector(`${p}.post_attention_layernorm.weight`, D),
+      ...(await readLayerNorms(r, p, D)),
       attention: sinkAttention(attn, shape, sinks),
       ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: clampedSwigluExperts(experts), shared: null },
       owned: [...attentionTensors(attn), sinks, ...linearTensors(router), ...experts.flatMap((x) => [...linearTensors(x.gateUp), ...linearTensors(x.down)])],
     });
   }
-  const embed = await r.matrix('model.embed_tokens.weight', cfg.vocabSize, D); // [V, D]
-  return {
-    info: {
-      modelType: 'gpt_oss',
-      numLayers: cfg.numLayers,
-      numExperts: E,
-      topK: cfg.topK,
-      vocabSize: cfg.vocabSize,
-      gate: 'topk-softmax',
-      gateDescription: 'Softmax over the k chosen router logits (the router has a bias): the k weights sum to 1.',
-      hasSharedExpert: false,
-      moeLayers: layers.map((l) => l.layer),
-    },
-    maxContext: cfg.maxPositions,
-    decoder: {
-      embed,
-      embeddingMultiplier: 1,
-      layers,
-      finalNorm: await r.vector('model.norm.weight', D),
-      lmHead: cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', cfg.vocabSize, D),
-      logitsScaling: 1,
-      residualMultiplier: 1,
-      rmsNormEps: cfg.rmsNormEps,
-      rope: cfg.rope,
-    },
-  };
+  return finishLoad(r, cfg, layers, {
+    modelType: 'gpt_oss',
+    gate: 'topk-softmax',
+    gateDescription: 'Softmax over the k chosen router logits (the router has a bias): the k weights sum to 1.',
+    hasSharedExpert: false,
+  });
 }
 
 export const family: FamilyDef<GptOssConfig> = { modelType: 'gpt_oss', parseConfig, load };

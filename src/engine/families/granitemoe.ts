@@ -8,75 +8,43 @@
 import type { Checkpoint } from '../checkpoint/checkpoint';
 import { tf } from '../backend';
 import { swigluExperts, type SwigluWeights } from '../moe';
-import { parseRopeScaling, type RopeSpec } from '../ops';
 import { softmax, topk, type FamilyRouter } from '../routing';
-import {
-  ConfigReader,
-  WeightReader,
-  attentionTensors,
-  linearTensors,
-  readAttention,
-  standardAttention,
-  swigluTensors,
-  tiedHead,
-  type AttentionShape,
-  type DecoderLayer,
-  type FamilyDef,
-  type LoadedFamily,
-} from './base';
+import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, type LlamaConfig } from './standard';
 
-export interface GraniteMoeConfig {
-  vocabSize: number;
-  hiddenSize: number; // D
+export interface GraniteMoeConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  numExperts: number; // E
-  topK: number; // k
   attentionBias: boolean;
   embeddingMultiplier: number;
   attentionMultiplier: number;
   residualMultiplier: number;
   logitsScaling: number;
-  rmsNormEps: number;
-  maxPositions: number;
-  tieWordEmbeddings: boolean;
-  rope: RopeSpec;
 }
 
 /** transformers' GraniteMoeConfig defaults; the sizes that shape tensors are required. */
 export function parseConfig(json: Record<string, unknown>): GraniteMoeConfig {
   const c = new ConfigReader(json, 'granitemoe');
-  const hiddenSize = c.int('hidden_size');
-  const numHeads = c.int('num_attention_heads');
-  const numExperts = c.int('num_local_experts', 8);
-  const maxPositions = c.int('max_position_embeddings', 2048);
-  const headDim = c.headDim(hiddenSize, numHeads, false);
+  const common = readLlamaConfig(c, {
+    numExperts: ['num_local_experts', 8],
+    topK: 2,
+    numKvHeads: null,
+    readsHeadDim: false,
+    maxPositions: 2048,
+    rmsNormEps: 1e-6,
+    ropeTheta: 10000,
+  });
   const logitsScaling = c.num('logits_scaling', 1);
   if (logitsScaling === 0) {
     throw new Error("config.json (granitemoe): 'logits_scaling' must not be 0");
   }
   return {
-    vocabSize: c.int('vocab_size'),
-    hiddenSize,
+    ...common,
     intermediateSize: c.int('intermediate_size', 11008),
-    numLayers: c.int('num_hidden_layers'),
-    numHeads,
-    numKvHeads: c.int('num_key_value_heads', numHeads),
-    headDim,
-    numExperts,
-    topK: c.int('num_experts_per_tok', 2, { max: numExperts }),
     attentionBias: c.bool('attention_bias', false),
     embeddingMultiplier: c.num('embedding_multiplier', 1),
     attentionMultiplier: c.num('attention_multiplier', 1),
     residualMultiplier: c.num('residual_multiplier', 1),
     logitsScaling,
-    rmsNormEps: c.num('rms_norm_eps', 1e-6),
-    maxPositions,
-    tieWordEmbeddings: c.bool('tie_word_embeddings', false),
-    rope: { theta: c.num('rope_theta', 10000), dim: headDim, maxPositions, scaling: parseRopeScaling(json.rope_scaling, maxPositions) },
   };
 }
 
@@ -103,16 +71,7 @@ async function readExperts(r: WeightReader, p: string, E: number, D: number, I: 
 export async function load(ckpt: Checkpoint, cfg: GraniteMoeConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
   const r = new WeightReader(ckpt, onProgress);
   const { hiddenSize: D, intermediateSize: I, numExperts: E } = cfg;
-  const shape: AttentionShape = {
-    numHeads: cfg.numHeads,
-    numKvHeads: cfg.numKvHeads,
-    headDim: cfg.headDim,
-    scale: cfg.attentionMultiplier,
-    qkNorm: 'none',
-    clipQkv: null,
-    slidingWindow: null,
-    eps: cfg.rmsNormEps,
-  };
+  const shape = llamaAttentionShape(cfg, { scale: cfg.attentionMultiplier });
   const layers: DecoderLayer[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
@@ -121,39 +80,24 @@ export async function load(ckpt: Checkpoint, cfg: GraniteMoeConfig, onProgress?:
     const experts = await readExperts(r, `${p}.block_sparse_moe`, E, D, I);
     layers.push({
       layer: i,
-      inputNorm: await r.vector(`${p}.input_layernorm.weight`, D),
-      postNorm: await r.vector(`${p}.post_attention_layernorm.weight`, D),
+      ...(await readLayerNorms(r, p, D)),
       attention: standardAttention(attn, shape),
       ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: swigluExperts(experts), shared: null },
       owned: [...attentionTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors)],
     });
   }
-  const embed = await r.matrix('model.embed_tokens.weight', cfg.vocabSize, D); // [V, D]
-  return {
-    info: {
+  return finishLoad(
+    r,
+    cfg,
+    layers,
+    {
       modelType: 'granitemoe',
-      numLayers: cfg.numLayers,
-      numExperts: E,
-      topK: cfg.topK,
-      vocabSize: cfg.vocabSize,
       gate: 'topk-softmax',
       gateDescription: 'Top-k of the raw router logits, then a softmax over just those k: the k weights sum to 1.',
       hasSharedExpert: false,
-      moeLayers: layers.map((l) => l.layer),
     },
-    maxContext: cfg.maxPositions,
-    decoder: {
-      embed,
-      embeddingMultiplier: cfg.embeddingMultiplier,
-      layers,
-      finalNorm: await r.vector('model.norm.weight', D),
-      lmHead: cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', cfg.vocabSize, D),
-      logitsScaling: cfg.logitsScaling,
-      residualMultiplier: cfg.residualMultiplier,
-      rmsNormEps: cfg.rmsNormEps,
-      rope: cfg.rope,
-    },
-  };
+    { embeddingMultiplier: cfg.embeddingMultiplier, residualMultiplier: cfg.residualMultiplier, logitsScaling: cfg.logitsScaling },
+  );
 }
 
 export const family: FamilyDef<GraniteMoeConfig> = { modelType: 'granitemoe', parseConfig, load };

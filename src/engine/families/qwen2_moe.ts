@@ -6,80 +6,47 @@
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
 import { swigluExperts, swigluMlp } from '../moe';
-import { parseRopeScaling, type RopeSpec } from '../ops';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import {
-  ConfigReader,
-  WeightReader,
-  attentionTensors,
-  linearTensors,
-  readAttention,
-  standardAttention,
-  swigluTensors,
-  tiedHead,
-  type AttentionShape,
-  type DecoderLayer,
-  type FamilyDef,
-  type LoadedFamily,
-} from './base';
+import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, type LlamaConfig } from './standard';
 
-export interface Qwen2MoeConfig {
-  vocabSize: number;
-  hiddenSize: number; // D
+export interface Qwen2MoeConfig extends LlamaConfig {
   intermediateSize: number; // dense layers' MLP width
   moeIntermediateSize: number; // I, per routed expert
   sharedExpertIntermediateSize: number; // shared expert width
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  numExperts: number; // E
-  topK: number; // k
   normTopkProb: boolean;
   decoderSparseStep: number;
   mlpOnlyLayers: number[];
   qkvBias: boolean;
-  rmsNormEps: number;
-  maxPositions: number;
   /** Per layer: the sliding window, or null for full attention. */
   slidingWindows: (number | null)[];
-  tieWordEmbeddings: boolean;
-  rope: RopeSpec;
 }
 
 /** transformers' Qwen2MoeConfig defaults; the sizes that shape tensors are required. */
 export function parseConfig(json: Record<string, unknown>): Qwen2MoeConfig {
   const c = new ConfigReader(json, 'qwen2_moe');
-  const hiddenSize = c.int('hidden_size');
-  const numHeads = c.int('num_attention_heads');
-  const numLayers = c.int('num_hidden_layers');
-  const numExperts = c.int('num_experts', 60);
-  const maxPositions = c.int('max_position_embeddings', 32768);
-  const headDim = c.headDim(hiddenSize, numHeads, false);
+  const common = readLlamaConfig(c, {
+    numExperts: ['num_experts', 60],
+    topK: 4,
+    numKvHeads: null,
+    readsHeadDim: false,
+    maxPositions: 32768,
+    rmsNormEps: 1e-6,
+    ropeTheta: 10000,
+  });
   // transformers' eager attention applies the window to every layer when use_sliding_window is set
   // (max_window_layers only steers its flash-attention path), so every layer gets it here too.
   const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
   return {
-    vocabSize: c.int('vocab_size'),
-    hiddenSize,
+    ...common,
     intermediateSize: c.int('intermediate_size', 5632),
     moeIntermediateSize: c.int('moe_intermediate_size', 1408),
     sharedExpertIntermediateSize: c.int('shared_expert_intermediate_size', 5632),
-    numLayers,
-    numHeads,
-    numKvHeads: c.int('num_key_value_heads', numHeads),
-    headDim,
-    numExperts,
-    topK: c.int('num_experts_per_tok', 4, { max: numExperts }),
     normTopkProb: c.bool('norm_topk_prob', false),
     decoderSparseStep: c.int('decoder_sparse_step', 1),
     mlpOnlyLayers: c.intList('mlp_only_layers', []),
     qkvBias: c.bool('qkv_bias', true),
-    rmsNormEps: c.num('rms_norm_eps', 1e-6),
-    maxPositions,
-    slidingWindows: Array.from({ length: numLayers }, () => window),
-    tieWordEmbeddings: c.bool('tie_word_embeddings', false),
-    rope: { theta: c.num('rope_theta', 10000), dim: headDim, maxPositions, scaling: parseRopeScaling(json.rope_scaling, maxPositions) },
+    slidingWindows: Array.from({ length: common.numLayers }, () => window),
   };
 }
 
@@ -105,21 +72,11 @@ export async function load(ckpt: Checkpoint, cfg: Qwen2MoeConfig, onProgress?: (
   const layers: DecoderLayer[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
-    const shape: AttentionShape = {
-      numHeads: cfg.numHeads,
-      numKvHeads: cfg.numKvHeads,
-      headDim: cfg.headDim,
-      scale: 1 / Math.sqrt(cfg.headDim),
-      qkNorm: 'none',
-      clipQkv: null,
-      slidingWindow: cfg.slidingWindows[i],
-      eps: cfg.rmsNormEps,
-    };
+    const shape = llamaAttentionShape(cfg, { slidingWindow: cfg.slidingWindows[i] });
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.qkvBias, o: false });
     const common = {
       layer: i,
-      inputNorm: await r.vector(`${p}.input_layernorm.weight`, D),
-      postNorm: await r.vector(`${p}.post_attention_layernorm.weight`, D),
+      ...(await readLayerNorms(r, p, D)),
       attention: standardAttention(attn, shape),
     };
     if (!isMoeLayer(cfg, i)) {
@@ -128,11 +85,7 @@ export async function load(ckpt: Checkpoint, cfg: Qwen2MoeConfig, onProgress?: (
       continue;
     }
     const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen2_moe', key: 'num_experts' }); // [D, E]
-    const experts = [];
-    for (let e = 0; e < E; e++) {
-      const x = `${p}.mlp.experts.${e}`;
-      experts.push(await r.swiglu(`${x}.gate_proj`, `${x}.up_proj`, `${x}.down_proj`, D, cfg.moeIntermediateSize));
-    }
+    const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
     const s = `${p}.mlp.shared_expert`;
     const shared = await r.swiglu(`${s}.gate_proj`, `${s}.up_proj`, `${s}.down_proj`, D, cfg.sharedExpertIntermediateSize);
     const sharedGate = await r.linear(`${p}.mlp.shared_expert_gate`, 1, D); // [D, 1]
@@ -156,34 +109,14 @@ export async function load(ckpt: Checkpoint, cfg: Qwen2MoeConfig, onProgress?: (
       ],
     });
   }
-  const embed = await r.matrix('model.embed_tokens.weight', cfg.vocabSize, D); // [V, D]
-  return {
-    info: {
-      modelType: 'qwen2_moe',
-      numLayers: cfg.numLayers,
-      numExperts: E,
-      topK: cfg.topK,
-      vocabSize: cfg.vocabSize,
-      gate: cfg.normTopkProb ? 'softmax-renormalized' : 'softmax-raw',
-      gateDescription: cfg.normTopkProb
-        ? 'Softmax over all experts, top-k kept and renormalised to sum 1; a shared expert is added, weighted by σ(gate·x).'
-        : 'Softmax probability of each chosen expert, not renormalised (the k weights sum to less than 1); a shared expert is added, weighted by σ(gate·x).',
-      hasSharedExpert: true,
-      moeLayers: layers.filter((l) => l.ffn.kind === 'moe').map((l) => l.layer),
-    },
-    maxContext: cfg.maxPositions,
-    decoder: {
-      embed,
-      embeddingMultiplier: 1,
-      layers,
-      finalNorm: await r.vector('model.norm.weight', D),
-      lmHead: cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', cfg.vocabSize, D),
-      logitsScaling: 1,
-      residualMultiplier: 1,
-      rmsNormEps: cfg.rmsNormEps,
-      rope: cfg.rope,
-    },
-  };
+  return finishLoad(r, cfg, layers, {
+    modelType: 'qwen2_moe',
+    gate: cfg.normTopkProb ? 'softmax-renormalized' : 'softmax-raw',
+    gateDescription: cfg.normTopkProb
+      ? 'Softmax over all experts, top-k kept and renormalised to sum 1; a shared expert is added, weighted by σ(gate·x).'
+      : 'Softmax probability of each chosen expert, not renormalised (the k weights sum to less than 1); a shared expert is added, weighted by σ(gate·x).',
+    hasSharedExpert: true,
+  });
 }
 
 export const family: FamilyDef<Qwen2MoeConfig> = { modelType: 'qwen2_moe', parseConfig, load };

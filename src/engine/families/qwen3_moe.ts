@@ -6,77 +6,44 @@
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
 import { swigluExperts, swigluMlp } from '../moe';
-import { parseRopeScaling, type RopeSpec } from '../ops';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import {
-  ConfigReader,
-  WeightReader,
-  attentionTensors,
-  linearTensors,
-  readAttention,
-  standardAttention,
-  swigluTensors,
-  tiedHead,
-  type AttentionShape,
-  type DecoderLayer,
-  type FamilyDef,
-  type LoadedFamily,
-} from './base';
+import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
 import { isMoeLayer } from './qwen2_moe';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, type LlamaConfig } from './standard';
 
-export interface Qwen3MoeConfig {
-  vocabSize: number;
-  hiddenSize: number; // D
+export interface Qwen3MoeConfig extends LlamaConfig {
   intermediateSize: number; // dense layers' MLP width
   moeIntermediateSize: number; // I, per expert
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  numExperts: number; // E
-  topK: number; // k
   normTopkProb: boolean;
   decoderSparseStep: number;
   mlpOnlyLayers: number[];
   attentionBias: boolean;
-  rmsNormEps: number;
-  maxPositions: number;
   slidingWindows: (number | null)[];
-  tieWordEmbeddings: boolean;
-  rope: RopeSpec;
 }
 
 /** transformers' Qwen3MoeConfig defaults; the sizes that shape tensors are required. */
 export function parseConfig(json: Record<string, unknown>): Qwen3MoeConfig {
   const c = new ConfigReader(json, 'qwen3_moe');
-  const hiddenSize = c.int('hidden_size');
-  const numHeads = c.int('num_attention_heads');
-  const numLayers = c.int('num_hidden_layers');
-  const numExperts = c.int('num_experts', 128);
-  const maxPositions = c.int('max_position_embeddings', 32768);
-  const headDim = c.headDim(hiddenSize, numHeads, true);
+  const common = readLlamaConfig(c, {
+    numExperts: ['num_experts', 128],
+    topK: 8,
+    numKvHeads: 4,
+    readsHeadDim: true,
+    maxPositions: 32768,
+    rmsNormEps: 1e-6,
+    ropeTheta: 10000,
+  });
   // As Qwen2-MoE: with use_sliding_window, the eager mask is windowed in every layer.
   const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
   return {
-    vocabSize: c.int('vocab_size'),
-    hiddenSize,
+    ...common,
     intermediateSize: c.int('intermediate_size', 6144),
     moeIntermediateSize: c.int('moe_intermediate_size', 768),
-    numLayers,
-    numHeads,
-    numKvHeads: c.int('num_key_value_heads', 4),
-    headDim,
-    numExperts,
-    topK: c.int('num_experts_per_tok', 8, { max: numExperts }),
     normTopkProb: c.bool('norm_topk_prob', false),
     decoderSparseStep: c.int('decoder_sparse_step', 1),
     mlpOnlyLayers: c.intList('mlp_only_layers', []),
     attentionBias: c.bool('attention_bias', false),
-    rmsNormEps: c.num('rms_norm_eps', 1e-6),
-    maxPositions,
-    slidingWindows: Array.from({ length: numLayers }, () => window),
-    tieWordEmbeddings: c.bool('tie_word_embeddings', false),
-    rope: { theta: c.num('rope_theta', 10000), dim: headDim, maxPositions, scaling: parseRopeScaling(json.rope_scaling, maxPositions) },
+    slidingWindows: Array.from({ length: common.numLayers }, () => window),
   };
 }
 
@@ -97,21 +64,11 @@ export async function load(ckpt: Checkpoint, cfg: Qwen3MoeConfig, onProgress?: (
   const layers: DecoderLayer[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}`;
-    const shape: AttentionShape = {
-      numHeads: cfg.numHeads,
-      numKvHeads: cfg.numKvHeads,
-      headDim: cfg.headDim,
-      scale: 1 / Math.sqrt(cfg.headDim),
-      qkNorm: 'per-head',
-      clipQkv: null,
-      slidingWindow: cfg.slidingWindows[i],
-      eps: cfg.rmsNormEps,
-    };
+    const shape = llamaAttentionShape(cfg, { qkNorm: 'per-head', slidingWindow: cfg.slidingWindows[i] });
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
     const common = {
       layer: i,
-      inputNorm: await r.vector(`${p}.input_layernorm.weight`, D),
-      postNorm: await r.vector(`${p}.post_attention_layernorm.weight`, D),
+      ...(await readLayerNorms(r, p, D)),
       attention: standardAttention(attn, shape),
     };
     if (!isMoeLayer(cfg, i)) {
@@ -120,45 +77,21 @@ export async function load(ckpt: Checkpoint, cfg: Qwen3MoeConfig, onProgress?: (
       continue;
     }
     const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen3_moe', key: 'num_experts' }); // [D, E]
-    const experts = [];
-    for (let e = 0; e < E; e++) {
-      const x = `${p}.mlp.experts.${e}`;
-      experts.push(await r.swiglu(`${x}.gate_proj`, `${x}.up_proj`, `${x}.down_proj`, D, cfg.moeIntermediateSize));
-    }
+    const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
     layers.push({
       ...common,
       ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: swigluExperts(experts), shared: null },
       owned: [...attentionTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors)],
     });
   }
-  const embed = await r.matrix('model.embed_tokens.weight', cfg.vocabSize, D); // [V, D]
-  return {
-    info: {
-      modelType: 'qwen3_moe',
-      numLayers: cfg.numLayers,
-      numExperts: E,
-      topK: cfg.topK,
-      vocabSize: cfg.vocabSize,
-      gate: cfg.normTopkProb ? 'softmax-renormalized' : 'softmax-raw',
-      gateDescription: cfg.normTopkProb
-        ? 'Softmax over all experts, top-k kept and renormalised: the k weights sum to 1.'
-        : 'Softmax probability of each chosen expert, not renormalised: the k weights sum to less than 1.',
-      hasSharedExpert: false,
-      moeLayers: layers.filter((l) => l.ffn.kind === 'moe').map((l) => l.layer),
-    },
-    maxContext: cfg.maxPositions,
-    decoder: {
-      embed,
-      embeddingMultiplier: 1,
-      layers,
-      finalNorm: await r.vector('model.norm.weight', D),
-      lmHead: cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', cfg.vocabSize, D),
-      logitsScaling: 1,
-      residualMultiplier: 1,
-      rmsNormEps: cfg.rmsNormEps,
-      rope: cfg.rope,
-    },
-  };
+  return finishLoad(r, cfg, layers, {
+    modelType: 'qwen3_moe',
+    gate: cfg.normTopkProb ? 'softmax-renormalized' : 'softmax-raw',
+    gateDescription: cfg.normTopkProb
+      ? 'Softmax over all experts, top-k kept and renormalised: the k weights sum to 1.'
+      : 'Softmax probability of each chosen expert, not renormalised: the k weights sum to less than 1.',
+    hasSharedExpert: false,
+  });
 }
 
 export const family: FamilyDef<Qwen3MoeConfig> = { modelType: 'qwen3_moe', parseConfig, load };

@@ -1,0 +1,178 @@
+/**
+ * @file The Llama-style pieces most families share: the common config.json keys (each family passes
+ * its own transformers defaults), the GQA attention shape, the two per-layer norms, a stack of
+ * SwiGLU experts, and the end of every load (embeddings, final norm, LM head, model info).
+ * Routers stay in the family files, where their order of operations can be read.
+ */
+import type { SwigluWeights } from '../moe';
+import { parseRopeScaling, type RopeSpec } from '../ops';
+import { tiedHead, type AttentionShape, type ConfigReader, type DecoderLayer, type FamilyInfo, type LoadedFamily, type WeightReader } from './base';
+
+// ---------------------------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------------------------
+
+/** The config fields every family has (DeepSeek-V3 too, whose attention is not GQA). */
+export interface CommonConfig {
+  vocabSize: number; // V
+  hiddenSize: number; // D
+  numLayers: number;
+  numExperts: number; // E
+  topK: number; // k
+  rmsNormEps: number;
+  maxPositions: number;
+  tieWordEmbeddings: boolean;
+  rope: RopeSpec;
+}
+
+/** CommonConfig plus grouped-query attention heads. */
+export interface LlamaConfig extends CommonConfig {
+  numHeads: number; // H
+  numKvHeads: number; // KV
+  headDim: number; // hd
+}
+
+/**
+ * One family's transformers defaults for the Llama-style keys. A size given as undefined is
+ * required (most families refuse to guess the shapes of a checkpoint).
+ */
+export interface LlamaDefaults {
+  vocabSize?: number;
+  hiddenSize?: number;
+  numLayers?: number;
+  numHeads?: number;
+  /** The config key of the routed expert count, and its default. */
+  numExperts: ['num_experts' | 'num_local_experts', number];
+  topK: number;
+  /** null: transformers' None, i.e. as many KV heads as attention heads. */
+  numKvHeads: number | null;
+  /** Whether the family's config has a `head_dim` key (else hidden_size / num_attention_heads). */
+  readsHeadDim: boolean;
+  maxPositions: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  /** Used when config.json has no rope_scaling key at all (gpt-oss's YaRN); default none. */
+  ropeScaling?: unknown;
+}
+
+/** Reads the Llama-style keys with a family's defaults; the family reads the rest itself. */
+export function readLlamaConfig(c: ConfigReader, d: LlamaDefaults): LlamaConfig {
+  const hiddenSize = c.int('hidden_size', d.hiddenSize);
+  const numHeads = c.int('num_attention_heads', d.numHeads);
+  const numLayers = c.int('num_hidden_layers', d.numLayers);
+  const numExperts = c.int(d.numExperts[0], d.numExperts[1]);
+  const maxPositions = c.int('max_position_embeddings', d.maxPositions);
+  const headDim = c.headDim(hiddenSize, numHeads, d.readsHeadDim);
+  const ropeScaling = 'rope_scaling' in c.json ? c.json.rope_scaling : d.ropeScaling;
+  return {
+    vocabSize: c.int('vocab_size', d.vocabSize),
+    hiddenSize,
+    numLayers,
+    numHeads,
+    numKvHeads: c.int('num_key_value_heads', d.numKvHeads ?? numHeads),
+    headDim,
+    numExperts,
+    topK: c.int('num_experts_per_tok', d.topK, { max: numExperts }),
+    rmsNormEps: c.num('rms_norm_eps', d.rmsNormEps),
+    maxPositions,
+    tieWordEmbeddings: c.bool('tie_word_embeddings', false),
+    rope: { theta: c.num('rope_theta', d.ropeTheta), dim: headDim, maxPositions, scaling: parseRopeScaling(ropeScaling, maxPositions) },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+/** The attention shape of a Llama-style config: q·kᵀ / √hd, no q/k norm or clip, full attention, unless `overrides` says otherwise. */
+export function llamaAttentionShape(
+  cfg: LlamaConfig,
+  overrides: Partial<Pick<AttentionShape, 'scale' | 'qkNorm' | 'clipQkv' | 'slidingWindow'>> = {},
+): AttentionShape {
+  return {
+    numHeads: cfg.numHeads,
+    numKvHeads: cfg.numKvHeads,
+    headDim: cfg.headDim,
+    scale: overrides.scale ?? 1 / Math.sqrt(cfg.headDim),
+    qkNorm: overrides.qkNorm ?? 'none',
+    clipQkv: overrides.clipQkv ?? null,
+    slidingWindow: overrides.slidingWindow ?? null,
+    eps: cfg.rmsNormEps,
+  };
+}
+
+/** A layer's RMSNorm weights before attention and before the FFN, under `p` ('model.layers.3'). */
+export async function readLayerNorms(r: WeightReader, p: string, D: number): Promise<Pick<DecoderLayer, 'inputNorm' | 'postNorm'>> {
+  return {
+    inputNorm: await r.vector(`${p}.input_layernorm.weight`, D), // [D]
+    postNorm: await r.vector(`${p}.post_attention_layernorm.weight`, D), // [D]
+  };
+}
+
+/** E SwiGLU experts stored one module each, `${prefix}.${e}.{gate,up,down}` (Mixtral names them w1, w3, w2). */
+export async function readSwigluExperts(
+  r: WeightReader,
+  prefix: string,
+  E: number,
+  D: number,
+  I: number,
+  [gate, up, down]: [string, string, string] = ['gate_proj', 'up_proj', 'down_proj'],
+): Promise<SwigluWeights[]> {
+  const experts: SwigluWeights[] = [];
+  for (let e = 0; e < E; e++) {
+    const x = `${prefix}.${e}`;
+    experts.push(await r.swiglu(`${x}.${gate}`, `${x}.${up}`, `${x}.${down}`, D, I));
+  }
+  return experts;
+}
+
+/** What a family says about its gate; the rest of the model info follows from the config and the layers. */
+export type GateInfo = Pick<FamilyInfo, 'modelType' | 'gate' | 'gateDescription' | 'hasSharedExpert'>;
+
+/** GraniteMoE's scalings of embeddings, residual branches and logits; 1 in every other family. */
+export interface Multipliers {
+  embeddingMultiplier: number;
+  residualMultiplier: number;
+  logitsScaling: number;
+}
+
+const NO_MULTIPLIERS: Multipliers = { embeddingMultiplier: 1, residualMultiplier: 1, logitsScaling: 1 };
+
+/** The end of every load: embeddings, final norm and LM head (tied or read), then the model info and the decoder. */
+export async function finishLoad(
+  r: WeightReader,
+  cfg: CommonConfig,
+  layers: DecoderLayer[],
+  gate: GateInfo,
+  m: Multipliers = NO_MULTIPLIERS,
+): Promise<LoadedFamily> {
+  const { vocabSize: V, hiddenSize: D } = cfg;
+  const embed = await r.matrix('model.embed_tokens.weight', V, D); // [V, D]
+  const finalNorm = await r.vector('model.norm.weight', D); // [D]
+  const lmHead = cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', V, D); // [D, V]
+  return {
+    info: {
+      modelType: gate.modelType,
+      numLayers: cfg.numLayers,
+      numExperts: cfg.numExperts,
+      topK: cfg.topK,
+      vocabSize: V,
+      gate: gate.gate,
+      gateDescription: gate.gateDescription,
+      hasSharedExpert: gate.hasSharedExpert,
+      moeLayers: layers.filter((l) => l.ffn.kind === 'moe').map((l) => l.layer),
+    },
+    maxContext: cfg.maxPositions,
+    decoder: {
+      embed,
+      embeddingMultiplier: m.embeddingMultiplier,
+      layers,
+      finalNorm,
+      lmHead,
+      logitsScaling: m.logitsScaling,
+      residualMultiplier: m.residualMultiplier,
+      rmsNormEps: cfg.rmsNormEps,
+      rope: cfg.rope,
+    },
+  };
+}

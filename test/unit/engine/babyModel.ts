@@ -5,30 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-
-export interface BabyTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-/** A minimal safetensors writer (F32 only, sorted names, contiguous offsets). */
-export function writeSafetensors(file: string, tensors: Map<string, BabyTensor>): void {
-  const names = [...tensors.keys()].sort();
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    const bytes = t.data.length * 4;
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const head = Buffer.alloc(8);
-  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const body = Buffer.concat(names.map((n) => Buffer.from(tensors.get(n)!.data.buffer, tensors.get(n)!.data.byteOffset, tensors.get(n)!.data.byteLength)));
-  fs.writeFileSync(file, Buffer.concat([head, Buffer.from(json), body]));
-}
+import { writeSafetensors, type TensorSpec } from '../../helpers/writeSafetensors';
 
 /** Deterministic uniform(−scale, scale) numbers (mulberry32). */
 export function rng(seed: number): (scale?: number) => number {
@@ -142,14 +119,16 @@ export function makeBabyModel(modelType: Family, overrides: Record<string, unkno
   const cfg = { ...baseConfig(modelType), ...overrides };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `moe-lens-baby-${modelType}-`));
   const rand = rng(seed);
-  const tensors = new Map<string, BabyTensor>();
+  const tensors: Record<string, TensorSpec> = {};
   for (const [name, shape] of tensorShapes(modelType, cfg)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const isNorm = name.endsWith('norm.weight');
     const data = Float32Array.from({ length: n }, () => (isNorm ? 1 + rand(0.1) : rand(0.4)));
-    tensors.set(name, { shape, data });
+    tensors[name] = { dtype: 'F32', shape, data };
   }
+  // Stored in name order (the random draws above keep the shape table's order, so seeds give the same weights).
+  const sorted = Object.fromEntries(Object.entries(tensors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
-  writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  writeSafetensors(path.join(dir, 'model.safetensors'), sorted);
   return dir;
 }

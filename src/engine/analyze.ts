@@ -49,8 +49,10 @@ function appendLayer(into: LayerRouting, part: LayerRouting): void {
   }
 }
 
+type WindowsResult = Pick<RoutingTrace, 'layers' | 'surprisal' | 'windows' | 'logits'>;
+
 /** Runs the model over `ids` window by window; the result's tokens are the caller's. */
-async function runWindows(model: Model, ids: number[], opts: TraceOptions): Promise<Pick<RoutingTrace, 'layers' | 'surprisal' | 'windows' | 'logits'>> {
+async function runWindows(model: Model, ids: number[], opts: TraceOptions): Promise<WindowsResult> {
   const size = Math.min(opts.windowSize ?? DEFAULT_MAX_WINDOW, model.maxContext);
   const overlap = opts.windowOverlap ?? defaultOverlap(size);
   const windows: TraceWindow[] = ids.length <= size ? [{ start: 0, end: ids.length, overlap: 0 }] : planWindows(ids.length, size, overlap);
@@ -86,20 +88,18 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
   };
 }
 
+/** The trace around the windows' results, in the key order the JSON output shows. */
+function assembleTrace(model: Model, tokens: TraceToken[], result: WindowsResult, timing: NonNullable<RoutingTrace['timing']>): RoutingTrace {
+  return { schema: TRACE_SCHEMA, model: model.info, backend: model.backend, tokens, ...result, timing };
+}
+
 /** A trace of token ids (no document: spans are null; text comes from the tokenizer when given). */
 export async function traceIds(model: Model, ids: number[], opts: TraceOptions & { tokenizer?: DocumentTokenizer } = {}): Promise<RoutingTrace> {
   const t0 = performance.now();
   const tokens: TraceToken[] = ids.map((id) => ({ id, text: opts.tokenizer ? opts.tokenizer.tokenText(id) : null, start: null, end: null }));
   const result = await runWindows(model, ids, opts);
   const ms = performance.now() - t0;
-  return {
-    schema: TRACE_SCHEMA,
-    model: model.info,
-    backend: model.backend,
-    tokens,
-    ...result,
-    timing: { tokenizeMs: 0, forwardMs: ms, totalMs: ms },
-  };
+  return assembleTrace(model, tokens, result, { tokenizeMs: 0, forwardMs: ms, totalMs: ms });
 }
 
 /** A trace of a document: tokens carry their text and [start, end) spans in the document. */
@@ -121,12 +121,5 @@ export async function traceText(
     opts,
   );
   const t2 = performance.now();
-  return {
-    schema: TRACE_SCHEMA,
-    model: model.info,
-    backend: model.backend,
-    tokens,
-    ...result,
-    timing: { tokenizeMs: t1 - t0, forwardMs: t2 - t1, totalMs: t2 - t0 },
-  };
+  return assembleTrace(model, tokens, result, { tokenizeMs: t1 - t0, forwardMs: t2 - t1, totalMs: t2 - t0 });
 }

@@ -7,10 +7,10 @@
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
 import { tf } from '../backend';
-import { swigluExperts, type SwigluWeights } from '../moe';
+import type { SwigluWeights } from '../moe';
 import { softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, type LlamaConfig } from './standard';
+import { ConfigReader, WeightReader, readAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, standardMoeLayer, type LlamaConfig } from './standard';
 
 export interface GraniteMoeConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
@@ -78,13 +78,7 @@ export async function load(ckpt: Checkpoint, cfg: GraniteMoeConfig, onProgress?:
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
     const router = await r.router(`${p}.block_sparse_moe.router.layer`, E, D, { modelType: 'granitemoe', key: 'num_local_experts' }); // [D, E]
     const experts = await readExperts(r, `${p}.block_sparse_moe`, E, D, I);
-    layers.push({
-      layer: i,
-      ...(await readLayerNorms(r, p, D)),
-      attention: standardAttention(attn, shape),
-      ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: swigluExperts(experts), shared: null },
-      owned: [...attentionTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors)],
-    });
+    layers.push(standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK }));
   }
   return finishLoad(
     r,

@@ -4,10 +4,9 @@
  * Router: softmax over all experts → top-k → renormalise the k weights to sum 1.
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
-import { swigluExperts } from '../moe';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, type LlamaConfig } from './standard';
+import { ConfigReader, WeightReader, readAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
 
 export interface MixtralConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
@@ -50,20 +49,9 @@ export async function load(ckpt: Checkpoint, cfg: MixtralConfig, onProgress?: (f
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: false, o: false });
     const router = await r.router(`${p}.block_sparse_moe.gate`, E, D, { modelType: 'mixtral', key: 'num_local_experts' }); // [D, E]
     const experts = await readSwigluExperts(r, `${p}.block_sparse_moe.experts`, E, D, I, ['w1', 'w3', 'w2']); // w1 gate, w3 up, w2 down
-    layers.push({
-      layer: i,
-      ...(await readLayerNorms(r, p, D)),
-      attention: standardAttention(attn, shape),
-      ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: swigluExperts(experts), shared: null },
-      owned: [...attentionTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors)],
-    });
+    layers.push(standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK }));
   }
-  return finishLoad(r, cfg, layers, {
-    modelType: 'mixtral',
-    gate: 'softmax-renormalized',
-    gateDescription: 'Softmax over all experts, top-k kept and renormalised: the k weights sum to 1.',
-    hasSharedExpert: false,
-  });
+  return finishLoad(r, cfg, layers, { modelType: 'mixtral', ...softmaxTopkGate(true), hasSharedExpert: false });
 }
 
 export const family: FamilyDef<MixtralConfig> = { modelType: 'mixtral', parseConfig, load };

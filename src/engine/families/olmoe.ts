@@ -5,10 +5,9 @@
  * Router: softmax over all experts → top-k, renormalised only when `norm_topk_prob` (false in OLMoE-1B-7B).
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
-import { swigluExperts } from '../moe';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, type LlamaConfig } from './standard';
+import { ConfigReader, WeightReader, readAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
 
 export interface OlmoeConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
@@ -58,22 +57,9 @@ export async function load(ckpt: Checkpoint, cfg: OlmoeConfig, onProgress?: (f: 
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
     const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'olmoe', key: 'num_experts' }); // [D, E]
     const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
-    layers.push({
-      layer: i,
-      ...(await readLayerNorms(r, p, D)),
-      attention: standardAttention(attn, shape),
-      ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: swigluExperts(experts), shared: null },
-      owned: [...attentionTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors)],
-    });
+    layers.push(standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK }));
   }
-  return finishLoad(r, cfg, layers, {
-    modelType: 'olmoe',
-    gate: cfg.normTopkProb ? 'softmax-renormalized' : 'softmax-raw',
-    gateDescription: cfg.normTopkProb
-      ? 'Softmax over all experts, top-k kept and renormalised: the k weights sum to 1.'
-      : 'Softmax probability of each chosen expert, not renormalised: the k weights sum to less than 1.',
-    hasSharedExpert: false,
-  });
+  return finishLoad(r, cfg, layers, { modelType: 'olmoe', ...softmaxTopkGate(cfg.normTopkProb), hasSharedExpert: false });
 }
 
 export const family: FamilyDef<OlmoeConfig> = { modelType: 'olmoe', parseConfig, load };

@@ -10,16 +10,31 @@ import { normalize, softmax, topk, type FamilyRouter } from '../routing';
 import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
 import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, type LlamaConfig } from './standard';
 
-export interface Qwen2MoeConfig extends LlamaConfig {
+/** Which layers are sparse and which windowed: the keys Qwen2-MoE and Qwen3-MoE share, with the same defaults. */
+export interface QwenMoeLayout {
+  decoderSparseStep: number;
+  mlpOnlyLayers: number[];
+  /** Per layer: the sliding window, or null for full attention. */
+  slidingWindows: (number | null)[];
+}
+
+export interface Qwen2MoeConfig extends LlamaConfig, QwenMoeLayout {
   intermediateSize: number; // dense layers' MLP width
   moeIntermediateSize: number; // I, per routed expert
   sharedExpertIntermediateSize: number; // shared expert width
   normTopkProb: boolean;
-  decoderSparseStep: number;
-  mlpOnlyLayers: number[];
   qkvBias: boolean;
-  /** Per layer: the sliding window, or null for full attention. */
-  slidingWindows: (number | null)[];
+}
+
+export function readQwenMoeLayout(c: ConfigReader, numLayers: number): QwenMoeLayout {
+  // transformers' eager attention applies the window to every layer when use_sliding_window is set
+  // (max_window_layers only steers its flash-attention path), so every layer gets it here too.
+  const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
+  return {
+    decoderSparseStep: c.int('decoder_sparse_step', 1),
+    mlpOnlyLayers: c.intList('mlp_only_layers', []),
+    slidingWindows: Array.from({ length: numLayers }, () => window),
+  };
 }
 
 /** transformers' Qwen2MoeConfig defaults; the sizes that shape tensors are required. */
@@ -34,19 +49,14 @@ export function parseConfig(json: Record<string, unknown>): Qwen2MoeConfig {
     rmsNormEps: 1e-6,
     ropeTheta: 10000,
   });
-  // transformers' eager attention applies the window to every layer when use_sliding_window is set
-  // (max_window_layers only steers its flash-attention path), so every layer gets it here too.
-  const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
   return {
     ...common,
+    ...readQwenMoeLayout(c, common.numLayers),
     intermediateSize: c.int('intermediate_size', 5632),
     moeIntermediateSize: c.int('moe_intermediate_size', 1408),
     sharedExpertIntermediateSize: c.int('shared_expert_intermediate_size', 5632),
     normTopkProb: c.bool('norm_topk_prob', false),
-    decoderSparseStep: c.int('decoder_sparse_step', 1),
-    mlpOnlyLayers: c.intList('mlp_only_layers', []),
     qkvBias: c.bool('qkv_bias', true),
-    slidingWindows: Array.from({ length: common.numLayers }, () => window),
   };
 }
 

@@ -5,20 +5,17 @@
  * Router: softmax over all experts → top-k, renormalised only when `norm_topk_prob` (true in 30B-A3B).
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
-import { swigluExperts, swigluMlp } from '../moe';
+import { swigluMlp } from '../moe';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { isMoeLayer } from './qwen2_moe';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, type LlamaConfig } from './standard';
+import { ConfigReader, WeightReader, attentionTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { isMoeLayer, readQwenMoeLayout, type QwenMoeLayout } from './qwen2_moe';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
 
-export interface Qwen3MoeConfig extends LlamaConfig {
+export interface Qwen3MoeConfig extends LlamaConfig, QwenMoeLayout {
   intermediateSize: number; // dense layers' MLP width
   moeIntermediateSize: number; // I, per expert
   normTopkProb: boolean;
-  decoderSparseStep: number;
-  mlpOnlyLayers: number[];
   attentionBias: boolean;
-  slidingWindows: (number | null)[];
 }
 
 /** transformers' Qwen3MoeConfig defaults; the sizes that shape tensors are required. */
@@ -33,17 +30,13 @@ export function parseConfig(json: Record<string, unknown>): Qwen3MoeConfig {
     rmsNormEps: 1e-6,
     ropeTheta: 10000,
   });
-  // As Qwen2-MoE: with use_sliding_window, the eager mask is windowed in every layer.
-  const window = c.bool('use_sliding_window', false) ? c.optInt('sliding_window', 4096) : null;
   return {
     ...common,
+    ...readQwenMoeLayout(c, common.numLayers), // as Qwen2-MoE, defaults included
     intermediateSize: c.int('intermediate_size', 6144),
     moeIntermediateSize: c.int('moe_intermediate_size', 768),
     normTopkProb: c.bool('norm_topk_prob', false),
-    decoderSparseStep: c.int('decoder_sparse_step', 1),
-    mlpOnlyLayers: c.intList('mlp_only_layers', []),
     attentionBias: c.bool('attention_bias', false),
-    slidingWindows: Array.from({ length: common.numLayers }, () => window),
   };
 }
 
@@ -66,32 +59,23 @@ export async function load(ckpt: Checkpoint, cfg: Qwen3MoeConfig, onProgress?: (
     const p = `model.layers.${i}`;
     const shape = llamaAttentionShape(cfg, { qkNorm: 'per-head', slidingWindow: cfg.slidingWindows[i] });
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
-    const common = {
-      layer: i,
-      ...(await readLayerNorms(r, p, D)),
-      attention: standardAttention(attn, shape),
-    };
+    const norms = await readLayerNorms(r, p, D);
     if (!isMoeLayer(cfg, i)) {
       const mlp = await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize);
-      layers.push({ ...common, ffn: { kind: 'dense', mlp: (x) => swigluMlp(mlp, x) }, owned: [...attentionTensors(attn), ...swigluTensors(mlp)] });
+      layers.push({
+        layer: i,
+        ...norms,
+        attention: standardAttention(attn, shape),
+        ffn: { kind: 'dense', mlp: (x) => swigluMlp(mlp, x) },
+        owned: [...attentionTensors(attn), ...swigluTensors(mlp)],
+      });
       continue;
     }
     const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen3_moe', key: 'num_experts' }); // [D, E]
     const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
-    layers.push({
-      ...common,
-      ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: swigluExperts(experts), shared: null },
-      owned: [...attentionTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors)],
-    });
+    layers.push(standardMoeLayer({ layer: i, norms, attn, shape, router, route, experts, topK: cfg.topK }));
   }
-  return finishLoad(r, cfg, layers, {
-    modelType: 'qwen3_moe',
-    gate: cfg.normTopkProb ? 'softmax-renormalized' : 'softmax-raw',
-    gateDescription: cfg.normTopkProb
-      ? 'Softmax over all experts, top-k kept and renormalised: the k weights sum to 1.'
-      : 'Softmax probability of each chosen expert, not renormalised: the k weights sum to less than 1.',
-    hasSharedExpert: false,
-  });
+  return finishLoad(r, cfg, layers, { modelType: 'qwen3_moe', ...softmaxTopkGate(cfg.normTopkProb), hasSharedExpert: false });
 }
 
 export const family: FamilyDef<Qwen3MoeConfig> = { modelType: 'qwen3_moe', parseConfig, load };

@@ -4,9 +4,23 @@
  * SwiGLU experts, and the end of every load (embeddings, final norm, LM head, model info).
  * Routers stay in the family files, where their order of operations can be read.
  */
-import type { SwigluWeights } from '../moe';
-import { parseRopeScaling, type RopeSpec } from '../ops';
-import { tiedHead, type AttentionShape, type ConfigReader, type DecoderLayer, type FamilyInfo, type LoadedFamily, type WeightReader } from './base';
+import { swigluExperts, type SwigluWeights } from '../moe';
+import { parseRopeScaling, type Linear, type RopeSpec } from '../ops';
+import type { FamilyRouter } from '../routing';
+import {
+  attentionTensors,
+  linearTensors,
+  standardAttention,
+  swigluTensors,
+  tiedHead,
+  type AttentionShape,
+  type AttentionWeights,
+  type ConfigReader,
+  type DecoderLayer,
+  type FamilyInfo,
+  type LoadedFamily,
+  type WeightReader,
+} from './base';
 
 // ---------------------------------------------------------------------------------------------
 // Config
@@ -126,8 +140,39 @@ export async function readSwigluExperts(
   return experts;
 }
 
+/** The parts of a layer of standard attention and routed SwiGLU experts with no shared expert. */
+export interface StandardMoeParts {
+  layer: number;
+  norms: Pick<DecoderLayer, 'inputNorm' | 'postNorm'>;
+  attn: AttentionWeights;
+  shape: AttentionShape;
+  router: Linear; // [D, E]
+  /** The family's own router (top-k and gate weights from the logits). */
+  route: FamilyRouter;
+  experts: SwigluWeights[]; // E
+  topK: number;
+}
+
+/** Mixtral, OLMoE, Qwen3-MoE and GraniteMoE layers: the layer owns every tensor passed in. */
+export function standardMoeLayer(l: StandardMoeParts): DecoderLayer {
+  return {
+    layer: l.layer,
+    ...l.norms,
+    attention: standardAttention(l.attn, l.shape),
+    ffn: { kind: 'moe', numExperts: l.experts.length, topK: l.topK, router: l.router, route: l.route, experts: swigluExperts(l.experts), shared: null },
+    owned: [...attentionTensors(l.attn), ...linearTensors(l.router), ...l.experts.flatMap(swigluTensors)],
+  };
+}
+
 /** What a family says about its gate; the rest of the model info follows from the config and the layers. */
 export type GateInfo = Pick<FamilyInfo, 'modelType' | 'gate' | 'gateDescription' | 'hasSharedExpert'>;
+
+/** The gate of a softmax → top-k router: the k probabilities renormalised (norm_topk_prob), or left raw. */
+export function softmaxTopkGate(normTopkProb: boolean): Pick<GateInfo, 'gate' | 'gateDescription'> {
+  return normTopkProb
+    ? { gate: 'softmax-renormalized', gateDescription: 'Softmax over all experts, top-k kept and renormalised: the k weights sum to 1.' }
+    : { gate: 'softmax-raw', gateDescription: 'Softmax probability of each chosen expert, not renormalised: the k weights sum to less than 1.' };
+}
 
 /** GraniteMoE's scalings of embeddings, residual branches and logits; 1 in every other family. */
 export interface Multipliers {

@@ -7,11 +7,11 @@
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
 import { tf } from '../backend';
-import { swigluExperts, swigluMlp, type SwigluWeights } from '../moe';
+import type { SwigluWeights } from '../moe';
 import { applyRope, attention, linear, parseRopeScaling, rmsNorm, type Linear, type RopeSpec, type RopeTables } from '../ops';
 import { sigmoid, sortByWeight, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, linearTensors, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, readLayerNorms, readSwigluExperts } from './standard';
+import { ConfigReader, WeightReader, linearTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { finishLoad, readLayerNorms, readSwigluExperts, swigluDenseFfn, swigluMoeFfn } from './standard';
 
 export interface DeepseekV3Config {
   vocabSize: number;
@@ -225,8 +225,8 @@ export async function load(ckpt: Checkpoint, cfg: DeepseekV3Config, onProgress?:
       attention: mlaAttention(attn, cfg),
     };
     if (i < cfg.firstKDenseReplace) {
-      const dense = await mlp(`${p}.mlp`, cfg.intermediateSize);
-      layers.push({ ...common, ffn: { kind: 'dense', mlp: (x) => swigluMlp(dense, x) }, owned: [...mlaTensors(attn), ...swigluTensors(dense)] });
+      const dense = swigluDenseFfn(await mlp(`${p}.mlp`, cfg.intermediateSize));
+      layers.push({ ...common, ffn: dense.ffn, owned: [...mlaTensors(attn), ...dense.owned] });
       continue;
     }
     const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'deepseek_v3', key: 'n_routed_experts' }); // [D, E]
@@ -234,19 +234,8 @@ export async function load(ckpt: Checkpoint, cfg: DeepseekV3Config, onProgress?:
     const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
     const shared = cfg.numSharedExperts > 0 ? await mlp(`${p}.mlp.shared_experts`, I * cfg.numSharedExperts) : null;
     const route = makeRouter({ bias, nGroup: cfg.nGroup, topkGroup: cfg.topkGroup, normTopkProb: cfg.normTopkProb, routedScalingFactor: cfg.routedScalingFactor });
-    layers.push({
-      ...common,
-      ffn: {
-        kind: 'moe',
-        numExperts: E,
-        topK: cfg.topK,
-        router,
-        route,
-        experts: swigluExperts(experts),
-        shared: shared ? { mlp: (x) => swigluMlp(shared, x), gate: null } : null, // weight 1
-      },
-      owned: [...mlaTensors(attn), ...linearTensors(router), ...experts.flatMap(swigluTensors), ...(shared ? swigluTensors(shared) : [])],
-    });
+    const moe = swigluMoeFfn({ router, route, experts, topK: cfg.topK, shared: shared && { mlp: shared, gate: null } }); // shared weight 1
+    layers.push({ ...common, ffn: moe.ffn, owned: [...mlaTensors(attn), ...moe.owned] });
   }
   return finishLoad(r, cfg, layers, {
     modelType: 'deepseek_v3',

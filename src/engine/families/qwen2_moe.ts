@@ -5,10 +5,9 @@
  * Router: softmax over all experts → top-k, renormalised only when `norm_topk_prob`.
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
-import { swigluExperts, swigluMlp } from '../moe';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, attentionTensors, linearTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, type LlamaConfig } from './standard';
+import { ConfigReader, WeightReader, attentionTensors, readAttention, standardAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, swigluDenseFfn, swigluMoeFfn, type LlamaConfig } from './standard';
 
 /** Which layers are sparse and which windowed: the keys Qwen2-MoE and Qwen3-MoE share, with the same defaults. */
 export interface QwenMoeLayout {
@@ -90,8 +89,8 @@ export async function load(ckpt: Checkpoint, cfg: Qwen2MoeConfig, onProgress?: (
       attention: standardAttention(attn, shape),
     };
     if (!isMoeLayer(cfg, i)) {
-      const mlp = await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize);
-      layers.push({ ...common, ffn: { kind: 'dense', mlp: (x) => swigluMlp(mlp, x) }, owned: [...attentionTensors(attn), ...swigluTensors(mlp)] });
+      const dense = swigluDenseFfn(await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize));
+      layers.push({ ...common, ffn: dense.ffn, owned: [...attentionTensors(attn), ...dense.owned] });
       continue;
     }
     const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen2_moe', key: 'num_experts' }); // [D, E]
@@ -99,25 +98,8 @@ export async function load(ckpt: Checkpoint, cfg: Qwen2MoeConfig, onProgress?: (
     const s = `${p}.mlp.shared_expert`;
     const shared = await r.swiglu(`${s}.gate_proj`, `${s}.up_proj`, `${s}.down_proj`, D, cfg.sharedExpertIntermediateSize);
     const sharedGate = await r.linear(`${p}.mlp.shared_expert_gate`, 1, D); // [D, 1]
-    layers.push({
-      ...common,
-      ffn: {
-        kind: 'moe',
-        numExperts: E,
-        topK: cfg.topK,
-        router,
-        route,
-        experts: swigluExperts(experts),
-        shared: { mlp: (x) => swigluMlp(shared, x), gate: sharedGate },
-      },
-      owned: [
-        ...attentionTensors(attn),
-        ...linearTensors(router),
-        ...experts.flatMap(swigluTensors),
-        ...swigluTensors(shared),
-        ...linearTensors(sharedGate),
-      ],
-    });
+    const moe = swigluMoeFfn({ router, route, experts, topK: cfg.topK, shared: { mlp: shared, gate: sharedGate } });
+    layers.push({ ...common, ffn: moe.ffn, owned: [...attentionTensors(attn), ...moe.owned] });
   }
   return finishLoad(r, cfg, layers, {
     modelType: 'qwen2_moe',

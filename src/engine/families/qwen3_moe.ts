@@ -5,11 +5,10 @@
  * Router: softmax over all experts → top-k, renormalised only when `norm_topk_prob` (true in 30B-A3B).
  */
 import type { Checkpoint } from '../checkpoint/checkpoint';
-import { swigluMlp } from '../moe';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, attentionTensors, readAttention, standardAttention, swigluTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import { ConfigReader, WeightReader, attentionTensors, readAttention, standardAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
 import { isMoeLayer, readQwenMoeLayout, type QwenMoeLayout } from './qwen2_moe';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
+import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, swigluDenseFfn, type LlamaConfig } from './standard';
 
 export interface Qwen3MoeConfig extends LlamaConfig, QwenMoeLayout {
   intermediateSize: number; // dense layers' MLP width
@@ -61,14 +60,8 @@ export async function load(ckpt: Checkpoint, cfg: Qwen3MoeConfig, onProgress?: (
     const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
     const norms = await readLayerNorms(r, p, D);
     if (!isMoeLayer(cfg, i)) {
-      const mlp = await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize);
-      layers.push({
-        layer: i,
-        ...norms,
-        attention: standardAttention(attn, shape),
-        ffn: { kind: 'dense', mlp: (x) => swigluMlp(mlp, x) },
-        owned: [...attentionTensors(attn), ...swigluTensors(mlp)],
-      });
+      const dense = swigluDenseFfn(await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize));
+      layers.push({ layer: i, ...norms, attention: standardAttention(attn, shape), ffn: dense.ffn, owned: [...attentionTensors(attn), ...dense.owned] });
       continue;
     }
     const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen3_moe', key: 'num_experts' }); // [D, E]

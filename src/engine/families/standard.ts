@@ -4,7 +4,8 @@
  * SwiGLU experts, and the end of every load (embeddings, final norm, LM head, model info).
  * Routers stay in the family files, where their order of operations can be read.
  */
-import { swigluExperts, type SwigluWeights } from '../moe';
+import type { tf } from '../backend';
+import { swigluExperts, swigluMlp, type SwigluWeights } from '../moe';
 import { parseRopeScaling, type Linear, type RopeSpec } from '../ops';
 import type { FamilyRouter } from '../routing';
 import {
@@ -17,8 +18,10 @@ import {
   type AttentionWeights,
   type ConfigReader,
   type DecoderLayer,
+  type DenseFfn,
   type FamilyInfo,
   type LoadedFamily,
+  type MoeFfn,
   type WeightReader,
 } from './base';
 
@@ -155,13 +158,39 @@ export interface StandardMoeParts {
 
 /** Mixtral, OLMoE, Qwen3-MoE and GraniteMoE layers: the layer owns every tensor passed in. */
 export function standardMoeLayer(l: StandardMoeParts): DecoderLayer {
+  const moe = swigluMoeFfn({ router: l.router, route: l.route, experts: l.experts, topK: l.topK, shared: null });
+  return { layer: l.layer, ...l.norms, attention: standardAttention(l.attn, l.shape), ffn: moe.ffn, owned: [...attentionTensors(l.attn), ...moe.owned] };
+}
+
+/**
+ * Routed SwiGLU experts, plus a shared SwiGLU expert on every token when given: scaled by σ(x·gate)
+ * with a gate (Qwen2-MoE), by 1 without (DeepSeek). Returns the FFN and the tensors it owns.
+ */
+export function swigluMoeFfn(m: {
+  router: Linear; // [D, E]
+  route: FamilyRouter;
+  experts: SwigluWeights[]; // E
+  topK: number;
+  shared: { mlp: SwigluWeights; gate: Linear | null } | null;
+}): { ffn: MoeFfn; owned: tf.Tensor[] } {
+  const shared = m.shared;
   return {
-    layer: l.layer,
-    ...l.norms,
-    attention: standardAttention(l.attn, l.shape),
-    ffn: { kind: 'moe', numExperts: l.experts.length, topK: l.topK, router: l.router, route: l.route, experts: swigluExperts(l.experts), shared: null },
-    owned: [...attentionTensors(l.attn), ...linearTensors(l.router), ...l.experts.flatMap(swigluTensors)],
+    ffn: {
+      kind: 'moe',
+      numExperts: m.experts.length,
+      topK: m.topK,
+      router: m.router,
+      route: m.route,
+      experts: swigluExperts(m.experts),
+      shared: shared ? { mlp: (x) => swigluMlp(shared.mlp, x), gate: shared.gate } : null,
+    },
+    owned: [...linearTensors(m.router), ...m.experts.flatMap(swigluTensors), ...(shared ? [...swigluTensors(shared.mlp), ...linearTensors(shared.gate)] : [])],
   };
+}
+
+/** A dense SwiGLU FFN (Qwen's mlp_only_layers, DeepSeek's first layers) and the tensors it owns. */
+export function swigluDenseFfn(mlp: SwigluWeights): { ffn: DenseFfn; owned: tf.Tensor[] } {
+  return { ffn: { kind: 'dense', mlp: (x) => swigluMlp(mlp, x) }, owned: swigluTensors(mlp) };
 }
 
 /** What a family says about its gate; the rest of the model info follows from the config and the layers. */

@@ -441,11 +441,12 @@ export async function startVsCode(opts: StartOptions = {}): Promise<VsCode> {
   if (opts.workspace) {
     cpSync(opts.workspace, workspace, { recursive: true });
   }
-  mkdirSync(join(userDataDir, 'User'), { recursive: true });
-  writeFileSync(
-    join(userDataDir, 'User', 'settings.json'),
-    JSON.stringify({ ...QUIET_SETTINGS, ...opts.settings }, null, 2),
-  );
+  // The browser workbench is a remote window of this server: machine-scoped settings (a model
+  // path) count only from the server's Machine settings, so both files get them.
+  for (const scope of ['User', 'Machine']) {
+    mkdirSync(join(userDataDir, scope), { recursive: true });
+    writeFileSync(join(userDataDir, scope, 'settings.json'), JSON.stringify({ ...QUIET_SETTINGS, ...opts.settings }, null, 2));
+  }
   const config = join(dir, 'config.yaml');
   writeFileSync(config, `bind-addr: 127.0.0.1:${opts.port ?? 0}\nauth: none\ncert: false\n`);
   const env: NodeJS.ProcessEnv = {

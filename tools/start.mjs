@@ -8,7 +8,7 @@
 // where `code` exists), --smoke (open it in headless Chromium once, screenshot, exit).
 // Runs under tsx (`node --import tsx tools/start.mjs`) because it reuses test/e2e/vscode.ts.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,6 +73,8 @@ async function startInVsCode() {
   const dir = mkdtempSync(join(tmpdir(), 'moe-lens-start-'));
   const ws = join(dir, 'workspace');
   cpSync(join(repo, 'test', 'e2e', 'workspace'), ws, { recursive: true });
+  mkdirSync(join(ws, '.vscode'), { recursive: true });
+  writeFileSync(join(ws, '.vscode', 'settings.json'), JSON.stringify({ 'moeLens.analyzeOnOpen': true }, null, 2));
   const { buildProbe } = await import('../test/e2e/vscode.ts');
   const probe = await buildProbe(dir);
   const child = spawn(
@@ -104,6 +106,7 @@ async function startInCodeServer() {
   process.env.MOE_LENS_E2E_QUIET = '1';
   const vs = await startVsCode({
     workspace: join(repo, 'test', 'e2e', 'workspace'),
+    settings: { 'moeLens.analyzeOnOpen': true },
     browser: false,
     probe: false,
     openOnStart: SAMPLE,

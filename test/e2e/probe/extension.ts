@@ -278,6 +278,10 @@ async function openAndAnalyze(path: string): Promise<void> {
   await vscode.window.showTextDocument(doc, { preview: false });
   const ext = vscode.extensions.getExtension('moe-lens.moe-lens');
   await ext?.activate();
+  // With moeLens.analyzeOnOpen the extension analyses the shown document itself.
+  if (vscode.workspace.getConfiguration('moeLens').get<boolean>('analyzeOnOpen')) {
+    return;
+  }
   if ((await vscode.commands.getCommands(true)).includes('moeLens.analyzeDocument')) {
     await vscode.commands.executeCommand('moeLens.analyzeDocument');
   }

@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import type { BackendPreference } from '../shared/engineProtocol';
-import type { ColorScheme } from './pure/palette';
+import { isColorScheme, type ColorScheme } from '../shared/expertPalette';
 
 export interface MoeLensConfig {
   /** '' = the embedded model. */
@@ -41,7 +41,7 @@ export function readConfig(): MoeLensConfig {
     liveMode: c.get<boolean>('liveMode', false) === true,
     analyzeOnOpen: c.get<boolean>('analyzeOnOpen', false) === true,
     selectedLayer: int('selectedLayer', -1, -1),
-    colorScheme: (['categorical', 'spectrum', 'theme'].includes(scheme) ? scheme : 'categorical') as ColorScheme,
+    colorScheme: isColorScheme(scheme) ? scheme : 'categorical',
     memoryLimitMb: int('memoryLimitMb', 4096, 0),
     requestTimeoutSeconds: int('requestTimeoutSeconds', 300, 0),
     specialTokensInText: c.get<string>('specialTokensInText', 'text') === 'special' ? 'special' : 'text',

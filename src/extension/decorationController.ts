@@ -13,10 +13,11 @@ import {
   bucketKey,
   expertColor,
   opacityLevel,
+  themedColorId,
   toHex,
   type ColorScheme,
   type ThemeKind,
-} from './pure/palette';
+} from '../shared/expertPalette';
 import type { RoutingStore } from './routingStore';
 import type { SpanTracker } from './spanTracker';
 
@@ -138,7 +139,7 @@ export class DecorationController implements vscode.Disposable {
     if (!type) {
       if (scheme === 'theme') {
         type = vscode.window.createTextEditorDecorationType({
-          backgroundColor: new vscode.ThemeColor(`moeLens.expert${expert % THEMED_EXPERT_COLORS}Background`),
+          backgroundColor: new vscode.ThemeColor(themedColorId(expert)),
           rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
         });
       } else {

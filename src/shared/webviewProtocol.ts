@@ -9,6 +9,7 @@
  * the shapes are few and flat, and the trace check has to be a tight loop over up to millions of
  * numbers, which generic schema libraries make several times slower and the bundle larger.
  */
+import { isColorScheme, type ColorScheme } from './expertPalette';
 import { softmax } from './routingStats';
 import type { RoutingTrace } from './trace';
 
@@ -41,6 +42,8 @@ export interface State {
   selectedToken: number | null;
   /** Highlighted expert, or null. */
   highlight: ExpertRef | null;
+  /** The user's `moeLens.colorScheme`, so the panels colour experts exactly as the editor does. */
+  colorScheme: ColorScheme;
 }
 
 /** What a webview keeps with `setState` so it comes back the same after a reload (no trace: too big). */
@@ -340,7 +343,7 @@ export function isState(v: unknown): v is State {
   if (!isNullableString(v.text) || !isNullableIndex(v.layer) || !isNullableIndex(v.selectedToken)) {
     return false;
   }
-  if (!(v.highlight === null || isExpertRef(v.highlight))) {
+  if (!(v.highlight === null || isExpertRef(v.highlight)) || !isColorScheme(v.colorScheme)) {
     return false;
   }
   if (v.trace === null) {

@@ -219,7 +219,7 @@ function renderAll(): void {
   if (!c) {
     return;
   }
-  palette = expertPalette(c.trace.model.numExperts);
+  palette = expertPalette(c.trace.model.numExperts, state!.colorScheme);
   c.palette = palette;
   const options = moeLayers().map((l) => ({ value: String(l.layer), label: `Layer ${l.layer}` }));
   layerSelect.set(options, String(state!.layer));

@@ -1,35 +1,13 @@
 /**
- * @file Expert colours taken from the VS Code theme: the chart colours first, then the terminal
- * ANSI colours, then evenly spread hues for models with many experts. Resolved to RGB once per
- * theme so canvas charts and CSS gradients can use them with any alpha.
+ * @file Expert colours in the panels: the editor's palette (src/shared/expertPalette.ts) for the
+ * user's colour scheme, so expert e has the same colour in the editor and in both panels. For the
+ * "theme" scheme the user's contributed colours (moeLens.expertNBackground) reach the webview as
+ * CSS variables; they are read here, without their alpha (the panels apply their own). Also small
+ * CSS colour helpers for the charts.
  */
+import { expertColor, themedColorVar, type ColorScheme, type ThemeKind } from '../shared/expertPalette';
 
 export type Rgb = [number, number, number];
-
-const THEME_VARS = [
-  '--vscode-charts-blue',
-  '--vscode-charts-orange',
-  '--vscode-charts-green',
-  '--vscode-charts-red',
-  '--vscode-charts-purple',
-  '--vscode-charts-yellow',
-  '--vscode-terminal-ansiCyan',
-  '--vscode-terminal-ansiMagenta',
-  '--vscode-terminal-ansiBrightBlue',
-  '--vscode-terminal-ansiBrightGreen',
-  '--vscode-terminal-ansiBrightRed',
-  '--vscode-terminal-ansiBrightYellow',
-];
-
-/** Defaults when a theme leaves a variable out (VS Code's Dark+ chart colours). */
-const FALLBACK: Rgb[] = [
-  [55, 148, 255],
-  [209, 134, 22],
-  [137, 209, 133],
-  [241, 76, 76],
-  [179, 128, 255],
-  [204, 167, 0],
-];
 
 let probe: HTMLElement | null = null;
 
@@ -56,40 +34,39 @@ export function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 
-/** Two colours a reader could confuse: closer than 64 in RGB. */
-export function tooClose(a: Rgb, b: Rgb): boolean {
-  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]) < 64;
-}
-
-function hsl(h: number, s: number, l: number): Rgb {
-  const a = s * Math.min(l, 1 - l);
-  const f = (n: number): number => {
-    const k = (n + h / 30) % 12;
-    return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
-  };
-  return [f(0), f(8), f(4)];
-}
-
-/** `n` distinct colours for experts 0..n-1 in the current theme. */
-export function expertPalette(n: number): Rgb[] {
-  const base: Rgb[] = [];
-  THEME_VARS.forEach((v, i) => {
-    const c = toRgb(cssVar(v)) ?? FALLBACK[i];
-    // Themes repeat colours (charts.red = ansiBrightRed, charts.blue ≈ ansiBrightBlue): skip near twins.
-    if (c && !base.some((b) => tooClose(b, c))) {
-      base.push(c);
+/** Colours for experts 0..n-1 under `scheme`, the same as the editor's decorations. */
+export function expertPalette(n: number, scheme: ColorScheme): Rgb[] {
+  // Only 16 themed colours exist (experts reuse them mod 16): read each variable once.
+  const themed = new Map<string, Rgb | null>();
+  const out: Rgb[] = [];
+  for (let e = 0; e < n; e++) {
+    if (scheme === 'theme') {
+      const name = themedColorVar(e);
+      if (!themed.has(name)) {
+        themed.set(name, toRgb(cssVar(name)));
+      }
+      const c = themed.get(name);
+      if (c) {
+        out.push(c);
+        continue;
+      }
     }
-  });
-  if (n <= base.length) {
-    return base.slice(0, n);
-  }
-  // Past the theme's colours, spread hues by the golden angle so neighbours stay distinct.
-  const dark = document.body.classList.contains('vscode-dark') || document.body.classList.contains('vscode-high-contrast');
-  const out = [...base];
-  for (let i = base.length; i < n; i++) {
-    out.push(hsl((i * 137.508) % 360, 0.65, dark ? 0.62 : 0.45));
+    const { r, g, b } = expertColor(e, n, scheme);
+    out.push([r, g, b]);
   }
   return out;
+}
+
+/** The theme kind from the class VS Code puts on a webview's body (as the editor's ColorThemeKind). */
+export function themeKind(): ThemeKind {
+  const c = document.body.classList;
+  if (c.contains('vscode-high-contrast-light')) {
+    return 'highContrastLight';
+  }
+  if (c.contains('vscode-high-contrast')) {
+    return 'highContrast';
+  }
+  return c.contains('vscode-light') ? 'light' : 'dark';
 }
 
 export function rgba(c: Rgb, a: number): string {

@@ -19,7 +19,7 @@ import {
 } from '../shared/webviewProtocol';
 import { checkbox, select } from './controls';
 import { el, fmt, pct, visibleText } from './dom';
-import { cssVar, expertPalette, rgba, type Rgb } from './palette';
+import { cssVar, expertPalette, rgba, themeKind, type Rgb } from './palette';
 import { renderRoutingNotes, renderTokenDetail } from './tokenDetail';
 import { buildLayout, type Layout } from './tokenLayout';
 import { tokenLook } from './routingLook';
@@ -63,10 +63,6 @@ function trace(): RoutingTrace | null {
   return state?.trace ?? null;
 }
 
-function isDark(): boolean {
-  return document.body.classList.contains('vscode-dark') || document.body.classList.contains('vscode-high-contrast');
-}
-
 function lineHeight(): number {
   const size = parseFloat(cssVar('--vscode-editor-font-size')) || 13;
   return Math.round(size * 1.5);
@@ -96,7 +92,7 @@ function setState(next: State): void {
   title.textContent = next.label ?? 'MoE Lens: Routing';
   modelInfo.textContent = `${t.model.name} · ${t.model.numExperts} experts, top-${t.model.topK} · ${t.model.gate} · ${t.tokens.length} tokens`;
   modelInfo.title = t.model.gateDescription;
-  palette = expertPalette(t.model.numExperts);
+  palette = expertPalette(t.model.numExperts, next.colorScheme);
   layout = buildLayout(next.text, t.tokens, t.windows);
   windowsBar.hidden = !(t.windows && t.windows.length > 1);
   windowsBar.textContent = t.windows && t.windows.length > 1 ? `Analysed in ${t.windows.length} windows; markers show where each begins.` : '';
@@ -119,14 +115,14 @@ function setState(next: State): void {
 }
 
 function currentLook(): ReturnType<typeof tokenLook> {
-  return tokenLook(trace()!, state!.layer ?? -1, palette, withStrip, isDark());
+  return tokenLook(trace()!, state!.layer ?? -1, palette, withStrip, themeKind());
 }
 
 function restyle(): void {
   if (!trace()) {
     return;
   }
-  palette = expertPalette(trace()!.model.numExperts);
+  palette = expertPalette(trace()!.model.numExperts, state!.colorScheme);
   view.setLook(currentLook());
   renderLegend();
   renderDetail();

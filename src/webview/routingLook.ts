@@ -1,18 +1,21 @@
 /**
- * @file How a token looks in the routed-token view: its top-1 expert's colour as the background
- * and its top-k experts as proportional segments (by applied gate weight) along the bottom edge;
- * the all-layers strip stacks each MoE layer's top-1 colour from the first layer down.
+ * @file How a token looks in the routed-token view: its top-1 expert's colour as the background, at
+ * the alpha of the editor's opacity bucket for that token, and its top-k experts as proportional
+ * segments (by applied gate weight) along the bottom edge; the all-layers strip stacks each MoE
+ * layer's top-1 colour from the first layer down.
  */
+import { OPACITY_LEVELS, opacityLevel, type ThemeKind } from '../shared/expertPalette';
 import type { RoutingTrace } from '../shared/trace';
 import { rgba, type Rgb } from './palette';
 import type { TokenLook } from './tokenView';
 
 const BAR_PX = 4;
 
-export function tokenLook(trace: RoutingTrace, layer: number, palette: Rgb[], withStrip: boolean, dark: boolean): TokenLook {
+export function tokenLook(trace: RoutingTrace, layer: number, palette: Rgb[], withStrip: boolean, kind: ThemeKind): TokenLook {
   const routing = trace.layers.find((l) => l.layer === layer && l.kind === 'moe');
   const moe = trace.layers.filter((l) => l.kind === 'moe' && l.experts);
-  const fill = dark ? 0.34 : 0.26;
+  // The same opacity bucket as the editor's decoration of this token (decisiveness of the gate).
+  const fills = OPACITY_LEVELS[kind];
   const background = (t: number): string => {
     const experts = routing?.experts?.[t];
     const weights = routing?.weights?.[t];
@@ -31,7 +34,7 @@ export function tokenLook(trace: RoutingTrace, layer: number, palette: Rgb[], wi
       at = next;
     });
     const top = palette[experts[0]!] ?? [128, 128, 128];
-    return `linear-gradient(to right, ${stops.join(', ')}) left bottom / 100% ${BAR_PX}px no-repeat, ${rgba(top, fill)}`;
+    return `linear-gradient(to right, ${stops.join(', ')}) left bottom / 100% ${BAR_PX}px no-repeat, ${rgba(top, fills[opacityLevel(weights)]!)}`;
   };
   const strip = withStrip
     ? (t: number): string => {

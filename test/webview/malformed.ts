@@ -39,6 +39,7 @@ export function malformedMessages(numTokens: number, numExperts: number, count =
     () => [set(['selectedToken'], 1.5)],
     () => [set(['text'], 42)],
     () => [set(['highlight'], { layer: 0, expert: -3 })],
+    () => [set(['colorScheme'], pick(['rainbow', null, 3, '']))],
     () => [set(['trace', 'schema'], 'moe-lens.trace/0')],
     () => [set(['trace', 'model', 'numExperts'], 0)],
     () => [set(['trace', 'model', 'topK'], '2')],

@@ -9,6 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { OPACITY_LEVELS, expertColor, opacityLevel, type ColorScheme, type ThemeKind } from '../../src/shared/expertPalette';
 import type { RoutingTrace } from '../../src/shared/trace';
 import { slimTrace, type State } from '../../src/shared/webviewProtocol';
 import { hostPost, launch, open, posted, serve, skipReason, type OpenPanel, type PanelName, type Served, type Theme } from './harness';
@@ -24,7 +25,7 @@ if (skip) {
 
 /** The state as the host sends it (slimmed trace: see slimTrace). */
 function stateFor(webviewId: PanelName, trace: RoutingTrace, text: string, extra: Partial<State> = {}): State {
-  return { webviewId, uri: URI, label: 'greet.js', text, trace: slimTrace(trace), layer: trace.model.moeLayers[0] ?? 0, selectedToken: null, highlight: null, ...extra };
+  return { webviewId, uri: URI, label: 'greet.js', text, trace: slimTrace(trace), layer: trace.model.moeLayers[0] ?? 0, selectedToken: null, highlight: null, colorScheme: 'categorical', ...extra };
 }
 
 async function ready(page: Page): Promise<void> {
@@ -35,21 +36,12 @@ async function ready(page: Page): Promise<void> {
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
 }
 
-/** The expert colours the page should use for the theme: its chart/ANSI variables in order, near twins dropped. */
-function themePalette(theme: Theme): [number, number, number][] {
-  const css = readFileSync(join(__dirname, 'themes', `${theme}.css`), 'utf8');
-  const names = ['charts-blue', 'charts-orange', 'charts-green', 'charts-red', 'charts-purple', 'charts-yellow', 'terminal-ansiCyan', 'terminal-ansiMagenta', 'terminal-ansiBrightBlue', 'terminal-ansiBrightGreen', 'terminal-ansiBrightRed', 'terminal-ansiBrightYellow'];
-  const out: [number, number, number][] = [];
-  for (const n of names) {
-    const m = new RegExp(`--vscode-${n}: #([0-9a-f]{6})`).exec(css);
-    if (m) {
-      const c: [number, number, number] = [0, 2, 4].map((i) => parseInt(m[1]!.slice(i, i + 2), 16)) as [number, number, number];
-      if (!out.some((o) => Math.hypot(o[0] - c[0], o[1] - c[1], o[2] - c[2]) < 64)) {
-        out.push(c);
-      }
-    }
-  }
-  return out;
+/** The expert colours the page should use: the editor's (shared) palette for the scheme. */
+function editorPalette(E: number, scheme: ColorScheme): [number, number, number][] {
+  return Array.from({ length: E }, (_, e) => {
+    const { r, g, b } = expertColor(e, E, scheme);
+    return [r, g, b];
+  });
 }
 
 describe('webview panels in Chromium', { skip: skip ?? false }, () => {
@@ -98,40 +90,62 @@ describe('webview panels in Chromium', { skip: skip ?? false }, () => {
     assert.equal(indices, trace.tokens.length);
   });
 
-  test('routing: colours follow the trace (top-1 fill, top-k segments), also after a layer change', async () => {
-    const theme: Theme = 'dark';
-    const { page } = await panel('routing', theme);
-    await hostPost(page, { method: 'state/didChange', params: { state: stateFor('routing', trace, text) } });
-    await ready(page);
-    const palette = themePalette(theme);
-    const moe = trace.layers.filter((l) => l.kind === 'moe');
-    for (const l of [moe[0]!, moe[moe.length - 1]!]) {
-      await hostPost(page, { method: 'layer/didChange', params: { layer: l.layer } });
-      await page.waitForFunction((layer) => document.querySelector('vscode-single-select')?.getAttribute('data-value') === String(layer), l.layer);
-      const looks = await page.evaluate(() =>
-        [...document.querySelectorAll<HTMLElement>('.tok[data-i]')].map((s) => ({ i: Number(s.dataset.i), color: getComputedStyle(s).backgroundColor, image: s.style.backgroundImage })),
-      );
-      let checked = 0;
-      for (const look of looks) {
-        const experts = l.experts![look.i]!;
-        const top = experts[0]!;
-        // Bottom bar: one segment per chosen expert, in order of applied weight.
-        // A hard stop may serialise as two stops of the same colour: fold repeats.
-        const segs = [...look.image.matchAll(/rgba?\((\d+), (\d+), (\d+)/g)]
-          .map((m) => [Number(m[1]), Number(m[2]), Number(m[3])].join())
-          .filter((c, j, all) => j === 0 || all[j - 1] !== c);
-        assert.equal(segs.length, experts.length, `token ${look.i} segments`);
-        if (experts.every((e) => e < palette.length)) {
+  // Each case: a theme, the user's colour scheme, and CSS variables the page gets (the "theme"
+  // scheme's contributed colours reach a webview as --vscode-moeLens-expertNBackground).
+  const colourCases: { theme: Theme; scheme: ColorScheme; vars?: Record<number, [number, number, number]> }[] = [
+    { theme: 'dark', scheme: 'categorical' },
+    { theme: 'light', scheme: 'spectrum' },
+    { theme: 'dark', scheme: 'theme', vars: { 0: [18, 52, 86], 3: [200, 10, 20] } },
+  ];
+  for (const c of colourCases) {
+    test(`routing: colours are the editor's (${c.scheme}, ${c.theme}; top-1 fill by opacity bucket, top-k segments), also after a layer change`, async () => {
+      const { page } = await panel('routing', c.theme);
+      if (c.vars) {
+        await page.evaluate((vars) => {
+          for (const [e, [r, g, b]] of Object.entries(vars)) {
+            // With an alpha, as VS Code hands them over: the panel keeps only the colour.
+            document.documentElement.style.setProperty(`--vscode-moeLens-expert${e}Background`, `rgba(${r}, ${g}, ${b}, 0.5)`);
+          }
+        }, c.vars);
+      }
+      await hostPost(page, { method: 'state/didChange', params: { state: stateFor('routing', trace, text, { colorScheme: c.scheme }) } });
+      await ready(page);
+      const E = trace.model.numExperts;
+      const palette = editorPalette(E, c.scheme).map((rgb, e) => c.vars?.[e % 16] ?? rgb);
+      const levels = OPACITY_LEVELS[c.theme as ThemeKind];
+      const moe = trace.layers.filter((l) => l.kind === 'moe');
+      const seen = new Set<number>();
+      for (const l of [moe[0]!, moe[moe.length - 1]!]) {
+        await hostPost(page, { method: 'layer/didChange', params: { layer: l.layer } });
+        await page.waitForFunction((layer) => document.querySelector('vscode-single-select')?.getAttribute('data-value') === String(layer), l.layer);
+        const looks = await page.evaluate(() =>
+          [...document.querySelectorAll<HTMLElement>('.tok[data-i]')].map((s) => ({ i: Number(s.dataset.i), color: getComputedStyle(s).backgroundColor, image: s.style.backgroundImage })),
+        );
+        for (const look of looks) {
+          const experts = l.experts![look.i]!;
+          const top = experts[0]!;
+          // Bottom bar: one segment per chosen expert, in order of applied weight.
+          // A hard stop may serialise as two stops of the same colour: fold repeats.
+          const segs = [...look.image.matchAll(/rgba?\((\d+), (\d+), (\d+)/g)]
+            .map((m) => [Number(m[1]), Number(m[2]), Number(m[3])].join())
+            .filter((x, j, all) => j === 0 || all[j - 1] !== x);
+          assert.equal(segs.length, experts.length, `token ${look.i} segments`);
           assert.deepEqual(segs, experts.map((e) => palette[e]!.join()), `token ${look.i} segment colours`);
-        }
-        if (top < palette.length) {
-          assert.equal(look.color, `rgba(${palette[top]!.join(', ')}, 0.34)`, `token ${look.i} fill`);
-          checked++;
+          // Fill: the top-1 colour at the alpha of the editor's decoration bucket for this token.
+          const m = /rgba\((\d+), (\d+), (\d+), ([\d.]+)\)/.exec(look.color);
+          assert.ok(m, `token ${look.i} fill ${look.color}`);
+          assert.equal([m[1], m[2], m[3]].join(), palette[top]!.join(), `token ${look.i} fill colour`);
+          const alpha = levels[opacityLevel(l.weights![look.i]!)]!;
+          assert.ok(Math.abs(Number(m[4]) - alpha) < 0.01, `token ${look.i} fill alpha ${m[4]} vs ${alpha}`);
+          seen.add(top);
         }
       }
-      assert.ok(checked > 0, 'some tokens checked against theme colours');
-    }
-  });
+      assert.ok(seen.size > 1, 'several experts checked');
+      if (c.vars) {
+        assert.ok(Object.keys(c.vars).some((e) => seen.has(Number(e))), 'a themed colour was checked');
+      }
+    });
+  }
 
   test('routing: clicking a token posts token/select and shows its routing; host selection highlights without echo', async () => {
     const { page } = await panel('routing');
@@ -337,7 +351,7 @@ describe('webview panels in Chromium', { skip: skip ?? false }, () => {
           for (const l of (trace as { layers: { scores: unknown }[] }).layers) {
             l.scores = null;
           }
-          g.__big = { method: 'state/didChange', params: { state: { webviewId, uri, label: 'big.js', text, trace, layer: 0, selectedToken: null, highlight: null } } };
+          g.__big = { method: 'state/didChange', params: { state: { webviewId, uri, label: 'big.js', text, trace, layer: 0, selectedToken: null, highlight: null, colorScheme: 'categorical' } } };
           g.__lines = text.split('\n').length;
         },
         { webviewId, uri: URI, T, L, E, k },

@@ -24,7 +24,7 @@ function tiny(): RoutingTrace {
   };
 }
 
-const state = (trace: RoutingTrace | null): State => ({ webviewId: 'routing', uri: 'file:///a', label: 'a', text: 'ab', trace, layer: 0, selectedToken: 1, highlight: { layer: 0, expert: 2 } });
+const state = (trace: RoutingTrace | null): State => ({ webviewId: 'routing', uri: 'file:///a', label: 'a', text: 'ab', trace, layer: 0, selectedToken: 1, highlight: { layer: 0, expert: 2 }, colorScheme: 'categorical' });
 
 test('a real-shaped state validates, and the slimmed trace round-trips its scores', () => {
   const t = tiny();
@@ -36,6 +36,14 @@ test('a real-shaped state validates, and the slimmed trace round-trips its score
   assert.ok(isHostToWebview({ method: 'state/didChange', params: { state: state(slim) } }));
   restoreScores(slim);
   slim.layers[0]!.scores!.forEach((row, i) => row.forEach((x, j) => assert.ok(Math.abs(x - t.layers[0]!.scores![i]![j]!) < 1e-15)));
+});
+
+test('every colour scheme validates, also with no trace yet', () => {
+  for (const scheme of ['categorical', 'spectrum', 'theme'] as const) {
+    assert.ok(isState({ ...state(tiny()), colorScheme: scheme }), scheme);
+    assert.ok(isState({ ...state(null), selectedToken: null, colorScheme: scheme }), `${scheme}, no trace`);
+  }
+  assert.equal(isState({ ...state(null), selectedToken: null, colorScheme: null }), false);
 });
 
 test('sigmoid gates keep their scores (not derivable from the logits alone)', () => {
@@ -52,6 +60,9 @@ test('states that do not fit their trace are rejected', () => {
     (t) => t.surprisal.pop(),
     (_t, s) => (s.selectedToken = 2),
     (_t, s) => ((s as unknown as Record<string, unknown>).webviewId = 'x'),
+    // The panels colour experts by the editor's scheme: it must be one the palette knows.
+    (_t, s) => ((s as unknown as Record<string, unknown>).colorScheme = 'rainbow'),
+    (_t, s) => delete (s as unknown as Record<string, unknown>).colorScheme,
   ];
   for (const f of bad) {
     const t = tiny();

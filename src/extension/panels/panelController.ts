@@ -6,6 +6,7 @@
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { readConfig } from '../config';
 import type { DocumentAnalysis, RoutingStore } from '../routingStore';
 import {
   DidChangeExpertHighlightNotification,
@@ -87,6 +88,12 @@ export class PanelController implements vscode.Disposable {
         }
       }),
       store.onDidChangeLayer((layer) => this.post({ method: DidChangeLayerNotification, params: { layer } })),
+      // The panels colour experts by the same scheme as the editor: a change re-sends the state.
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('moeLens.colorScheme')) {
+          this.sendState();
+        }
+      }),
       store.onDidSelectToken((s) => {
         if (s.uri !== this.uri && store.get(s.uri)) {
           // The user moved to another analysed document: follow it.
@@ -146,6 +153,7 @@ export class PanelController implements vscode.Disposable {
       layer: this.store.selectedLayer ?? null,
       selectedToken: this.selectedToken !== null && this.selectedToken < T ? this.selectedToken : null,
       highlight: h && h.expert !== null ? { layer: h.layer, expert: h.expert } : null,
+      colorScheme: readConfig().colorScheme,
     };
   }
 

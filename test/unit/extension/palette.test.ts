@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { OPACITY_LEVELS, decisiveness, deltaE, expertColor, opacityLevel, toHex } from '../../../src/extension/pure/palette';
+import {
+  OPACITY_LEVELS,
+  THEMED_EXPERT_COLORS,
+  decisiveness,
+  deltaE,
+  expertColor,
+  isColorScheme,
+  opacityLevel,
+  themedColorId,
+  themedColorVar,
+  toHex,
+} from '../../../src/shared/expertPalette';
 
 describe('expert palette', () => {
   it('keeps 256 categorical colours apart (OKLab ΔE ≥ 0.02, about one just-noticeable difference)', () => {
@@ -62,5 +75,31 @@ describe('expert palette', () => {
   it('writes hex with optional alpha', () => {
     assert.equal(toHex({ r: 255, g: 0, b: 16 }), '#ff0010');
     assert.equal(toHex({ r: 255, g: 0, b: 16 }, 0.5), '#ff001080');
+  });
+
+  it('"theme" falls back to the contributed colours\' defaults: the first 16 categorical ones, mod 16', () => {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as {
+      contributes: { colors: { id: string; defaults: Record<string, string> }[] };
+    };
+    for (let e = 0; e < THEMED_EXPERT_COLORS; e++) {
+      const contributed = pkg.contributes.colors.find((c) => c.id === themedColorId(e));
+      assert.ok(contributed, themedColorId(e));
+      for (const v of Object.values(contributed.defaults)) {
+        assert.equal(v.slice(0, 7), toHex(expertColor(e, 64, 'categorical')), `${themedColorId(e)} ${v}`);
+      }
+      assert.deepEqual(expertColor(e + 16, 64, 'theme'), expertColor(e, 64, 'categorical'));
+    }
+  });
+
+  it('names the themed colours as VS Code does, in the editor and in webviews', () => {
+    assert.equal(themedColorId(3), 'moeLens.expert3Background');
+    assert.equal(themedColorId(19), 'moeLens.expert3Background');
+    // Webviews get 'vscode-' + the id with its first '.' turned into '-'.
+    assert.equal(themedColorVar(3), '--vscode-moeLens-expert3Background');
+  });
+
+  it('knows the three colour schemes and nothing else', () => {
+    assert.ok(['categorical', 'spectrum', 'theme'].every(isColorScheme));
+    assert.ok(![null, undefined, '', 'rainbow', 0].some(isColorScheme));
   });
 });

@@ -1,11 +1,18 @@
 /**
- * @file Expert colours. Up to 256 experts must stay tellable apart, so colours are picked in
+ * @file Expert colours, the one palette of MoE Lens: the editor's decorations and both webview
+ * panels take expert e's colour from here, so an expert looks the same everywhere for a given
+ * `moeLens.colorScheme` (no vscode, no DOM: both sides import it). Up to 256 experts must stay tellable apart, so colours are picked in
  * OKLab (a perceptually even space) by greedy farthest-point sampling: expert 0..E-1 take the
  * first E picks, which makes any prefix as spread out as the method can make it. Opacity encodes
  * how decisive the top-1 choice was, in a few levels, so decoration types stay one per bucket.
  */
 
 export type ColorScheme = 'categorical' | 'spectrum' | 'theme';
+export const COLOR_SCHEMES: readonly ColorScheme[] = ['categorical', 'spectrum', 'theme'];
+
+export function isColorScheme(v: unknown): v is ColorScheme {
+  return typeof v === 'string' && (COLOR_SCHEMES as readonly string[]).includes(v);
+}
 export type ThemeKind = 'light' | 'dark' | 'highContrast' | 'highContrastLight';
 
 export interface Rgb {
@@ -23,8 +30,26 @@ export const OPACITY_LEVELS: Record<ThemeKind, readonly number[]> = {
 };
 export const LEVELS = 4;
 
-/** Colours contributed to package.json as moeLens.expert{i}Background (the "theme" scheme). */
+/**
+ * Colours contributed to package.json as moeLens.expert{i}Background (the "theme" scheme). Their
+ * defaults are the first 16 categorical colours (with theme-kind alpha), so "theme" looks like
+ * "categorical" until a user customises them; experts past 16 reuse them (mod 16).
+ */
 export const THEMED_EXPERT_COLORS = 16;
+
+/** Theme colour id of expert e's contributed colour (the editor resolves it with ThemeColor). */
+export function themedColorId(expert: number): string {
+  return `moeLens.expert${((expert % THEMED_EXPERT_COLORS) + THEMED_EXPERT_COLORS) % THEMED_EXPERT_COLORS}Background`;
+}
+
+/**
+ * The CSS variable under which VS Code hands that colour to webviews: 'vscode-' + the id with its
+ * first '.' replaced by '-' (the webview theming code does `id.replace('.', '-')`), so
+ * moeLens.expert3Background → --vscode-moeLens-expert3Background.
+ */
+export function themedColorVar(expert: number): string {
+  return `--vscode-${themedColorId(expert).replace('.', '-')}`;
+}
 
 // OKLab → linear sRGB → sRGB (Björn Ottosson's matrices).
 function oklabToRgb(L: number, a: number, b: number): Rgb | null {
@@ -148,10 +173,17 @@ function spectrumColor(expert: number, numExperts: number): Rgb {
   return { r: 128, g: 128, b: 128 };
 }
 
-/** The base (opaque) colour of an expert. Experts past 256 reuse colours. */
+/**
+ * The base (opaque) colour of an expert. Experts past 256 reuse colours. For "theme" this is the
+ * categorical colour, i.e. the contributed colours' default; a side that can resolve the user's
+ * theme colour (ThemeColor in the editor, the CSS variable in a webview) uses that instead.
+ */
 export function expertColor(expert: number, numExperts: number, scheme: ColorScheme): Rgb {
   const e = ((expert % MAX_EXPERTS) + MAX_EXPERTS) % MAX_EXPERTS;
-  return scheme === 'spectrum' ? spectrumColor(e, numExperts) : categoricalPalette()[e];
+  if (scheme === 'spectrum') {
+    return spectrumColor(e, numExperts);
+  }
+  return categoricalPalette()[scheme === 'theme' ? e % THEMED_EXPERT_COLORS : e];
 }
 
 export function toHex({ r, g, b }: Rgb, alpha?: number): string {

@@ -131,8 +131,7 @@ export class DecorationController implements vscode.Disposable {
     );
   }
 
-  private typeFor(expert: number, level: number, numExperts: number): { key: string; type: vscode.TextEditorDecorationType } {
-    const scheme = this.scheme();
+  private typeFor(expert: number, level: number, numExperts: number, scheme: ColorScheme): { key: string; type: vscode.TextEditorDecorationType } {
     // The themed colours are one per expert (mod 16), without opacity levels.
     const key = scheme === 'theme' ? bucketKey(expert % THEMED_EXPERT_COLORS, 0) : bucketKey(expert, level);
     let type = this.types.get(key);
@@ -187,13 +186,15 @@ export class DecorationController implements vscode.Disposable {
     const highlight = this.store.highlightedExpert;
     const hlLayer = highlight ? analysis.trace.layers.find((l) => l.layer === highlight.layer) : undefined;
     const highlighted: vscode.Range[] = [];
+    // Once per redraw, not per token: a settings read per token was most of the typing lag.
+    const scheme = this.scheme();
     for (const t of spans.visible()) {
       const experts = layer.experts[t];
       if (!experts || experts.length === 0) {
         continue;
       }
       const range = new vscode.Range(doc.positionAt(spans.starts[t]), doc.positionAt(spans.ends[t]));
-      const { key, type } = this.typeFor(experts[0], Math.min(LEVELS - 1, opacityLevel(layer.weights[t] ?? [])), E);
+      const { key, type } = this.typeFor(experts[0], Math.min(LEVELS - 1, opacityLevel(layer.weights[t] ?? [])), E, scheme);
       let b = buckets.get(key);
       if (!b) {
         b = { type, ranges: [] };

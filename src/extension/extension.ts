@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { Analyzer } from './analyzer';
 import { registerCommands } from './commands';
 import { readConfig } from './config';
+import { cachedValue } from './pure/cachedValue';
 import { DecorationController } from './decorationController';
 import { createEngine } from './engineHost';
 import { registerHoverProvider } from './hoverProvider';
@@ -20,7 +21,9 @@ export function activate(context: vscode.ExtensionContext): void {
   const engine = createEngine(context, output);
   const analyzer = new Analyzer(store, engine, output);
   const tracker = new SpanTracker(store);
-  const decorations = new DecorationController(store, tracker, () => readConfig().colorScheme);
+  // Cached: the decorator asks on every redraw; invalidated below when the setting changes.
+  const colorScheme = cachedValue(() => readConfig().colorScheme);
+  const decorations = new DecorationController(store, tracker, () => colorScheme.get());
   const panels = registerPanels(context, store);
   context.subscriptions.push(
     output,
@@ -32,6 +35,7 @@ export function activate(context: vscode.ExtensionContext): void {
     new StatusBar(store, analyzer, engine),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('moeLens.colorScheme')) {
+        colorScheme.invalidate();
         decorations.resetTypes();
       }
       if (e.affectsConfiguration('moeLens.selectedLayer')) {

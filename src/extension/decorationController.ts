@@ -57,8 +57,8 @@ export class DecorationController implements vscode.Disposable {
   private selectionTimer: NodeJS.Timeout | undefined;
   private lastPublished: { uri: string; token: number } | undefined;
   private selected: { uri: string; token: number } | undefined;
-  /** Set while we move the editor selection for a panel, so it is not echoed back. */
-  private revealing: { uri: string; token: number } | undefined;
+  /** The selection we set for a panel (as offsets), so its change event is not echoed back. */
+  private revealing: { uri: string; anchor: number; active: number } | undefined;
   private readonly disposables: vscode.Disposable[];
 
   constructor(
@@ -73,6 +73,8 @@ export class DecorationController implements vscode.Disposable {
       store.onDidSelectToken((sel) => {
         this.selected = { uri: sel.uri, token: sel.tokenIndex };
         if (sel.source !== 'editor') {
+          // The panels already show this token: the editor need not publish it again.
+          this.lastPublished = { uri: sel.uri, token: sel.tokenIndex };
           void this.reveal(sel.uri, sel.tokenIndex);
         }
         this.schedule(sel.uri);
@@ -238,7 +240,8 @@ export class DecorationController implements vscode.Disposable {
     if (!range) {
       return;
     }
-    this.revealing = { uri, token: t };
+    const doc = editor.document;
+    this.revealing = { uri, anchor: doc.offsetAt(range.start), active: doc.offsetAt(range.end) };
     editor.selection = new vscode.Selection(range.start, range.end);
     editor.revealRange(range, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
   }
@@ -254,10 +257,17 @@ export class DecorationController implements vscode.Disposable {
       if (!spans) {
         return;
       }
-      const t = spans.tokenAt(e.textEditor.document.offsetAt(e.selections[0].active));
-      const echo = this.revealing?.uri === uri && this.revealing.token === t;
+      const doc = e.textEditor.document;
+      const anchor = doc.offsetAt(e.selections[0].anchor);
+      const active = doc.offsetAt(e.selections[0].active);
+      const r = this.revealing;
       this.revealing = undefined;
-      if (t < 0 || echo || (this.lastPublished?.uri === uri && this.lastPublished.token === t)) {
+      if (r?.uri === uri && r.anchor === anchor && r.active === active) {
+        return; // the selection a panel asked for: do not send it back
+      }
+      // By the selection's start: its end (the caret) is where the next token begins.
+      const t = spans.tokenForSelection(anchor, active);
+      if (t < 0 || (this.lastPublished?.uri === uri && this.lastPublished.token === t)) {
         return;
       }
       this.lastPublished = { uri, token: t };

@@ -143,6 +143,34 @@ export class SpanIndex {
   }
 
   /**
+   * The token an editor selection points at, from its offsets `anchor` and `active`. A range
+   * selection maps by its START (selecting " gate" from a panel puts the caret at its end, which
+   * is where the next token starts). An empty selection maps to the token starting at the caret,
+   * else the one containing it, else the one ending at it (caret after the last word). -1 if none.
+   */
+  tokenForSelection(anchor: number, active: number): number {
+    const start = Math.min(anchor, active);
+    const end = Math.max(anchor, active);
+    const t = this.tokenAt(start);
+    if (t >= 0) {
+      return t;
+    }
+    if (start === end) {
+      return start > 0 ? this.tokenAt(start - 1) : -1;
+    }
+    // The start is in a gap between spans: the first token that begins inside the selection.
+    for (const i of this.order) {
+      if (this.starts[i] >= end) {
+        break;
+      }
+      if (this.starts[i] >= start) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
    * The spans after `changes` (all relative to the text before them, non-overlapping, as one
    * VS Code change event gives them): later spans shift, spans an edit touches are dropped.
    */

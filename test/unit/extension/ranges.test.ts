@@ -81,3 +81,35 @@ describe('SpanIndex', () => {
     assert.deepEqual([...s.starts], [-1, 2, 7, -1]);
   });
 });
+
+describe('SpanIndex.tokenForSelection', () => {
+  // The e2e case: token 60 " gate" (154–159) and token 61 "we" (159–162) of sample.md, with a gap 170–172.
+  const tokens = [
+    ...Array.from({ length: 60 }, (_, i) => ({ id: 9, text: 'x', start: i * 2, end: i * 2 + 1 })),
+    { id: 10, text: ' gate', start: 154, end: 159 },
+    { id: 11, text: 'we', start: 159, end: 162 },
+    { id: 12, text: ' go', start: 162, end: 170 },
+    { id: 13, text: '!', start: 172, end: 173 },
+  ];
+  const s = SpanIndex.fromTokens(tokens);
+
+  it('maps a range selection by its start, whichever way it was made', () => {
+    // Selecting " gate" from the panel leaves the caret (active) at 159, where "we" starts.
+    assert.equal(s.tokenForSelection(154, 159), 60);
+    assert.equal(s.tokenForSelection(159, 154), 60);
+    assert.equal(s.tokenForSelection(156, 165), 60);
+  });
+
+  it('maps a caret to the token starting there, else the one containing it, else the one ending there', () => {
+    assert.equal(s.tokenForSelection(159, 159), 61);
+    assert.equal(s.tokenForSelection(157, 157), 60);
+    assert.equal(s.tokenForSelection(171, 171), -1, 'in the gap, not at a token end');
+    assert.equal(s.tokenForSelection(170, 170), 62, 'caret right after " go"');
+    assert.equal(s.tokenForSelection(173, 173), 63, 'caret at the end of the text');
+  });
+
+  it('a range starting in a gap maps to the first token inside it', () => {
+    assert.equal(s.tokenForSelection(171, 173), 63);
+    assert.equal(s.tokenForSelection(170, 172), -1);
+  });
+});

@@ -7,6 +7,7 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readConfig } from '../config';
+import { objectIds, PanelSync, stateKey } from '../pure/panelSync';
 import type { DocumentAnalysis, RoutingStore } from '../routingStore';
 import {
   DidChangeExpertHighlightNotification,
@@ -42,6 +43,9 @@ export interface PanelKind {
   expertSource: 'panel' | 'dashboard';
 }
 
+/** One id per stored analysis, shared by the panels. */
+const analysisId = objectIds();
+
 export function mediaRoot(context: vscode.ExtensionContext): vscode.Uri {
   return vscode.Uri.joinPath(context.extensionUri, 'media');
 }
@@ -54,6 +58,8 @@ export class PanelController implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private uri: string | null;
   private selectedToken: number | null;
+  /** Whether a change needs the whole state (with the trace) or a small notification. */
+  private readonly sync = new PanelSync();
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -72,26 +78,31 @@ export class PanelController implements vscode.Disposable {
     this.disposables.push(
       webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
       panel.onDidDispose(() => this.dispose()),
+      panel.onDidChangeViewState((e) => {
+        if (this.sync.visibilityChanged(this.stateKey(), e.webviewPanel.visible) === 'state') {
+          this.sendState();
+        }
+      }),
       store.onDidChangeAnalysis((a) => {
         // A re-analysis of the same document keeps the selection (the state clamps it to the new length).
         if (a.uri !== this.uri) {
           this.selectedToken = null;
         }
         this.uri = a.uri;
-        this.sendState();
+        this.syncState();
       }),
       store.onDidClearAnalysis((uri) => {
         if (uri === this.uri) {
           this.uri = store.latest()?.uri ?? null;
           this.selectedToken = null;
-          this.sendState();
+          this.syncState();
         }
       }),
-      store.onDidChangeLayer((layer) => this.post({ method: DidChangeLayerNotification, params: { layer } })),
+      store.onDidChangeLayer((layer) => this.notify({ method: DidChangeLayerNotification, params: { layer } })),
       // The panels colour experts by the same scheme as the editor: a change re-sends the state.
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('moeLens.colorScheme')) {
-          this.sendState();
+          this.syncState();
         }
       }),
       store.onDidSelectToken((s) => {
@@ -99,19 +110,19 @@ export class PanelController implements vscode.Disposable {
           // The user moved to another analysed document: follow it.
           this.uri = s.uri;
           this.selectedToken = s.tokenIndex;
-          this.sendState();
+          this.syncState();
           return;
         }
         if (s.uri === this.uri) {
           this.selectedToken = s.tokenIndex;
           if (s.source !== kind.tokenSource) {
-            this.post({ method: DidChangeTokenSelectionNotification, params: { uri: s.uri, tokenIndex: s.tokenIndex } });
+            this.notify({ method: DidChangeTokenSelectionNotification, params: { uri: s.uri, tokenIndex: s.tokenIndex } });
           }
         }
       }),
       store.onDidHighlightExpert((h) => {
         if (h.source !== kind.expertSource) {
-          this.post({
+          this.notify({
             method: DidChangeExpertHighlightNotification,
             params: { highlight: h.expert === null ? null : { layer: h.layer, expert: h.expert } },
           });
@@ -157,8 +168,28 @@ export class PanelController implements vscode.Disposable {
     };
   }
 
+  /** Identifies what the page must get whole: the analysis shown and the colour scheme. */
+  private stateKey(): string {
+    const a = this.analysis();
+    return stateKey(a?.uri ?? null, a ? analysisId(a) : null, readConfig().colorScheme);
+  }
+
+  /** The analysis, followed document or scheme may have changed: post the trace only if so (and if shown). */
+  private syncState(): void {
+    if (this.sync.stateChanged(this.stateKey(), this.panel.visible) === 'state') {
+      this.sendState();
+    }
+  }
+
   private sendState(): void {
     this.post({ method: DidChangeStateNotification, params: { state: this.state() } });
+  }
+
+  /** A layer / token / expert change; a hidden panel gets it with the state when shown. */
+  private notify(message: HostToWebview): void {
+    if (this.sync.smallChange(this.panel.visible) === 'notify') {
+      this.post(message);
+    }
   }
 
   private post(message: HostToWebview): void {
@@ -176,6 +207,7 @@ export class PanelController implements vscode.Disposable {
   private async handle(m: WebviewToHost): Promise<void> {
     switch (m.method) {
       case ReadyCommand:
+        this.sync.ready(this.stateKey());
         this.sendState();
         break;
       case SelectTokenCommand: {

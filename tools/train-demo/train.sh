@@ -7,8 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-python3}            # needs numpy + regex
 TORCHPY=${TORCHPY:-/usr/bin/python3}   # Debian's python3-torch 1.13
+# Phase 1: peak LR 3e-3, constant to step 525, linear decay to 10% at 650. Phase 2: resumed at 650,
+# LR back to 1.5e-3 and linear decay to 10% at 1100. (Chosen while the shipped run went, as the shared
+# machine's speed became known; LR depends only on the step, so this reproduces it.)
 STEPS=${STEPS:-650}
 DECAY_START=${DECAY_START:-525}
+STEPS2=${STEPS2:-1100}
+LR2=${LR2:-0.0015}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1   # one core per model; OpenBLAS spin-waits otherwise
 
 $TORCHPY tools/train-demo/check_hf.py   # model.py == transformers' Qwen2MoeForCausalLM (fixture made by transformers)
@@ -20,6 +25,11 @@ rm -f tools/train-demo/work/moe.log tools/train-demo/work/dense.log
 $TORCHPY tools/train-demo/train.py --variant moe --steps "$STEPS" --decay-start "$DECAY_START" &
 P1=$!
 $TORCHPY tools/train-demo/train.py --variant dense --steps "$STEPS" --decay-start "$DECAY_START" &
+P2=$!
+wait $P1 $P2
+$TORCHPY tools/train-demo/train.py --variant moe --resume --lr "$LR2" --steps "$STEPS2" --decay-start "$STEPS" &
+P1=$!
+$TORCHPY tools/train-demo/train.py --variant dense --resume --lr "$LR2" --steps "$STEPS2" --decay-start "$STEPS" &
 P2=$!
 wait $P1 $P2
 $TORCHPY tools/train-demo/export.py

@@ -68,7 +68,7 @@ export function renderTokenDetail(
     root.appendChild(el('p', 'muted', 'Click a token to see its routing.'));
     return;
   }
-  root.appendChild(el('h2', undefined, `Token ${t}`));
+  root.appendChild(el('h2', undefined, `Token #${t}`));
   const text = el('code', 'token-text', visibleText(tok.text, tok.id));
   root.appendChild(text);
   const facts: [string, string][] = [

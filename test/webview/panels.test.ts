@@ -155,7 +155,7 @@ describe('webview panels in Chromium', { skip: skip ?? false }, () => {
     await page.click(`.tok[data-i="${target}"]`);
     const msgs = await posted(page);
     assert.deepEqual(msgs.at(-1), { method: 'token/select', params: { uri: URI, tokenIndex: target } });
-    assert.equal(await page.textContent('.detail h2'), `Token ${target}`);
+    assert.equal(await page.textContent('.detail h2'), `Token #${target}`);
     assert.match((await page.textContent('.detail .notes')) ?? '', /Routing notes[\s\S]*top-/);
     const l0 = trace.layers.find((l) => l.kind === 'moe')!;
     const rows = await page.$$eval('.detail .routing-table:not(.all-layers) tr', (trs) => trs.slice(1).map((tr) => tr.querySelector('td')!.textContent));

@@ -73,7 +73,7 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   const probs = scoresAreProbabilities(info.gate);
   const lines: string[] = [];
   const text = tok.text === null ? '(no text)' : displayTokenText(tok.text);
-  lines.push(`**MoE Lens** · token ${t + 1} of ${trace.tokens.length} · id ${tok.id}${tok.partial ? ' · part of a split character' : ''}`);
+  lines.push(`**MoE Lens** · token #${t} of ${trace.tokens.length} (numbered from 0, as in the trace) · id ${tok.id}${tok.partial ? ' · part of a split character' : ''}`);
   lines.push('');
   lines.push(`Token: **${text}**`);
   lines.push('');

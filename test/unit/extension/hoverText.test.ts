@@ -53,7 +53,7 @@ describe('hover text', () => {
     const md = buildHoverMarkdown(trace, 1, 1);
     const l1 = trace.layers[1];
     const [e0, e1] = l1.experts![1];
-    assert.match(md, /token 2 of 4 · id \d+/);
+    assert.match(md, /token #1 of 4 \(numbered from 0, as in the trace\) · id \d+/);
     assert.match(md, /Token: \*\*Hello\*\*/);
     assert.match(md, /\*\*Layer 1\*\* · top-2 of 8 experts · weight = softmax, renormalised over the chosen k/);
     assert.ok(md.includes(`| ${e0} | ${l1.weights![1][0].toFixed(3)} | ${l1.scores![1][e0].toFixed(3)} |`));

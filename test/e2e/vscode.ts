@@ -9,20 +9,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { CHROMIUM, chromiumLaunchOptions } from '../helpers/chromium.cjs';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const ARTIFACTS = join(REPO, 'test', 'e2e', 'artifacts');
-export const CHROMIUM = process.env.MOE_LENS_CHROMIUM ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 
 /** Settings that keep the workbench quiet and offline-friendly. */
 export const QUIET_SETTINGS: Record<string, unknown> = {
@@ -192,7 +182,7 @@ export class VsCode {
 
   /** Starts headless Chromium on the workbench and waits for it to load. */
   async openBrowser(): Promise<Page> {
-    this.browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    this.browser = await chromium.launch(chromiumLaunchOptions());
     const context = await this.browser.newContext({ viewport: { width: 1440, height: 900 } });
     this.page = await context.newPage();
     await this.page.goto(this.workbenchUrl);

@@ -1,7 +1,7 @@
 // Runs test/integration/suite in a real VS Code through @vscode/test-electron. VS Code comes from
 // $MOE_LENS_VSCODE_EXECUTABLE (any executable that takes VS Code's CLI flags), else from
 // @vscode/test-electron's cache or download, else (offline machines) from the code-server
-// stand-in when the e2e host is installed (codeServerStandIn.mjs); where none of these can be
+// stand-in when the e2e host is installed (test/e2e/standin/code.mjs); where none of these can be
 // had, the suite is skipped with the reason printed. It never waits on the network for longer
 // than DOWNLOAD_TIMEOUT_MS: the download probe runs in a child process that is killed.
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { buildSync } from 'esbuild';
+import { CHROMIUM } from '../helpers/chromium.cjs';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const DOWNLOAD_TIMEOUT_MS = Number(process.env.MOE_LENS_VSCODE_DOWNLOAD_TIMEOUT_MS ?? 20_000);
@@ -18,11 +19,11 @@ const DOWNLOAD_TIMEOUT_MS = Number(process.env.MOE_LENS_VSCODE_DOWNLOAD_TIMEOUT_
 /** The code-server stand-in, when the e2e host and Chromium are installed. */
 async function standIn(): Promise<string | null> {
   const setup = path.join(REPO, 'test', 'e2e', 'setup.mjs');
-  if (process.platform !== 'linux' || !existsSync(setup) || !existsSync(process.env.MOE_LENS_CHROMIUM ?? '/usr/bin/chromium')) {
+  if (process.platform !== 'linux' || !existsSync(setup) || !existsSync(CHROMIUM)) {
     return null;
   }
   const { hostReady } = (await import(setup)) as { hostReady(): boolean };
-  return hostReady() ? path.join(__dirname, 'codeServerStandIn.mjs') : null;
+  return hostReady() ? path.join(REPO, 'test', 'e2e', 'standin', 'code.mjs') : null;
 }
 
 /** The path of a VS Code executable, or the reason there is none. */

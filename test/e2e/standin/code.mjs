@@ -12,21 +12,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { format } from 'node:util';
 import { chromium } from 'playwright-core';
+import { CHROMIUM, chromiumLaunchOptions } from '../../helpers/chromium.cjs';
 import { hostPaths, hostReady } from '../setup.mjs';
 
 const VERSION = '1.139.1';
 const TIMEOUT_MS = Number(process.env.MOE_LENS_STANDIN_TIMEOUT_MS ?? 600_000);
-const CHROMIUM = process.env.MOE_LENS_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-dev-shm-usage',
-];
 
 function parse(argv) {
   const opts = { devPaths: [], testsPath: undefined, userDataDir: undefined, extensionsDir: undefined, folders: [], disableExtensions: false };
@@ -113,7 +103,11 @@ async function main() {
   const config = join(dir, 'config.yaml');
   writeFileSync(config, 'bind-addr: 127.0.0.1:0\nauth: none\ncert: false\n');
   const env = { ...process.env, XDG_CONFIG_HOME: sub('xdg'), XDG_DATA_HOME: sub('xdg'), XDG_CACHE_HOME: sub('xdg'), TMPDIR: sub('tmp') };
+  // Run from a node:test file (test/integration): node:test's child-process protocol must not leak
+  // into code-server's processes; and no model-hub cache outside the temp folder.
+  env.HF_HOME = sub('hf');
   delete env.NODE_OPTIONS;
+  delete env.NODE_TEST_CONTEXT;
   delete env.ELECTRON_RUN_AS_NODE;
   const args = [
     paths.codeServer,
@@ -169,7 +163,7 @@ async function main() {
     if (opts.folders[0]) {
       query = `folder=${encodeURIComponent(opts.folders[0])}&${query}`;
     }
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await chromium.launch(chromiumLaunchOptions());
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     let finish;
     const exited = new Promise((done) => (finish = done));

@@ -54,6 +54,20 @@ export function webviewOptions(context: vscode.ExtensionContext): vscode.Webview
   return { enableScripts: true, localResourceRoots: [mediaRoot(context)] };
 }
 
+/** A panel VS Code restored after a reload, with the state its page saved. */
+export interface RestoredPanel {
+  panel: vscode.WebviewPanel;
+  state: PersistedState | null;
+}
+
+/** Opens a new panel of this kind beside the editor, or adopts one VS Code restored. */
+export function openPanel(kind: PanelKind, context: vscode.ExtensionContext, store: RoutingStore, onDisposed: () => void, restored?: RestoredPanel): PanelController {
+  const panel =
+    restored?.panel ??
+    vscode.window.createWebviewPanel(kind.viewType, kind.title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(context));
+  return new PanelController(panel, kind, context, store, restored?.state ?? null, onDisposed);
+}
+
 export class PanelController implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private uri: string | null;

@@ -5,17 +5,15 @@
 import * as vscode from 'vscode';
 import type { RoutingStore } from '../routingStore';
 import { isPersistedState } from '../../shared/webviewProtocol';
-import { createDashboardPanel, DASHBOARD_PANEL } from './dashboardPanel';
-import type { PanelController } from './panelController';
-import { createRoutingPanel, ROUTING_PANEL } from './routingPanel';
+import { DASHBOARD_PANEL } from './dashboardPanel';
+import { openPanel, type PanelController, type RestoredPanel } from './panelController';
+import { ROUTING_PANEL } from './routingPanel';
 
 export function registerPanels(context: vscode.ExtensionContext, store: RoutingStore): { showRouting(): void; showDashboard(): void } {
   let routing: PanelController | undefined;
   let dashboard: PanelController | undefined;
-  const openRouting = (restored?: Parameters<typeof createRoutingPanel>[3]): PanelController =>
-    createRoutingPanel(context, store, () => (routing = undefined), restored);
-  const openDashboard = (restored?: Parameters<typeof createDashboardPanel>[3]): PanelController =>
-    createDashboardPanel(context, store, () => (dashboard = undefined), restored);
+  const openRouting = (restored?: RestoredPanel): PanelController => openPanel(ROUTING_PANEL, context, store, () => (routing = undefined), restored);
+  const openDashboard = (restored?: RestoredPanel): PanelController => openPanel(DASHBOARD_PANEL, context, store, () => (dashboard = undefined), restored);
 
   context.subscriptions.push(
     vscode.window.registerWebviewPanelSerializer(ROUTING_PANEL.viewType, {

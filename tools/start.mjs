@@ -13,6 +13,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hostReady } from '../test/e2e/setup.mjs';
+import { preflight } from './preflight.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -151,8 +153,17 @@ async function startInCodeServer() {
   setInterval(() => undefined, 1 << 30);
 }
 
+const inVsCode = hasCode() && !flag('--code-server') && !flag('--smoke');
+if (!inVsCode) {
+  // Before minutes of building and installing: say what the system lacks (or install it as root).
+  const problem = preflight({ hostInstall: !hostReady(), smoke: flag('--smoke') });
+  if (problem) {
+    console.error(problem);
+    process.exit(1);
+  }
+}
 buildIfNeeded();
-if (hasCode() && !flag('--code-server') && !flag('--smoke')) {
+if (inVsCode) {
   await startInVsCode();
 } else {
   await startInCodeServer();

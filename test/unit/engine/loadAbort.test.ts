@@ -4,7 +4,6 @@
  * first, a third, two thirds and the last tensor read; tf.memory().numTensors must be back where it was.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '../../../src/engine/backend';
@@ -15,7 +14,7 @@ const fixtures = path.resolve(__dirname, '..', '..', 'fixtures');
 const folders = [
   'mixtral', 'mixtral_sw', 'qwen2_moe', 'qwen2_moe_sw', 'qwen3_moe', 'qwen3_moe_sw', 'olmoe', 'granitemoe', 'deepseek_v3', 'gpt_oss',
   'variants/olmoe_b', 'variants/granitemoe_b', 'variants/deepseek_v3_b', 'variants/gpt_oss_b',
-].filter((f) => existsSync(path.join(fixtures, f, 'config.json')));
+]; // a missing folder fails its test
 
 before(async () => {
   await initBackend('cpu');

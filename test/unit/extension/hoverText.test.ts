@@ -75,16 +75,6 @@ describe('hover text', () => {
     assert.match(buildHoverMarkdown(trace, 1, 9), /Layer 9 is not in this trace/);
     assert.match(buildHoverMarkdown(trace, trace.tokens.length - 1, 0), /surprisal – \(last token\)/);
   });
-
-  it('builds a 48-layer hover fast (< 5 ms per token)', () => {
-    const trace = fakeTrace('word '.repeat(200), { layers: 48, experts: 64, k: 8 });
-    const t0 = performance.now();
-    for (let t = 0; t < 100; t++) {
-      buildHoverMarkdown(trace, t, 3);
-    }
-    const per = (performance.now() - t0) / 100;
-    assert.ok(per < 5, `${per} ms per hover`);
-  });
 });
 
 describe('routing maths', () => {

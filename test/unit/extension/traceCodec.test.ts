@@ -50,15 +50,20 @@ describe('trace wire codec', () => {
     const packed = JSON.stringify(packTrace(t));
     assert.ok(packed.length < json * 0.4, `packed ${packed.length} vs JSON ${json}`);
     let longest = 0;
+    let steps = 0;
     let last = performance.now();
     const t0 = performance.now();
     const parsed = JSON.parse(packed) as unknown;
     await unpackTrace(parsed, async () => {
+      steps++;
       const now = performance.now();
       longest = Math.max(longest, now - last);
       await new Promise((r) => setImmediate(r));
       last = performance.now();
     });
     console.log(`# packed ${(packed.length / 1e6).toFixed(1)} MB vs JSON ${(json / 1e6).toFixed(1)} MB; unpack total ${(performance.now() - t0).toFixed(1)} ms, longest step ${longest.toFixed(1)} ms`);
+    // The steps, not their duration: the unpack yields at least once per layer, so no step holds
+    // more than one layer's matrices (timings belong in bench/).
+    assert.ok(steps >= t.layers.length, `${steps} yields for ${t.layers.length} layers`);
   });
 });

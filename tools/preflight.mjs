@@ -1,10 +1,12 @@
 /* global process, console */
-// The system packages `npm start` needs on its code-server path, checked before anything starts:
-// one actionable line naming what is missing, or, as root (like .ci/run), apt-get installs it.
-// Plain ESM with no dependencies, so it runs before `npm ci` too.
+// The system packages `npm start` needs on its code-server path (and `.ci/run` for the tests),
+// checked before anything starts: one actionable line naming what is missing, or, as root,
+// apt-get installs it. Plain ESM with no dependencies, so it runs before `npm ci` too.
+// CLI (.ci/run): `node tools/preflight.mjs --host --chromium`; exit 1 with the line if missing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import chromium from '../test/helpers/chromium.cjs';
 
 /** Each package: when it is needed, how to tell it is there, why (for the message). */
@@ -20,7 +22,7 @@ export const REQUIREMENTS = [
   { apt: 'python3', why: 'node-gyp runs on it', neededFor: (need) => need.hostInstall, present: (probe) => probe.command('python3') },
   {
     apt: 'chromium',
-    why: '--smoke opens VS Code in it',
+    why: '--smoke and the browser tests drive it',
     neededFor: (need) => need.smoke,
     present: (probe) => probe.file(chromium.CHROMIUM),
   },
@@ -41,7 +43,7 @@ export function missingPackages(need, probe = systemProbe) {
 export function missingLine(missing) {
   const names = missing.map((r) => r.apt).join(' ');
   const whys = missing.map((r) => `${r.apt}: ${r.why}`).join('; ');
-  return `npm start needs system packages first (${whys}): sudo apt-get install -y ${names}`;
+  return `missing system packages (${whys}): sudo apt-get install -y ${names}`;
 }
 
 function aptInstall(names) {
@@ -66,7 +68,15 @@ export function preflight(need, { probe = systemProbe, isRoot = process.getuid?.
     return missingLine(missing);
   }
   const names = missing.map((r) => r.apt);
-  log(`npm start: installing ${names.join(' ')} with apt-get (running as root)`);
+  log(`installing ${names.join(' ')} with apt-get (running as root)`);
   const still = install(names) ? missingPackages(need, probe) : missing;
   return still.length === 0 ? null : `apt-get could not install them; ${missingLine(still)}`;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const problem = preflight({ hostInstall: process.argv.includes('--host'), smoke: process.argv.includes('--chromium') });
+  if (problem) {
+    console.error(problem);
+    process.exit(1);
+  }
 }

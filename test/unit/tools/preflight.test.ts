@@ -46,7 +46,7 @@ describe('preflight', () => {
     const { preflight } = await load();
     const sys = fakeSystem([KRB5_HEADER], BUILD_TOOLS);
     const line = preflight({ hostInstall: true, smoke: true }, { probe: sys.probe, isRoot: false });
-    assert.match(line ?? '', /chromium: --smoke opens VS Code in it.*apt-get install -y chromium$/);
+    assert.match(line ?? '', /chromium: --smoke and the browser tests drive it.*apt-get install -y chromium$/);
   });
 
   it('lists every missing package in the one command', async () => {

@@ -32,6 +32,17 @@ export function parseBackendName(value: string): BackendName {
   throw new Error(`unknown backend '${value}'; use one of: ${BACKEND_NAMES.join(', ')}`);
 }
 
+/**
+ * tfjs-backend-wasm is built for wasm32 with a growable heap whose ceiling is 4 GiB − 64 KiB
+ * (its emscripten getHeapMax()); past that an allocation aborts the process.
+ */
+const WASM_HEAP_BYTES = 4294901760;
+
+/** The most bytes of tensors a backend can hold, where it has a hard ceiling (wasm); null for none. */
+export function tensorMemoryLimit(id: string): number | null {
+  return id === BACKEND_IDS.wasm ? WASM_HEAP_BYTES : null;
+}
+
 let wasmPathsSet = false;
 /** What this module last selected; tf.getBackend() itself would auto-initialise one before we choose. */
 let active: string | null = null;

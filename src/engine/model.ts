@@ -8,9 +8,11 @@ import type { LayerRouting, TraceModelInfo } from '../shared/trace';
 import { ensureBackend, initBackend, tf, type BackendName } from './backend';
 import { openCheckpoint } from './checkpoint/checkpoint';
 import { readModelConfig } from './checkpoint/modelFolder';
-import { disposeDecoder, lmLogits, runDecoder, withLoadCleanup, type Decoder } from './families/base';
+import { forward, lmLogits, type Decoder } from './forward';
+import { assertFitsBackend, assertLayerCount } from './loadPlan';
 import { familyFor } from './registry';
 import type { RoutingOverride } from './routing';
+import { disposeDecoder, loadDecoder } from './weights';
 
 export type { BackendName } from './backend';
 export type { RoutingOverride } from './routing';
@@ -98,13 +100,14 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const ckpt = await openCheckpoint(dir, { checkFinite: true });
   let loaded;
   try {
+    // Both from the headers alone, before a byte of weights is read.
+    assertFitsBackend(ckpt, backend, spec.tieWordEmbeddings);
+    assertLayerCount(ckpt, spec.numLayers, spec.unusedLayers ?? 0);
     // Abort is checked after every tensor read; a failed or aborted load frees what it had made.
-    loaded = await withLoadCleanup(() =>
-      family.load(ckpt, spec, (f) => {
-        opts.signal?.throwIfAborted();
-        opts.onProgress?.(f, 'loading weights');
-      }),
-    );
+    loaded = await loadDecoder(ckpt, family, spec, (f) => {
+      opts.signal?.throwIfAborted();
+      opts.onProgress?.(f, 'loading weights');
+    });
   } finally {
     await ckpt.close();
   }
@@ -125,11 +128,11 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
         throw new Error(`${ids.length} tokens exceed the model's context of ${loaded.maxContext}; split into windows`);
       }
       await ensureBackend(backend); // weights live on the backend they were loaded on
-      const total = decoder.layers.length + 1;
-      const { layers, hidden } = await runDecoder(decoder, ids, {
+      const total = decoder.layers.count + 1;
+      const { layers, hidden } = await forward(decoder, ids, {
         routing: runOpts.routing,
         signal: runOpts.signal,
-        onLayer: (done) => runOpts.onProgress?.(done / total, `layer ${done}/${decoder.layers.length}`),
+        onLayer: (done) => runOpts.onProgress?.(done / total, `layer ${done}/${decoder.layers.count}`),
       });
       try {
         runOpts.signal?.throwIfAborted();

@@ -87,32 +87,49 @@ export function parseRopeScaling(raw: unknown, maxPositions: number): RopeScalin
     }
     return v;
   };
+  // Factors divide frequencies and enter logarithms: 0 or a negative value gives NaN rotations.
+  const positive = (key: string): number => {
+    const v = num(key);
+    if (!(v > 0)) {
+      throw new Error(`config.json: rope_scaling.${key} must be a positive number for rope type '${kind}', got ${v}`);
+    }
+    return v;
+  };
   const opt = (key: string): number | null => (typeof r[key] === 'number' ? (r[key] as number) : null);
+  // YaRN's mscale is 0.1·m·ln(factor) + 1: a negative m can make it 0 or negative (NaN or flipped attention).
+  const optNonNegative = (key: string): number | null => {
+    const v = opt(key);
+    if (v !== null && !(v >= 0)) {
+      throw new Error(`config.json: rope_scaling.${key} must be 0 or more for rope type '${kind}', got ${v}`);
+    }
+    return v;
+  };
   switch (kind) {
     case 'default':
       return { type: 'default' };
     case 'linear':
-      return { type: 'linear', factor: num('factor') };
+      return { type: 'linear', factor: positive('factor') };
     case 'llama3':
       return {
         type: 'llama3',
-        factor: num('factor'),
-        lowFreqFactor: num('low_freq_factor'),
-        highFreqFactor: num('high_freq_factor'),
-        originalMaxPositions: num('original_max_position_embeddings'),
+        factor: positive('factor'),
+        lowFreqFactor: positive('low_freq_factor'),
+        highFreqFactor: positive('high_freq_factor'),
+        originalMaxPositions: positive('original_max_position_embeddings'),
       };
     case 'yarn': {
       // transformers 4.57 uses the explicit factor even when max / original differs (it only warns).
-      const original = opt('original_max_position_embeddings');
+      const original = opt('original_max_position_embeddings') === null ? null : positive('original_max_position_embeddings');
+      const attentionFactor = opt('attention_factor') === null ? null : positive('attention_factor');
       return {
         type: 'yarn',
-        factor: num('factor'),
+        factor: positive('factor'),
         originalMaxPositions: original ?? maxPositions,
         betaFast: opt('beta_fast') || 32,
         betaSlow: opt('beta_slow') || 1,
-        attentionFactor: opt('attention_factor'),
-        mscale: opt('mscale'),
-        mscaleAllDim: opt('mscale_all_dim'),
+        attentionFactor,
+        mscale: optNonNegative('mscale'),
+        mscaleAllDim: optNonNegative('mscale_all_dim'),
         truncate: r.truncate === undefined ? true : Boolean(r.truncate),
       };
     }

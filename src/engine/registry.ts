@@ -2,7 +2,7 @@
  * @file model_type → family. The one table the loader consults; adding a family is a new file in
  * families/ plus one line here.
  */
-import type { FamilyDef } from './families/base';
+import type { FamilyDef } from './family';
 import { family as deepseek_v3 } from './families/deepseek_v3';
 import { family as gpt_oss } from './families/gpt_oss';
 import { family as granitemoe } from './families/granitemoe';
@@ -12,8 +12,8 @@ import { family as qwen2_moe } from './families/qwen2_moe';
 import { family as qwen3_moe } from './families/qwen3_moe';
 
 /** Families by `model_type` as written in config.json. */
-export const FAMILIES: ReadonlyMap<string, FamilyDef<unknown>> = new Map<string, FamilyDef<unknown>>(
-  ([mixtral, qwen2_moe, qwen3_moe, olmoe, granitemoe, deepseek_v3, gpt_oss] as FamilyDef<unknown>[]).map((f) => [f.modelType, f]),
+export const FAMILIES: ReadonlyMap<string, FamilyDef> = new Map<string, FamilyDef>(
+  ([mixtral, qwen2_moe, qwen3_moe, olmoe, granitemoe, deepseek_v3, gpt_oss] as FamilyDef[]).map((f) => [f.modelType, f]),
 );
 
 /** Alternative spellings seen in the wild → the model_type that reads them. */
@@ -24,7 +24,7 @@ export function supportedModelTypes(): string[] {
 }
 
 /** The family for a config's model_type, or a clear error naming config.json and listing what is supported. */
-export function familyFor(modelType: unknown): FamilyDef<unknown> {
+export function familyFor(modelType: unknown): FamilyDef {
   const supported = `supported model types: ${supportedModelTypes().join(', ')}`;
   if (modelType === undefined || modelType === null || modelType === '') {
     throw new Error(`config.json has no 'model_type'; ${supported}`);

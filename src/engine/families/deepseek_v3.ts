@@ -5,13 +5,15 @@
  * shared expert. Router: sigmoid scores; the choice adds `e_score_correction_bias` and is limited to
  * the best `topk_group` groups; gate weights come from the unbiased scores.
  */
-import type { Checkpoint } from '../checkpoint/checkpoint';
 import { tf } from '../backend';
+import { ConfigReader } from '../config';
+import type { FamilyDef, GateInfo } from '../family';
+import type { DecoderLayer } from '../forward';
 import type { SwigluWeights } from '../moe';
-import { applyRope, attention, linear, parseRopeScaling, rmsNorm, type Linear, type RopeSpec, type RopeTables } from '../ops';
+import { applyRope, attention, linear, rmsNorm, type Linear, type RopeSpec, type RopeTables } from '../ops';
 import { sigmoid, sortByWeight, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, linearTensors, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, readLayerNorms, readSwigluExperts, swigluDenseFfn, swigluMoeFfn } from './standard';
+import { linearTensors, type WeightReader } from '../weights';
+import { readLayerNorms, readSwigluExperts, swigluDenseFfn, swigluMoeFfn } from './standard';
 
 export interface DeepseekV3Config {
   vocabSize: number;
@@ -41,6 +43,8 @@ export interface DeepseekV3Config {
   maxPositions: number;
   tieWordEmbeddings: boolean;
   rope: RopeSpec; // on the rd rope dims only
+  /** num_nextn_predict_layers: multi-token-prediction layers stored after the decoder's, not run. */
+  unusedLayers: number;
 }
 
 /** transformers' yarn_get_mscale. */
@@ -59,12 +63,16 @@ export function parseConfig(json: Record<string, unknown>): DeepseekV3Config {
   const qkNope = c.int('qk_nope_head_dim', 128);
   const qkRope = c.int('qk_rope_head_dim', 64);
   const maxPositions = c.int('max_position_embeddings', 4096);
+  const rope = c.rope(qkRope, maxPositions, 10000); // on the rd rope dims only; refuses factors that make NaN
   const scaling = json.rope_scaling as Record<string, unknown> | null | undefined;
   let attentionScale = 1 / Math.sqrt(qkNope + qkRope);
   // As DeepseekV3Attention: any rope_scaling with a non-zero mscale_all_dim scales the softmax by mscale².
   if (scaling && typeof scaling === 'object' && scaling.mscale_all_dim) {
     const m = yarnMscale(Number(scaling.factor), Number(scaling.mscale_all_dim));
     attentionScale *= m * m;
+    if (!(attentionScale > 0 && Number.isFinite(attentionScale))) {
+      c.fail('rope_scaling', `gives an attention scale of ${attentionScale} (mscale_all_dim ${String(scaling.mscale_all_dim)}, factor ${String(scaling.factor)})`);
+    }
   }
   return {
     vocabSize: c.int('vocab_size', 129280),
@@ -89,10 +97,11 @@ export function parseConfig(json: Record<string, unknown>): DeepseekV3Config {
     ropeInterleave: c.bool('rope_interleave', true),
     attentionBias: c.bool('attention_bias', false),
     attentionScale,
-    rmsNormEps: c.num('rms_norm_eps', 1e-6),
+    rmsNormEps: c.positive('rms_norm_eps', 1e-6),
     maxPositions,
     tieWordEmbeddings: c.bool('tie_word_embeddings', false),
-    rope: { theta: c.num('rope_theta', 10000), dim: qkRope, maxPositions, scaling: parseRopeScaling(json.rope_scaling, maxPositions) },
+    rope,
+    unusedLayers: c.int('num_nextn_predict_layers', 0, { min: 0 }),
   };
 }
 
@@ -204,48 +213,49 @@ function mlaAttention(w: MlaWeights, cfg: DeepseekV3Config) {
 // Loading
 // ---------------------------------------------------------------------------------------------
 
-export async function load(ckpt: Checkpoint, cfg: DeepseekV3Config, onProgress?: (f: number) => void): Promise<LoadedFamily> {
-  const fp8 = ckpt.names().find((n) => n.endsWith('.weight_scale_inv'));
+/** DeepSeek's own release stores FP8 weights with 128×128 block scales beside them: refused before reading. */
+function check(r: WeightReader): void {
+  const fp8 = r.names().find((n) => n.endsWith('.weight_scale_inv'));
   if (fp8) {
-    // DeepSeek's own release stores FP8 weights with 128×128 block scales beside them.
     throw new Error(
       `this checkpoint is FP8 block-quantised ('${fp8}'); MoE Lens reads float checkpoints (F32/F16/BF16): convert it to bf16 first`,
     );
   }
-  const r = new WeightReader(ckpt, onProgress);
+}
+
+/** Layer i: MLA attention, then a dense MLP (the first first_k_dense_replace layers) or the MoE block. */
+export async function readLayer(r: WeightReader, cfg: DeepseekV3Config, i: number): Promise<DecoderLayer> {
   const { hiddenSize: D, numExperts: E, moeIntermediateSize: I } = cfg;
   const mlp = (p: string, width: number): Promise<SwigluWeights> => r.swiglu(`${p}.gate_proj`, `${p}.up_proj`, `${p}.down_proj`, D, width);
-  const layers: DecoderLayer[] = [];
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    const attn = await readMla(r, `${p}.self_attn`, cfg);
-    const common = {
-      layer: i,
-      ...(await readLayerNorms(r, p, D)),
-      attention: mlaAttention(attn, cfg),
-    };
-    if (i < cfg.firstKDenseReplace) {
-      const dense = swigluDenseFfn(await mlp(`${p}.mlp`, cfg.intermediateSize));
-      layers.push({ ...common, ffn: dense.ffn, owned: [...mlaTensors(attn), ...dense.owned] });
-      continue;
-    }
-    const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'deepseek_v3', key: 'n_routed_experts' }); // [D, E]
-    const bias = Array.from(await r.read(`${p}.mlp.gate.e_score_correction_bias`, [E])); // [E]
-    const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
-    const shared = cfg.numSharedExperts > 0 ? await mlp(`${p}.mlp.shared_experts`, I * cfg.numSharedExperts) : null;
-    const route = makeRouter({ bias, nGroup: cfg.nGroup, topkGroup: cfg.topkGroup, normTopkProb: cfg.normTopkProb, routedScalingFactor: cfg.routedScalingFactor });
-    const moe = swigluMoeFfn({ router, route, experts, topK: cfg.topK, shared: shared && { mlp: shared, gate: null } }); // shared weight 1
-    layers.push({ ...common, ffn: moe.ffn, owned: [...mlaTensors(attn), ...moe.owned] });
+  const p = `model.layers.${i}`;
+  const attn = await readMla(r, `${p}.self_attn`, cfg);
+  const common = {
+    layer: i,
+    ...(await readLayerNorms(r, p, D)),
+    attention: mlaAttention(attn, cfg),
+  };
+  if (i < cfg.firstKDenseReplace) {
+    const dense = swigluDenseFfn(await mlp(`${p}.mlp`, cfg.intermediateSize));
+    return { ...common, ffn: dense.ffn, owned: [...mlaTensors(attn), ...dense.owned] };
   }
-  return finishLoad(r, cfg, layers, {
-    modelType: 'deepseek_v3',
+  const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'deepseek_v3', key: 'n_routed_experts' }); // [D, E]
+  const bias = Array.from(await r.read(`${p}.mlp.gate.e_score_correction_bias`, [E])); // [E]
+  const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
+  const shared = cfg.numSharedExperts > 0 ? await mlp(`${p}.mlp.shared_experts`, I * cfg.numSharedExperts) : null;
+  const route = makeRouter({ bias, nGroup: cfg.nGroup, topkGroup: cfg.topkGroup, normTopkProb: cfg.normTopkProb, routedScalingFactor: cfg.routedScalingFactor });
+  const moe = swigluMoeFfn({ router, route, experts, topK: cfg.topK, shared: shared && { mlp: shared, gate: null } }); // shared weight 1
+  return { ...common, ffn: moe.ffn, owned: [...mlaTensors(attn), ...moe.owned] };
+}
+
+function gate(cfg: DeepseekV3Config): GateInfo {
+  return {
     gate: 'sigmoid-scaled',
     gateDescription:
       `Sigmoid score of each chosen expert${cfg.normTopkProb ? ', renormalised over the k' : ''}, times ${cfg.routedScalingFactor}; ` +
       'the choice itself adds a per-expert bias and keeps only the best expert groups' +
       (cfg.numSharedExperts > 0 ? '; a shared expert is always added with weight 1.' : '.'),
     hasSharedExpert: cfg.numSharedExperts > 0,
-  });
+  };
 }
 
-export const family: FamilyDef<DeepseekV3Config> = { modelType: 'deepseek_v3', parseConfig, load };
+export const family: FamilyDef<DeepseekV3Config> = { modelType: 'deepseek_v3', parseConfig, check, readLayer, gate };

@@ -5,24 +5,16 @@
  * Router: top-k of the logits, then softmax over those k. Experts: clamped SwiGLU with biases on an
  * interleaved gate/up projection, out = (up + 1) · gate · σ(1.702 · gate).
  */
-import type { Checkpoint } from '../checkpoint/checkpoint';
+import { attentionTensors, readAttention, type AttentionShape, type AttentionWeights } from '../attention';
 import { tf } from '../backend';
+import { ConfigReader } from '../config';
+import type { FamilyDef } from '../family';
+import type { DecoderLayer } from '../forward';
 import type { ExpertMlp } from '../moe';
 import { applyRope, attention, linear, type Linear, type RopeTables } from '../ops';
 import { softmax, topk, type FamilyRouter } from '../routing';
-import {
-  ConfigReader,
-  WeightReader,
-  attentionTensors,
-  linearTensors,
-  readAttention,
-  type AttentionShape,
-  type AttentionWeights,
-  type DecoderLayer,
-  type FamilyDef,
-  type LoadedFamily,
-} from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, type LlamaConfig } from './standard';
+import { linearTensors, type WeightReader } from '../weights';
+import { llamaAttentionShape, readLayerNorms, readLlamaConfig, type LlamaConfig } from './standard';
 
 export interface GptOssConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
@@ -152,31 +144,31 @@ function clampedSwigluExperts(experts: GptOssExpert[]): ExpertMlp {
 // Loading
 // ---------------------------------------------------------------------------------------------
 
-export async function load(ckpt: Checkpoint, cfg: GptOssConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
-  const r = new WeightReader(ckpt, onProgress);
+/** Layer i: attention with sinks (sliding or full), and an MoE block of clamped SwiGLU experts. */
+export async function readLayer(r: WeightReader, cfg: GptOssConfig, i: number): Promise<DecoderLayer> {
   const { hiddenSize: D, numExperts: E } = cfg;
-  const layers: DecoderLayer[] = [];
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    const shape = llamaAttentionShape(cfg, { slidingWindow: cfg.slidingWindows[i] });
-    const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: true, o: true });
-    const sinks = await r.vector(`${p}.self_attn.sinks`, cfg.numHeads); // [H]
-    const router = await r.router(`${p}.mlp.router`, E, D, { modelType: 'gpt_oss', key: 'num_local_experts' }, true); // [D, E] + [E]
-    const experts = await readExperts(r, `${p}.mlp.experts`, E, D, cfg.intermediateSize);
-    layers.push({
-      layer: i,
-      ...(await readLayerNorms(r, p, D)),
-      attention: sinkAttention(attn, shape, sinks),
-      ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: clampedSwigluExperts(experts), shared: null },
-      owned: [...attentionTensors(attn), sinks, ...linearTensors(router), ...experts.flatMap((x) => [...linearTensors(x.gateUp), ...linearTensors(x.down)])],
-    });
-  }
-  return finishLoad(r, cfg, layers, {
-    modelType: 'gpt_oss',
+  const p = `model.layers.${i}`;
+  const shape = llamaAttentionShape(cfg, { slidingWindow: cfg.slidingWindows[i] });
+  const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: true, o: true });
+  const sinks = await r.vector(`${p}.self_attn.sinks`, cfg.numHeads); // [H]
+  const router = await r.router(`${p}.mlp.router`, E, D, { modelType: 'gpt_oss', key: 'num_local_experts' }, true); // [D, E] + [E]
+  const experts = await readExperts(r, `${p}.mlp.experts`, E, D, cfg.intermediateSize);
+  return {
+    layer: i,
+    ...(await readLayerNorms(r, p, D)),
+    attention: sinkAttention(attn, shape, sinks),
+    ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: clampedSwigluExperts(experts), shared: null },
+    owned: [...attentionTensors(attn), sinks, ...linearTensors(router), ...experts.flatMap((x) => [...linearTensors(x.gateUp), ...linearTensors(x.down)])],
+  };
+}
+
+export const family: FamilyDef<GptOssConfig> = {
+  modelType: 'gpt_oss',
+  parseConfig,
+  readLayer,
+  gate: () => ({
     gate: 'topk-softmax',
     gateDescription: 'Softmax over the k chosen router logits (the router has a bias): the k weights sum to 1.',
     hasSharedExpert: false,
-  });
-}
-
-export const family: FamilyDef<GptOssConfig> = { modelType: 'gpt_oss', parseConfig, load };
+  }),
+};

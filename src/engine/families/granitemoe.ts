@@ -5,12 +5,15 @@
  * Experts are stored fused: input_linear [E, 2I, D] (first half gate, second up), output_linear [E, D, I].
  * Router: top-k of the raw logits → softmax over the k chosen logits.
  */
-import type { Checkpoint } from '../checkpoint/checkpoint';
+import { readAttention } from '../attention';
 import { tf } from '../backend';
+import { ConfigReader } from '../config';
+import type { FamilyDef } from '../family';
+import type { DecoderHooks, DecoderLayer } from '../forward';
 import type { SwigluWeights } from '../moe';
 import { softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, readAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, standardMoeLayer, type LlamaConfig } from './standard';
+import type { WeightReader } from '../weights';
+import { llamaAttentionShape, readLayerNorms, readLlamaConfig, standardMoeLayer, type LlamaConfig } from './standard';
 
 export interface GraniteMoeConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
@@ -68,30 +71,35 @@ async function readExperts(r: WeightReader, p: string, E: number, D: number, I: 
   });
 }
 
-export async function load(ckpt: Checkpoint, cfg: GraniteMoeConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
-  const r = new WeightReader(ckpt, onProgress);
+/** Layer i: standard attention scaled by attention_multiplier, and a sparse MoE block of fused experts. */
+export async function readLayer(r: WeightReader, cfg: GraniteMoeConfig, i: number): Promise<DecoderLayer> {
   const { hiddenSize: D, intermediateSize: I, numExperts: E } = cfg;
   const shape = llamaAttentionShape(cfg, { scale: cfg.attentionMultiplier });
-  const layers: DecoderLayer[] = [];
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
-    const router = await r.router(`${p}.block_sparse_moe.router.layer`, E, D, { modelType: 'granitemoe', key: 'num_local_experts' }); // [D, E]
-    const experts = await readExperts(r, `${p}.block_sparse_moe`, E, D, I);
-    layers.push(standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK }));
-  }
-  return finishLoad(
-    r,
-    cfg,
-    layers,
-    {
-      modelType: 'granitemoe',
-      gate: 'topk-softmax',
-      gateDescription: 'Top-k of the raw router logits, then a softmax over just those k: the k weights sum to 1.',
-      hasSharedExpert: false,
-    },
-    { embeddingMultiplier: cfg.embeddingMultiplier, residualMultiplier: cfg.residualMultiplier, logitsScaling: cfg.logitsScaling },
-  );
+  const p = `model.layers.${i}`;
+  const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
+  const router = await r.router(`${p}.block_sparse_moe.router.layer`, E, D, { modelType: 'granitemoe', key: 'num_local_experts' }); // [D, E]
+  const experts = await readExperts(r, `${p}.block_sparse_moe`, E, D, I);
+  return standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK });
 }
 
-export const family: FamilyDef<GraniteMoeConfig> = { modelType: 'granitemoe', parseConfig, load };
+/** GraniteMoE's scalings of the residual stream: embeddings ×, every sublayer output ×, logits ÷ (skipped when 1). */
+export function hooks(cfg: GraniteMoeConfig): DecoderHooks {
+  const { embeddingMultiplier: em, residualMultiplier: rm, logitsScaling: ls } = cfg;
+  return {
+    embedding: em === 1 ? undefined : (e) => tf.mul(e, em), // [T, D]
+    residual: rm === 1 ? undefined : (branch) => tf.mul(branch, rm), // [T, D]
+    logits: ls === 1 ? undefined : (logits) => tf.div(logits, ls), // [n, V]
+  };
+}
+
+export const family: FamilyDef<GraniteMoeConfig> = {
+  modelType: 'granitemoe',
+  parseConfig,
+  readLayer,
+  gate: () => ({
+    gate: 'topk-softmax',
+    gateDescription: 'Top-k of the raw router logits, then a softmax over just those k: the k weights sum to 1.',
+    hasSharedExpert: false,
+  }),
+  hooks,
+};

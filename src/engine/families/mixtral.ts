@@ -3,10 +3,13 @@
  * (GQA, RoPE, optional sliding window) and a sparse MoE block in every layer.
  * Router: softmax over all experts → top-k → renormalise the k weights to sum 1.
  */
-import type { Checkpoint } from '../checkpoint/checkpoint';
+import { readAttention } from '../attention';
+import { ConfigReader } from '../config';
+import type { FamilyDef } from '../family';
+import type { DecoderLayer } from '../forward';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, readAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
+import type { WeightReader } from '../weights';
+import { llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
 
 export interface MixtralConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
@@ -39,19 +42,20 @@ export const route: FamilyRouter = (logits, k, blocked) => {
   return { scores, experts, weights };
 };
 
-export async function load(ckpt: Checkpoint, cfg: MixtralConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
-  const r = new WeightReader(ckpt, onProgress);
+/** Layer i: standard attention and a sparse MoE block. */
+export async function readLayer(r: WeightReader, cfg: MixtralConfig, i: number): Promise<DecoderLayer> {
   const { hiddenSize: D, intermediateSize: I, numExperts: E } = cfg;
   const shape = llamaAttentionShape(cfg, { slidingWindow: cfg.slidingWindow });
-  const layers: DecoderLayer[] = [];
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: false, o: false });
-    const router = await r.router(`${p}.block_sparse_moe.gate`, E, D, { modelType: 'mixtral', key: 'num_local_experts' }); // [D, E]
-    const experts = await readSwigluExperts(r, `${p}.block_sparse_moe.experts`, E, D, I, ['w1', 'w3', 'w2']); // w1 gate, w3 up, w2 down
-    layers.push(standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK }));
-  }
-  return finishLoad(r, cfg, layers, { modelType: 'mixtral', ...softmaxTopkGate(true), hasSharedExpert: false });
+  const p = `model.layers.${i}`;
+  const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: false, o: false });
+  const router = await r.router(`${p}.block_sparse_moe.gate`, E, D, { modelType: 'mixtral', key: 'num_local_experts' }); // [D, E]
+  const experts = await readSwigluExperts(r, `${p}.block_sparse_moe.experts`, E, D, I, ['w1', 'w3', 'w2']); // w1 gate, w3 up, w2 down
+  return standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK });
 }
 
-export const family: FamilyDef<MixtralConfig> = { modelType: 'mixtral', parseConfig, load };
+export const family: FamilyDef<MixtralConfig> = {
+  modelType: 'mixtral',
+  parseConfig,
+  readLayer,
+  gate: () => ({ ...softmaxTopkGate(true), hasSharedExpert: false }),
+};

@@ -4,10 +4,13 @@
  * block in every layer.
  * Router: softmax over all experts → top-k, renormalised only when `norm_topk_prob` (false in OLMoE-1B-7B).
  */
-import type { Checkpoint } from '../checkpoint/checkpoint';
+import { readAttention } from '../attention';
+import { ConfigReader } from '../config';
+import type { FamilyDef } from '../family';
+import type { DecoderLayer } from '../forward';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, readAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
+import type { WeightReader } from '../weights';
+import { llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
 
 export interface OlmoeConfig extends LlamaConfig {
   intermediateSize: number; // I, per expert
@@ -46,20 +49,21 @@ export function makeRouter(normTopkProb: boolean): FamilyRouter {
   };
 }
 
-export async function load(ckpt: Checkpoint, cfg: OlmoeConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
-  const r = new WeightReader(ckpt, onProgress);
+/** Layer i: attention with q/k norm over the whole projection, and a sparse MoE block. */
+export async function readLayer(r: WeightReader, cfg: OlmoeConfig, i: number): Promise<DecoderLayer> {
   const { hiddenSize: D, intermediateSize: I, numExperts: E } = cfg;
-  const route = makeRouter(cfg.normTopkProb);
   const shape = llamaAttentionShape(cfg, { qkNorm: 'whole', clipQkv: cfg.clipQkv });
-  const layers: DecoderLayer[] = [];
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
-    const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'olmoe', key: 'num_experts' }); // [D, E]
-    const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
-    layers.push(standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK }));
-  }
-  return finishLoad(r, cfg, layers, { modelType: 'olmoe', ...softmaxTopkGate(cfg.normTopkProb), hasSharedExpert: false });
+  const p = `model.layers.${i}`;
+  const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
+  const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'olmoe', key: 'num_experts' }); // [D, E]
+  const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
+  const route = makeRouter(cfg.normTopkProb);
+  return standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK });
 }
 
-export const family: FamilyDef<OlmoeConfig> = { modelType: 'olmoe', parseConfig, load };
+export const family: FamilyDef<OlmoeConfig> = {
+  modelType: 'olmoe',
+  parseConfig,
+  readLayer,
+  gate: (cfg) => ({ ...softmaxTopkGate(cfg.normTopkProb), hasSharedExpert: false }),
+};

@@ -4,10 +4,13 @@
  * a shared expert scaled by σ(shared_expert_gate·x), dense SwiGLU layers otherwise.
  * Router: softmax over all experts → top-k, renormalised only when `norm_topk_prob`.
  */
-import type { Checkpoint } from '../checkpoint/checkpoint';
+import { attentionTensors, readAttention, standardAttention } from '../attention';
+import { ConfigReader } from '../config';
+import type { FamilyDef } from '../family';
+import type { DecoderLayer } from '../forward';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, attentionTensors, readAttention, standardAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, swigluDenseFfn, swigluMoeFfn, type LlamaConfig } from './standard';
+import type { WeightReader } from '../weights';
+import { llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, swigluDenseFfn, swigluMoeFfn, type LlamaConfig } from './standard';
 
 /** Which layers are sparse and which windowed: the keys Qwen2-MoE and Qwen3-MoE share, with the same defaults. */
 export interface QwenMoeLayout {
@@ -74,41 +77,40 @@ export function makeRouter(normTopkProb: boolean): FamilyRouter {
   };
 }
 
-export async function load(ckpt: Checkpoint, cfg: Qwen2MoeConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
-  const r = new WeightReader(ckpt, onProgress);
+/** Layer i: attention with q/k/v biases, then a sparse MoE block with a gated shared expert, or a dense MLP. */
+export async function readLayer(r: WeightReader, cfg: Qwen2MoeConfig, i: number): Promise<DecoderLayer> {
   const { hiddenSize: D, numExperts: E } = cfg;
-  const route = makeRouter(cfg.normTopkProb);
-  const layers: DecoderLayer[] = [];
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    const shape = llamaAttentionShape(cfg, { slidingWindow: cfg.slidingWindows[i] });
-    const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.qkvBias, o: false });
-    const common = {
-      layer: i,
-      ...(await readLayerNorms(r, p, D)),
-      attention: standardAttention(attn, shape),
-    };
-    if (!isMoeLayer(cfg, i)) {
-      const dense = swigluDenseFfn(await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize));
-      layers.push({ ...common, ffn: dense.ffn, owned: [...attentionTensors(attn), ...dense.owned] });
-      continue;
-    }
-    const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen2_moe', key: 'num_experts' }); // [D, E]
-    const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
-    const s = `${p}.mlp.shared_expert`;
-    const shared = await r.swiglu(`${s}.gate_proj`, `${s}.up_proj`, `${s}.down_proj`, D, cfg.sharedExpertIntermediateSize);
-    const sharedGate = await r.linear(`${p}.mlp.shared_expert_gate`, 1, D); // [D, 1]
-    const moe = swigluMoeFfn({ router, route, experts, topK: cfg.topK, shared: { mlp: shared, gate: sharedGate } });
-    layers.push({ ...common, ffn: moe.ffn, owned: [...attentionTensors(attn), ...moe.owned] });
+  const p = `model.layers.${i}`;
+  const shape = llamaAttentionShape(cfg, { slidingWindow: cfg.slidingWindows[i] });
+  const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.qkvBias, o: false });
+  const common = {
+    layer: i,
+    ...(await readLayerNorms(r, p, D)),
+    attention: standardAttention(attn, shape),
+  };
+  if (!isMoeLayer(cfg, i)) {
+    const dense = swigluDenseFfn(await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize));
+    return { ...common, ffn: dense.ffn, owned: [...attentionTensors(attn), ...dense.owned] };
   }
-  return finishLoad(r, cfg, layers, {
-    modelType: 'qwen2_moe',
+  const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen2_moe', key: 'num_experts' }); // [D, E]
+  const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
+  const s = `${p}.mlp.shared_expert`;
+  const shared = await r.swiglu(`${s}.gate_proj`, `${s}.up_proj`, `${s}.down_proj`, D, cfg.sharedExpertIntermediateSize);
+  const sharedGate = await r.linear(`${p}.mlp.shared_expert_gate`, 1, D); // [D, 1]
+  const route = makeRouter(cfg.normTopkProb);
+  const moe = swigluMoeFfn({ router, route, experts, topK: cfg.topK, shared: { mlp: shared, gate: sharedGate } });
+  return { ...common, ffn: moe.ffn, owned: [...attentionTensors(attn), ...moe.owned] };
+}
+
+export const family: FamilyDef<Qwen2MoeConfig> = {
+  modelType: 'qwen2_moe',
+  parseConfig,
+  readLayer,
+  gate: (cfg) => ({
     gate: cfg.normTopkProb ? 'softmax-renormalized' : 'softmax-raw',
     gateDescription: cfg.normTopkProb
       ? 'Softmax over all experts, top-k kept and renormalised to sum 1; a shared expert is added, weighted by σ(gate·x).'
       : 'Softmax probability of each chosen expert, not renormalised (the k weights sum to less than 1); a shared expert is added, weighted by σ(gate·x).',
     hasSharedExpert: true,
-  });
-}
-
-export const family: FamilyDef<Qwen2MoeConfig> = { modelType: 'qwen2_moe', parseConfig, load };
+  }),
+};

@@ -4,11 +4,14 @@
  * Qwen2-MoE, no shared expert.
  * Router: softmax over all experts → top-k, renormalised only when `norm_topk_prob` (true in 30B-A3B).
  */
-import type { Checkpoint } from '../checkpoint/checkpoint';
+import { attentionTensors, readAttention, standardAttention } from '../attention';
+import { ConfigReader } from '../config';
+import type { FamilyDef } from '../family';
+import type { DecoderLayer } from '../forward';
 import { normalize, softmax, topk, type FamilyRouter } from '../routing';
-import { ConfigReader, WeightReader, attentionTensors, readAttention, standardAttention, type DecoderLayer, type FamilyDef, type LoadedFamily } from './base';
+import type { WeightReader } from '../weights';
 import { isMoeLayer, readQwenMoeLayout, type QwenMoeLayout } from './qwen2_moe';
-import { finishLoad, llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, swigluDenseFfn, type LlamaConfig } from './standard';
+import { llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, swigluDenseFfn, type LlamaConfig } from './standard';
 
 export interface Qwen3MoeConfig extends LlamaConfig, QwenMoeLayout {
   intermediateSize: number; // dense layers' MLP width
@@ -49,26 +52,26 @@ export function makeRouter(normTopkProb: boolean): FamilyRouter {
   };
 }
 
-export async function load(ckpt: Checkpoint, cfg: Qwen3MoeConfig, onProgress?: (f: number) => void): Promise<LoadedFamily> {
-  const r = new WeightReader(ckpt, onProgress);
+/** Layer i: attention with per-head q/k norm, then a sparse MoE block or a dense MLP. */
+export async function readLayer(r: WeightReader, cfg: Qwen3MoeConfig, i: number): Promise<DecoderLayer> {
   const { hiddenSize: D, numExperts: E } = cfg;
-  const route = makeRouter(cfg.normTopkProb);
-  const layers: DecoderLayer[] = [];
-  for (let i = 0; i < cfg.numLayers; i++) {
-    const p = `model.layers.${i}`;
-    const shape = llamaAttentionShape(cfg, { qkNorm: 'per-head', slidingWindow: cfg.slidingWindows[i] });
-    const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
-    const norms = await readLayerNorms(r, p, D);
-    if (!isMoeLayer(cfg, i)) {
-      const dense = swigluDenseFfn(await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize));
-      layers.push({ layer: i, ...norms, attention: standardAttention(attn, shape), ffn: dense.ffn, owned: [...attentionTensors(attn), ...dense.owned] });
-      continue;
-    }
-    const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen3_moe', key: 'num_experts' }); // [D, E]
-    const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
-    layers.push(standardMoeLayer({ layer: i, norms, attn, shape, router, route, experts, topK: cfg.topK }));
+  const p = `model.layers.${i}`;
+  const shape = llamaAttentionShape(cfg, { qkNorm: 'per-head', slidingWindow: cfg.slidingWindows[i] });
+  const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
+  const norms = await readLayerNorms(r, p, D);
+  if (!isMoeLayer(cfg, i)) {
+    const dense = swigluDenseFfn(await r.swiglu(`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`, `${p}.mlp.down_proj`, D, cfg.intermediateSize));
+    return { layer: i, ...norms, attention: standardAttention(attn, shape), ffn: dense.ffn, owned: [...attentionTensors(attn), ...dense.owned] };
   }
-  return finishLoad(r, cfg, layers, { modelType: 'qwen3_moe', ...softmaxTopkGate(cfg.normTopkProb), hasSharedExpert: false });
+  const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen3_moe', key: 'num_experts' }); // [D, E]
+  const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
+  const route = makeRouter(cfg.normTopkProb);
+  return standardMoeLayer({ layer: i, norms, attn, shape, router, route, experts, topK: cfg.topK });
 }
 
-export const family: FamilyDef<Qwen3MoeConfig> = { modelType: 'qwen3_moe', parseConfig, load };
+export const family: FamilyDef<Qwen3MoeConfig> = {
+  modelType: 'qwen3_moe',
+  parseConfig,
+  readLayer,
+  gate: (cfg) => ({ ...softmaxTopkGate(cfg.normTopkProb), hasSharedExpert: false }),
+};

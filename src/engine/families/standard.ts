@@ -1,49 +1,25 @@
 /**
  * @file The Llama-style pieces most families share: the common config.json keys (each family passes
  * its own transformers defaults), the GQA attention shape, the two per-layer norms, a stack of
- * SwiGLU experts, and the end of every load (embeddings, final norm, LM head, model info).
+ * SwiGLU experts, and the MoE and dense FFNs built from them.
  * Routers stay in the family files, where their order of operations can be read.
  */
+import { standardAttention, attentionTensors, type AttentionShape, type AttentionWeights } from '../attention';
 import type { tf } from '../backend';
+import type { ConfigReader } from '../config';
+import type { FamilyConfig, GateInfo } from '../family';
+import type { DecoderLayer, DenseFfn, MoeFfn } from '../forward';
 import { swigluExperts, swigluMlp, type SwigluWeights } from '../moe';
-import { parseRopeScaling, type Linear, type RopeSpec } from '../ops';
+import type { Linear } from '../ops';
 import type { FamilyRouter } from '../routing';
-import {
-  attentionTensors,
-  linearTensors,
-  standardAttention,
-  swigluTensors,
-  tiedHead,
-  type AttentionShape,
-  type AttentionWeights,
-  type ConfigReader,
-  type DecoderLayer,
-  type DenseFfn,
-  type FamilyInfo,
-  type LoadedFamily,
-  type MoeFfn,
-  type WeightReader,
-} from './base';
+import { linearTensors, swigluTensors, type WeightReader } from '../weights';
 
 // ---------------------------------------------------------------------------------------------
 // Config
 // ---------------------------------------------------------------------------------------------
 
-/** The config fields every family has (DeepSeek-V3 too, whose attention is not GQA). */
-export interface CommonConfig {
-  vocabSize: number; // V
-  hiddenSize: number; // D
-  numLayers: number;
-  numExperts: number; // E
-  topK: number; // k
-  rmsNormEps: number;
-  maxPositions: number;
-  tieWordEmbeddings: boolean;
-  rope: RopeSpec;
-}
-
-/** CommonConfig plus grouped-query attention heads. */
-export interface LlamaConfig extends CommonConfig {
+/** The common config plus grouped-query attention heads. */
+export interface LlamaConfig extends FamilyConfig {
   numHeads: number; // H
   numKvHeads: number; // KV
   headDim: number; // hd
@@ -80,7 +56,6 @@ export function readLlamaConfig(c: ConfigReader, d: LlamaDefaults): LlamaConfig 
   const numExperts = c.int(d.numExperts[0], d.numExperts[1]);
   const maxPositions = c.int('max_position_embeddings', d.maxPositions);
   const headDim = c.headDim(hiddenSize, numHeads, d.readsHeadDim);
-  const ropeScaling = 'rope_scaling' in c.json ? c.json.rope_scaling : d.ropeScaling;
   return {
     vocabSize: c.int('vocab_size', d.vocabSize),
     hiddenSize,
@@ -90,10 +65,10 @@ export function readLlamaConfig(c: ConfigReader, d: LlamaDefaults): LlamaConfig 
     headDim,
     numExperts,
     topK: c.int('num_experts_per_tok', d.topK, { max: numExperts }),
-    rmsNormEps: c.num('rms_norm_eps', d.rmsNormEps),
+    rmsNormEps: c.positive('rms_norm_eps', d.rmsNormEps),
     maxPositions,
     tieWordEmbeddings: c.bool('tie_word_embeddings', false),
-    rope: { theta: c.num('rope_theta', d.ropeTheta), dim: headDim, maxPositions, scaling: parseRopeScaling(ropeScaling, maxPositions) },
+    rope: c.rope(headDim, maxPositions, d.ropeTheta, d.ropeScaling),
   };
 }
 
@@ -193,60 +168,9 @@ export function swigluDenseFfn(mlp: SwigluWeights): { ffn: DenseFfn; owned: tf.T
   return { ffn: { kind: 'dense', mlp: (x) => swigluMlp(mlp, x) }, owned: swigluTensors(mlp) };
 }
 
-/** What a family says about its gate; the rest of the model info follows from the config and the layers. */
-export type GateInfo = Pick<FamilyInfo, 'modelType' | 'gate' | 'gateDescription' | 'hasSharedExpert'>;
-
 /** The gate of a softmax → top-k router: the k probabilities renormalised (norm_topk_prob), or left raw. */
 export function softmaxTopkGate(normTopkProb: boolean): Pick<GateInfo, 'gate' | 'gateDescription'> {
   return normTopkProb
     ? { gate: 'softmax-renormalized', gateDescription: 'Softmax over all experts, top-k kept and renormalised: the k weights sum to 1.' }
     : { gate: 'softmax-raw', gateDescription: 'Softmax probability of each chosen expert, not renormalised: the k weights sum to less than 1.' };
-}
-
-/** GraniteMoE's scalings of embeddings, residual branches and logits; 1 in every other family. */
-export interface Multipliers {
-  embeddingMultiplier: number;
-  residualMultiplier: number;
-  logitsScaling: number;
-}
-
-const NO_MULTIPLIERS: Multipliers = { embeddingMultiplier: 1, residualMultiplier: 1, logitsScaling: 1 };
-
-/** The end of every load: embeddings, final norm and LM head (tied or read), then the model info and the decoder. */
-export async function finishLoad(
-  r: WeightReader,
-  cfg: CommonConfig,
-  layers: DecoderLayer[],
-  gate: GateInfo,
-  m: Multipliers = NO_MULTIPLIERS,
-): Promise<LoadedFamily> {
-  const { vocabSize: V, hiddenSize: D } = cfg;
-  const embed = await r.matrix('model.embed_tokens.weight', V, D); // [V, D]
-  const finalNorm = await r.vector('model.norm.weight', D); // [D]
-  const lmHead = cfg.tieWordEmbeddings ? tiedHead(embed) : await r.linear('lm_head', V, D); // [D, V]
-  return {
-    info: {
-      modelType: gate.modelType,
-      numLayers: cfg.numLayers,
-      numExperts: cfg.numExperts,
-      topK: cfg.topK,
-      vocabSize: V,
-      gate: gate.gate,
-      gateDescription: gate.gateDescription,
-      hasSharedExpert: gate.hasSharedExpert,
-      moeLayers: layers.filter((l) => l.ffn.kind === 'moe').map((l) => l.layer),
-    },
-    maxContext: cfg.maxPositions,
-    decoder: {
-      embed,
-      embeddingMultiplier: m.embeddingMultiplier,
-      layers,
-      finalNorm,
-      lmHead,
-      logitsScaling: m.logitsScaling,
-      residualMultiplier: m.residualMultiplier,
-      rmsNormEps: cfg.rmsNormEps,
-      rope: cfg.rope,
-    },
-  };
 }

@@ -114,8 +114,16 @@ function tensorShapes(modelType: Family, cfg: Record<string, unknown>): Map<stri
   return shapes;
 }
 
-/** Writes a baby checkpoint of `modelType` (config overrides merged in) and returns its folder. */
-export function makeBabyModel(modelType: Family, overrides: Record<string, unknown> = {}, seed = 7): string {
+/**
+ * Writes a baby checkpoint of `modelType` (config overrides merged in) and returns its folder.
+ * `edit` may change a tensor's values before it is written (e.g. weights that overflow).
+ */
+export function makeBabyModel(
+  modelType: Family,
+  overrides: Record<string, unknown> = {},
+  seed = 7,
+  edit?: (name: string, data: Float32Array) => void,
+): string {
   const cfg = { ...baseConfig(modelType), ...overrides };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `moe-lens-baby-${modelType}-`));
   const rand = rng(seed);
@@ -124,6 +132,7 @@ export function makeBabyModel(modelType: Family, overrides: Record<string, unkno
     const n = shape.reduce((a, b) => a * b, 1);
     const isNorm = name.endsWith('norm.weight');
     const data = Float32Array.from({ length: n }, () => (isNorm ? 1 + rand(0.1) : rand(0.4)));
+    edit?.(name, data);
     tensors[name] = { dtype: 'F32', shape, data };
   }
   // Stored in name order (the random draws above keep the shape table's order, so seeds give the same weights).

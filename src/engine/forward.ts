@@ -1,0 +1,213 @@
+/**
+ * @file The forward pass, top to bottom (llama2.c's `forward()`): token ids → embeddings → one
+ * `layerStep` per decoder layer (attention, then a dense MLP or the router and its experts) → final
+ * norm; `lmLogits` is the LM head on a slice of the result.
+ *
+ * Shapes: T tokens, D hidden size, E routed experts, V vocabulary. What a family brings is data and
+ * closures on the `Decoder`: each layer's attention and FFN, its router (written in the family file),
+ * and `hooks` where it departs from the plain residual stream (GraniteMoE's multipliers). Layers are
+ * reached through a `LayerProvider`, one at a time, so a provider that reads layer l's weights only
+ * while it runs can stream a checkpoint bigger than memory without changing this file.
+ */
+import type { LayerRouting } from '../shared/trace';
+import { tf } from './backend';
+import { findNonFinite } from './checkpoint/dtypes';
+import { expertFfn, type ExpertMlp } from './moe';
+import { linear, rmsNorm, ropeTables, type Linear, type RopeSpec, type RopeTables } from './ops';
+import { routeLayer, sigmoid, toRows, type FamilyRouter, type RoutingOverride } from './routing';
+
+// ---------------------------------------------------------------------------------------------
+// What a family assembles
+// ---------------------------------------------------------------------------------------------
+
+export interface DenseFfn {
+  kind: 'dense';
+  mlp: (x: tf.Tensor2D) => tf.Tensor2D; // [T, D] → [T, D]
+}
+
+export interface MoeFfn {
+  kind: 'moe';
+  numExperts: number; // E
+  topK: number; // k
+  router: Linear; // [D, E] (+ [E] bias)
+  route: FamilyRouter;
+  experts: ExpertMlp;
+  /** A shared expert on every token, scaled by σ(x·gate) when `gate` is given, else by 1. */
+  shared: { mlp: (x: tf.Tensor2D) => tf.Tensor2D; gate: Linear | null } | null;
+}
+
+export interface DecoderLayer {
+  /** The checkpoint's layer number. */
+  layer: number;
+  inputNorm: tf.Tensor1D; // [D]
+  postNorm: tf.Tensor1D; // [D]
+  attention: (x: tf.Tensor2D, rope: RopeTables) => tf.Tensor2D; // [T, D] → [T, D]
+  ffn: DenseFfn | MoeFfn;
+  /** Tensors this layer owns beyond the norms (attention and FFN weights), for dispose. */
+  owned: tf.Tensor[];
+}
+
+/** A family's departures from the plain residual stream; each is the identity when absent. */
+export interface DecoderHooks {
+  /** Token embeddings [T, D] → the start of the residual stream. */
+  embedding?: (e: tf.Tensor2D) => tf.Tensor2D;
+  /** A sublayer's output [T, D] (attention or FFN) before it is added to the residual stream. */
+  residual?: (branch: tf.Tensor2D) => tf.Tensor2D;
+  /** The LM head's logits [n, V]. */
+  logits?: (logits: tf.Tensor2D) => tf.Tensor2D;
+}
+
+/** Where the forward pass gets layer i's weights. */
+export interface LayerProvider {
+  readonly count: number;
+  get(i: number): Promise<DecoderLayer>;
+  /** Frees the weights of every layer it holds. */
+  dispose(): void;
+}
+
+export interface Decoder {
+  embed: tf.Tensor2D; // [V, D]
+  layers: LayerProvider;
+  finalNorm: tf.Tensor1D; // [D]
+  lmHead: Linear; // [D, V]
+  rmsNormEps: number;
+  rope: RopeSpec;
+  hooks: DecoderHooks;
+}
+
+export interface ForwardContext {
+  routing?: RoutingOverride;
+  signal?: AbortSignal;
+  /** Called after each layer with (layers done, layers total). */
+  onLayer?: (done: number, total: number) => void;
+}
+
+export interface ForwardResult {
+  layers: LayerRouting[];
+  hidden: tf.Tensor2D; // [T, D] after the final norm: what the LM head sees (caller disposes)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pass
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Embeddings → every decoder layer → final norm. Each layer's tensors are made in tf.tidy; an MoE
+ * layer reads its router outputs back with one await, routes on the host, then runs the chosen experts.
+ */
+export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext = {}): Promise<ForwardResult> {
+  const T = ids.length;
+  const V = dec.embed.shape[0];
+  const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= V);
+  if (bad !== undefined) {
+    throw new Error(`token id ${bad} is outside the vocabulary (0..${V - 1})`);
+  }
+  if (T === 0) {
+    throw new Error('cannot run the model on an empty sequence');
+  }
+  const rope = ropeTables(dec.rope, Array.from({ length: T }, (_, t) => t)); // cos, sin [T, rd]
+  let h = tf.tidy(() => {
+    const e = tf.gather(dec.embed, tf.tensor1d(ids, 'int32')) as tf.Tensor2D; // [T, D]
+    return dec.hooks.embedding ? dec.hooks.embedding(e) : e;
+  }); // [T, D], the residual stream
+  const layers: LayerRouting[] = [];
+  try {
+    for (let i = 0; i < dec.layers.count; i++) {
+      // wasm/cpu reads resolve as microtasks, so without a macrotask turn an engine process would
+      // never see a cancel request or flush progress until the whole window is done.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      ctx.signal?.throwIfAborted();
+      const step = await layerStep(dec, await dec.layers.get(i), h, rope, ctx.routing); // [T, D] → [T, D]
+      h.dispose();
+      h = step.h;
+      layers.push(step.routing);
+      ctx.onLayer?.(i + 1, dec.layers.count);
+    }
+    const hidden = tf.tidy(() => rmsNorm(h, dec.finalNorm, dec.rmsNormEps)); // [T, D]
+    return { layers, hidden };
+  } finally {
+    h.dispose();
+    rope.cos.dispose();
+    rope.sin.dispose();
+  }
+}
+
+/**
+ * One decoder layer on the residual stream h [T, D] (left for the caller to dispose): pre-norm
+ * attention, then pre-norm FFN, each added back. Returns the new stream and the layer's routing.
+ */
+export async function layerStep(
+  dec: Pick<Decoder, 'rmsNormEps' | 'hooks'>,
+  layer: DecoderLayer,
+  h: tf.Tensor2D, // [T, D]
+  rope: RopeTables,
+  routing?: RoutingOverride,
+): Promise<{ h: tf.Tensor2D; routing: LayerRouting }> {
+  const T = h.shape[0];
+  const residual = dec.hooks.residual ?? ((branch: tf.Tensor2D) => branch);
+  const ffn = layer.ffn;
+  const [h1, x, routerOut] = tf.tidy(() => {
+    const a = layer.attention(rmsNorm(h, layer.inputNorm, dec.rmsNormEps), rope); // [T, D]
+    const h1 = tf.add(h, residual(a)) as tf.Tensor2D; // [T, D]
+    const x = rmsNorm(h1, layer.postNorm, dec.rmsNormEps); // [T, D], the FFN's input
+    if (ffn.kind === 'dense') {
+      return [h1, x];
+    }
+    const logits = linear(x, ffn.router); // [T, E]
+    const gate = ffn.shared?.gate;
+    return [h1, x, gate ? tf.concat([logits, linear(x, gate)], 1) : logits]; // [T, E(+1)]: router logits, shared gate
+  }) as tf.Tensor2D[];
+  try {
+    if (ffn.kind === 'dense') {
+      const out = tf.tidy(() => tf.add(h1, residual(ffn.mlp(x)))) as tf.Tensor2D; // [T, D]
+      return { h: out, routing: { layer: layer.layer, kind: 'dense', routerLogits: null, scores: null, experts: null, weights: null, sharedWeight: null } };
+    }
+    const E = ffn.numExperts;
+    const width = routerOut.shape[1]; // E, or E + 1 with a shared-expert gate
+    const data = await routerOut.data(); // the one read-back of this layer
+    assertFiniteRouter(layer.layer, data as Float32Array, width, E);
+    const logits = toRows(data, T, width, 0, E); // [T][E]
+    const sharedWeight = ffn.shared ? (width > E ? toRows(data, T, width, E, 1).map((r) => sigmoid(r[0])) : logits.map(() => 1)) : null; // [T]
+    const routed = routeLayer({ layer: layer.layer, logits, k: ffn.topK, familyRouter: ffn.route }, routing); // experts, weights [T][k]
+    const out = tf.tidy(() => tf.add(h1, residual(moeOutput(ffn, x, routed.experts, routed.weights, sharedWeight)))) as tf.Tensor2D; // [T, D]
+    return { h: out, routing: { layer: layer.layer, kind: 'moe', routerLogits: logits, ...routed, sharedWeight } };
+  } finally {
+    h1.dispose();
+    x.dispose();
+    routerOut?.dispose();
+  }
+}
+
+/** The MoE part of a layer once the routing is known: routed experts (+ shared expert) → [T, D]. */
+function moeOutput(ffn: MoeFfn, x: tf.Tensor2D, experts: number[][], weights: number[][], sharedWeight: number[] | null): tf.Tensor2D {
+  const routed = expertFfn(x, experts, weights, ffn.experts); // [T, D]
+  if (!ffn.shared) {
+    return routed;
+  }
+  const shared = ffn.shared.mlp(x); // [T, D]
+  const scaled = sharedWeight && ffn.shared.gate ? tf.mul(shared, tf.tensor2d(sharedWeight, [sharedWeight.length, 1])) : shared; // [T, D]
+  return tf.add(routed, scaled);
+}
+
+/** NaN or ±Inf router outputs would route silently on garbage: stop and say which layer and where. */
+function assertFiniteRouter(layer: number, data: Float32Array, width: number, E: number): void {
+  const i = findNonFinite(data);
+  if (i < 0) {
+    return;
+  }
+  const [t, e] = [Math.floor(i / width), i % width];
+  const what = e < E ? `router logit of expert ${e}` : 'shared-expert gate';
+  throw new Error(
+    `layer ${layer}: the ${what} is ${String(data[i])} at token ${t}; the hidden states overflowed or are NaN ` +
+      '(check config.json values such as rms_norm_eps, rope_theta and rope_scaling, and the weights)',
+  );
+}
+
+/** LM head on rows [from, to) of the final hidden states: logits [n, V]. */
+export function lmLogits(dec: Decoder, hidden: tf.Tensor2D, from: number, to: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const rows = tf.slice(hidden, [from, 0], [to - from, hidden.shape[1]]); // [n, D]
+    const logits = linear(rows, dec.lmHead); // [n, V]
+    return dec.hooks.logits ? dec.hooks.logits(logits) : logits;
+  });
+}

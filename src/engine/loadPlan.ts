@@ -1,0 +1,77 @@
+/**
+ * @file What the checkpoint's headers say before any weight is read (as llama.cpp sizes its
+ * buffers before it maps a tensor): the checkpoint holds the layers config.json names, and its
+ * weights, widened to float32, fit the backend's memory.
+ */
+import { tensorMemoryLimit } from './backend';
+import type { Checkpoint } from './checkpoint/checkpoint';
+
+const LAYER_NAME = /^model\.layers\.(\d+)\./;
+
+/**
+ * config.json's num_hidden_layers must match the checkpoint: fewer would silently run a truncated
+ * model (transformers only warns about unused weights). `extra` layers beyond it are expected
+ * (DeepSeek's multi-token-prediction layers, which the forward pass does not use).
+ */
+export function assertLayerCount(ckpt: Checkpoint, numLayers: number, extra = 0): void {
+  let stored = 0;
+  for (const name of ckpt.names()) {
+    const m = LAYER_NAME.exec(name);
+    if (m) {
+      stored = Math.max(stored, Number(m[1]) + 1);
+    }
+  }
+  if (stored > numLayers + extra) {
+    throw new Error(
+      `config.json: 'num_hidden_layers' is ${numLayers}, but the checkpoint holds ${stored} layers (model.layers.0…${stored - 1}); ` +
+        `only the first ${numLayers} would run: set it to ${stored - extra} to analyse the whole model`,
+    );
+  }
+  if (stored < numLayers) {
+    throw new Error(
+      `config.json: 'num_hidden_layers' is ${numLayers}, but the checkpoint holds only ${stored} layer${stored === 1 ? '' : 's'}` +
+        (stored > 0 ? ` (model.layers.0…${stored - 1})` : ''),
+    );
+  }
+}
+
+export interface MemoryPlan {
+  /** Every tensor widened to float32, as the loader keeps them. */
+  weightBytes: number;
+  /** The largest tensor: while it is transposed it exists twice. */
+  largestBytes: number;
+  /** weightBytes + largestBytes (+ the transposed copy of tied embeddings). */
+  peakBytes: number;
+}
+
+export function planMemory(ckpt: Checkpoint, tiedEmbeddings: boolean): MemoryPlan {
+  let weightBytes = 0;
+  let largestBytes = 0;
+  for (const name of ckpt.names()) {
+    const bytes = ckpt.info(name).shape.reduce((a, b) => a * b, 1) * 4;
+    weightBytes += bytes;
+    largestBytes = Math.max(largestBytes, bytes);
+  }
+  const embed = 'model.embed_tokens.weight';
+  const tiedCopy = tiedEmbeddings && ckpt.has(embed) ? ckpt.info(embed).shape.reduce((a, b) => a * b, 1) * 4 : 0;
+  return { weightBytes, largestBytes, peakBytes: weightBytes + largestBytes + tiedCopy };
+}
+
+const GB = 1e9;
+
+/** Refuses, before reading weights, a model whose float32 weights cannot fit the backend's heap (wasm: 4 GiB). */
+export function assertFitsBackend(ckpt: Checkpoint, backend: string, tiedEmbeddings: boolean): void {
+  const limit = tensorMemoryLimit(backend);
+  if (limit === null) {
+    return;
+  }
+  const plan = planMemory(ckpt, tiedEmbeddings);
+  if (plan.peakBytes <= limit) {
+    return;
+  }
+  throw new Error(
+    `this model needs about ${(plan.peakBytes / GB).toFixed(1)} GB as float32 (${(plan.weightBytes / 4 / 1e9).toFixed(2)}B parameters, the largest tensor twice while it is transposed), ` +
+      `more than the ${(limit / GB).toFixed(1)} GB heap of the ${backend} backend, which holds at most about ${(limit / 4 / 1e9).toFixed(2)}B parameters: ` +
+      'run it on the cpu backend (--backend cpu, or the moeLens.backend setting) or the node backend (@tensorflow/tfjs-node), or choose a smaller model',
+  );
+}

@@ -38,23 +38,29 @@ export function assertLayerCount(ckpt: Checkpoint, numLayers: number, extra = 0)
 export interface MemoryPlan {
   /** Every tensor widened to float32, as the loader keeps them. */
   weightBytes: number;
-  /** The largest tensor: while it is transposed it exists twice. */
-  largestBytes: number;
-  /** weightBytes + largestBytes (+ the transposed copy of tied embeddings). */
+  /**
+   * Made during the load besides: a linear weight is read as stored, then transposed, so the
+   * largest one exists twice for a moment; tied embeddings add a transposed copy as the LM head.
+   */
+  extraBytes: number;
   peakBytes: number;
 }
 
+const EMBED = 'model.embed_tokens.weight';
+
 export function planMemory(ckpt: Checkpoint, tiedEmbeddings: boolean): MemoryPlan {
+  const f32Bytes = (name: string): number => ckpt.info(name).shape.reduce((a, b) => a * b, 1) * 4;
   let weightBytes = 0;
-  let largestBytes = 0;
+  let largestLinear = 0;
   for (const name of ckpt.names()) {
-    const bytes = ckpt.info(name).shape.reduce((a, b) => a * b, 1) * 4;
+    const bytes = f32Bytes(name);
     weightBytes += bytes;
-    largestBytes = Math.max(largestBytes, bytes);
+    if (name !== EMBED && ckpt.info(name).shape.length === 2) {
+      largestLinear = Math.max(largestLinear, bytes);
+    }
   }
-  const embed = 'model.embed_tokens.weight';
-  const tiedCopy = tiedEmbeddings && ckpt.has(embed) ? ckpt.info(embed).shape.reduce((a, b) => a * b, 1) * 4 : 0;
-  return { weightBytes, largestBytes, peakBytes: weightBytes + largestBytes + tiedCopy };
+  const extraBytes = largestLinear + (tiedEmbeddings && ckpt.has(EMBED) ? f32Bytes(EMBED) : 0);
+  return { weightBytes, extraBytes, peakBytes: weightBytes + extraBytes };
 }
 
 const GB = 1e9;
@@ -70,7 +76,7 @@ export function assertFitsBackend(ckpt: Checkpoint, backend: string, tiedEmbeddi
     return;
   }
   throw new Error(
-    `this model needs about ${(plan.peakBytes / GB).toFixed(1)} GB as float32 (${(plan.weightBytes / 4 / 1e9).toFixed(2)}B parameters, the largest tensor twice while it is transposed), ` +
+    `this model needs about ${(plan.peakBytes / GB).toFixed(1)} GB to load as float32 (${(plan.weightBytes / 4 / 1e9).toFixed(2)}B parameters), ` +
       `more than the ${(limit / GB).toFixed(1)} GB heap of the ${backend} backend, which holds at most about ${(limit / 4 / 1e9).toFixed(2)}B parameters: ` +
       'run it on the cpu backend (--backend cpu, or the moeLens.backend setting) or the node backend (@tensorflow/tfjs-node), or choose a smaller model',
   );

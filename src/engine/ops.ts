@@ -1,7 +1,7 @@
 /**
  * @file Shared transformer mechanics, written to match Hugging Face `transformers` op for op in float32:
  * linear layers, RMSNorm, rotary embeddings (default, linear, llama3, yarn), grouped-query attention
- * with a causal mask, an optional sliding window and optional attention sinks, and SwiGLU.
+ * with a causal mask, an optional sliding window and a per-head softmax a family may replace, and SwiGLU.
  *
  * Weights are kept transposed ([in, out]) because a plain matMul is about ten times faster than a
  * transposed one on the wasm backend. Shapes: T tokens, D hidden, H heads, KV key/value heads, hd head dim.
@@ -255,8 +255,8 @@ export interface AttentionOptions {
   scale: number;
   /** Keys at distance ≥ window are masked (transformers: kv > q − window). null = full causal. */
   slidingWindow?: number | null;
-  /** gpt-oss: one learned logit per head joins each softmax and is then dropped. */
-  sinks?: tf.Tensor1D | null; // [H]
+  /** Replaces softmax over the keys for head h (gpt-oss's sinks): masked logits [T, T] → probabilities [T, T]. */
+  headSoftmax?: (logits: tf.Tensor2D, head: number) => tf.Tensor2D;
 }
 
 /** Additive causal (and windowed) mask [T, T]: 0 where query t may see key s, −∞ elsewhere. */
@@ -286,18 +286,10 @@ export function attention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: 
   const qHeads = tf.unstack(q, 1) as tf.Tensor2D[]; // H × [T, hd]
   const kHeadsT = (tf.unstack(k, 1) as tf.Tensor2D[]).map((kh) => tf.transpose(kh)); // KV × [hd, T]
   const vHeads = tf.unstack(v, 1) as tf.Tensor2D[]; // KV × [T, hdv]
-  const sinks = opts.sinks ? (tf.unstack(tf.reshape(opts.sinks, [H, 1, 1])) as tf.Tensor2D[]) : null; // H × [1, 1]
   const outs = qHeads.map((qh, h) => {
     const kv = Math.floor(h / groups);
     const logits = tf.add(tf.mul(tf.matMul(qh, kHeadsT[kv]), opts.scale), mask) as tf.Tensor2D; // [T, T]
-    let probs: tf.Tensor2D;
-    if (sinks) {
-      const combined = tf.concat([logits, tf.broadcastTo(sinks[h], [T, 1])], 1); // [T, T+1]
-      const shifted = tf.sub(combined, tf.max(combined, 1, true));
-      probs = tf.slice(tf.softmax(shifted), [0, 0], [T, T]) as tf.Tensor2D; // sink column dropped
-    } else {
-      probs = tf.softmax(logits) as tf.Tensor2D;
-    }
+    const probs = opts.headSoftmax ? opts.headSoftmax(logits, h) : (tf.softmax(logits) as tf.Tensor2D); // [T, T]
     return tf.matMul(probs, vHeads[kv]) as tf.Tensor2D; // [T, hdv]
   });
   return tf.concat(outs, 1) as tf.Tensor2D; // [T, H·hdv]

@@ -70,14 +70,26 @@ export const route: FamilyRouter = (logits, k, blocked) => {
 // Attention with sinks
 // ---------------------------------------------------------------------------------------------
 
+/** Head h's softmax with its learned sink logit as one more key, whose column is then dropped: the sink can absorb attention. */
+export function sinkSoftmax(sinks: tf.Tensor1D) {
+  return (logits: tf.Tensor2D, h: number): tf.Tensor2D => {
+    const T = logits.shape[0];
+    const sink = tf.reshape(tf.slice(sinks, [h], [1]), [1, 1]); // [1, 1]
+    const combined = tf.concat([logits, tf.broadcastTo(sink, [T, 1])], 1); // [T, T+1]
+    const shifted = tf.sub(combined, tf.max(combined, 1, true));
+    return tf.slice(tf.softmax(shifted), [0, 0], [T, T]) as tf.Tensor2D; // [T, T], sink column dropped
+  };
+}
+
 function sinkAttention(w: AttentionWeights, s: AttentionShape, sinks: tf.Tensor1D) {
+  const headSoftmax = sinkSoftmax(sinks);
   return (x: tf.Tensor2D, rope: RopeTables): tf.Tensor2D => {
     const T = x.shape[0];
     const { numHeads: H, numKvHeads: KV, headDim: hd } = s;
     const q = applyRope(tf.reshape(linear(x, w.q), [T, H, hd]) as tf.Tensor3D, rope); // [T, H, hd]
     const k = applyRope(tf.reshape(linear(x, w.k), [T, KV, hd]) as tf.Tensor3D, rope); // [T, KV, hd]
     const v = tf.reshape(linear(x, w.v), [T, KV, hd]) as tf.Tensor3D; // [T, KV, hd]
-    const out = attention(q, k, v, { scale: s.scale, slidingWindow: s.slidingWindow, sinks }); // [T, H·hd]
+    const out = attention(q, k, v, { scale: s.scale, slidingWindow: s.slidingWindow, headSoftmax }); // [T, H·hd]
     return linear(out, w.o); // [T, D]
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The shared ops against independent references: RoPE frequencies against transformers' formulas
  * run in torch (ropeReference.json, made by make_rope_reference.py), attention against a naive
- * loop (causal, sliding window, sinks, GQA), RMSNorm by hand, and the expert-gathered MoE against
+ * loop (causal, sliding window, gpt-oss's sinks, GQA), RMSNorm by hand, and the expert-gathered MoE against
  * running every expert on every token with a dense weight mask.
  */
 import assert from 'node:assert/strict';
@@ -11,6 +11,7 @@ import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '../../../src/engine/backend';
 import { expertFfn, swigluExperts, swigluMlp, type SwigluWeights } from '../../../src/engine/moe';
 import { attention, parseRopeScaling, rmsNorm, ropeInvFreq, ropeTables, type RopeSpec } from '../../../src/engine/ops';
+import { sinkSoftmax } from '../../../src/engine/families/gpt_oss';
 import { rng } from './babyModel';
 
 interface RopeRef {
@@ -99,7 +100,7 @@ describe('attention', () => {
   for (const [name, window, sinks] of variants) {
     test(name, async () => {
       const out = tf.tidy(() =>
-        attention(tf.tensor3d(q), tf.tensor3d(k), tf.tensor3d(v), { scale: 0.7, slidingWindow: window, sinks: sinks ? tf.tensor1d(sinks) : null }),
+        attention(tf.tensor3d(q), tf.tensor3d(k), tf.tensor3d(v), { scale: 0.7, slidingWindow: window, headSoftmax: sinks ? sinkSoftmax(tf.tensor1d(sinks)) : undefined }),
       );
       const ours = (await out.array()) as number[][];
       out.dispose();

@@ -12,20 +12,6 @@ import { CancelledError, EngineCrashedError, EngineGaveUpError, type EngineClien
 import { AnalysisQueue, type Outcome } from './pure/analysisQueue';
 import type { RoutingStore } from './routingStore';
 
-/** What `moeLens.analyzeDocument` returns to executeCommand callers (tests, the e2e harness). */
-export interface AnalysisSummary {
-  uri: string;
-  tokens: number;
-  /** Wall-clock ms of the whole request as the host saw it. */
-  ms: number;
-  /** The engine's own timing (tokenize + forward). */
-  engineMs: number | null;
-  model: string;
-  backend: string;
-  layers: number;
-  windows: number;
-}
-
 interface Job {
   document: vscode.TextDocument;
   version: number;
@@ -113,9 +99,9 @@ export class Analyzer implements vscode.Disposable {
 
   /**
    * Analyses `document` now (interactive: a cancellable notification, errors shown) and resolves
-   * to a summary, or undefined when it was cancelled, superseded or failed.
+   * to whether its result was stored (false when it was cancelled, superseded or failed).
    */
-  async analyze(document: vscode.TextDocument, interactive: boolean): Promise<AnalysisSummary | undefined> {
+  async analyze(document: vscode.TextDocument, interactive: boolean): Promise<boolean> {
     const uri = document.uri.toString();
     this.followed.add(uri);
     const job = this.makeJob(document);
@@ -191,33 +177,24 @@ export class Analyzer implements vscode.Disposable {
     }
   }
 
-  private finish(document: vscode.TextDocument, job: Job, outcome: Outcome<Result>, interactive: boolean): AnalysisSummary | undefined {
+  private finish(document: vscode.TextDocument, job: Job, outcome: Outcome<Result>, interactive: boolean): boolean {
     const uri = document.uri.toString();
     if (outcome.kind === 'failed') {
       this.report(outcome.error, interactive);
-      return undefined;
+      return false;
     }
     if (outcome.kind !== 'done') {
-      return undefined;
+      return false;
     }
     const { trace, ms } = outcome.value;
     // An edit that slipped in after the engine answered makes the spans wrong: drop the result.
     if (document.isClosed || document.version !== job.version) {
-      return undefined;
+      return false;
     }
     this.store.set({ uri, version: job.version, text: job.text, languageId: document.languageId, trace });
     this.applyLayerSetting(trace);
     this.output.info(`${path.basename(document.uri.path)}: ${trace.tokens.length} tokens, ${trace.layers.length} layers, ${Math.round(ms)} ms (${trace.backend})`);
-    return {
-      uri,
-      tokens: trace.tokens.length,
-      ms: Math.round(ms),
-      engineMs: trace.timing ? Math.round(trace.timing.totalMs) : null,
-      model: trace.model.name,
-      backend: trace.backend,
-      layers: trace.layers.length,
-      windows: trace.windows?.length ?? 1,
-    };
+    return true;
   }
 
   private applyLayerSetting(trace: RoutingTrace): void {

@@ -1,15 +1,14 @@
 /**
- * @file Every MoE Lens command (ids moeLens.*, palette category "MoE Lens"), plus the hidden
- * debug commands the end-to-end test drives. Commands stay thin: the work is in the analyzer,
- * the engine client, the decoration controller and the panels.
+ * @file Every MoE Lens command (ids moeLens.*, palette category "MoE Lens"); the tests' own
+ * commands are in testCommands.ts. Commands stay thin: the work is in the analyzer, the engine
+ * client, the decoration controller and the panels.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { CachedModel } from '../shared/engineProtocol';
 import { traceToJson } from '../shared/trace';
-import type { Analyzer, AnalysisSummary } from './analyzer';
+import type { Analyzer } from './analyzer';
 import { readConfig } from './config';
 import type { DecorationController } from './decorationController';
 import type { EngineClient } from './engineClient';
@@ -22,24 +21,6 @@ export interface CommandDeps {
   decorations: DecorationController;
   panels: { showRouting(): void; showDashboard(): void };
   output: vscode.LogOutputChannel;
-}
-
-/** What `moeLens.debug.stats` returns (event-loop delay of the extension host, in ms). */
-export interface DebugStats {
-  eventLoop: { count: number; min: number; max: number; mean: number; p50: number; p90: number; p99: number; stddev: number };
-  /** Analyses running + waiting in the host. */
-  queueLength: number;
-  /** Requests queued or running in the engine client. */
-  enginePending: number;
-  enginePid: number | null;
-  engineState: string;
-  decorationTypes: number;
-  /** uri → token count of the stored analyses. */
-  analyses: Record<string, { version: number; tokens: number }>;
-  /** The last token selection any surface published, and the expert highlight. */
-  lastSelection: { uri: string; tokenIndex: number; source: string } | null;
-  highlightedExpert: { layer: number; expert: number | null } | null;
-  selectedLayer: number | null;
 }
 
 export function formatBytes(n: number): string {
@@ -76,29 +57,21 @@ async function openDocument(arg?: unknown): Promise<vscode.TextDocument | undefi
 
 export function registerCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
   const { store, engine, analyzer, decorations, panels, output } = deps;
-  const lag = monitorEventLoopDelay({ resolution: 10 });
-  lag.enable();
-  let lastSelection: DebugStats['lastSelection'] = null;
-  context.subscriptions.push(
-    { dispose: () => lag.disable() },
-    store.onDidSelectToken((sel) => (lastSelection = { uri: sel.uri, tokenIndex: sel.tokenIndex, source: sel.source })),
-  );
-
   const register = (id: string, fn: (...args: unknown[]) => unknown): void => {
     context.subscriptions.push(vscode.commands.registerCommand(id, fn));
   };
 
-  register('moeLens.analyzeDocument', async (arg?: unknown): Promise<AnalysisSummary | undefined> => {
+  register('moeLens.analyzeDocument', async (arg?: unknown): Promise<void> => {
     const doc = await openDocument(arg);
     if (!doc) {
       void vscode.window.showWarningMessage('MoE Lens: open a document to analyse first.');
-      return undefined;
+      return;
     }
     if (doc.getText().trim().length === 0) {
       void vscode.window.showInformationMessage('MoE Lens: the document is empty; there is nothing to route.');
-      return undefined;
+      return;
     }
-    return analyzer.analyze(doc, true);
+    await analyzer.analyze(doc, true);
   });
 
   register('moeLens.selectModel', async () => {
@@ -270,57 +243,4 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
   });
 
   register('moeLens.showLog', () => output.show());
-
-  // ─── hidden: for the end-to-end test ───────────────────────────────────────────────────────
-  register('moeLens.debug.stats', (arg?: unknown): DebugStats => {
-    const ms = (ns: number): number => Math.round((ns / 1e6) * 100) / 100;
-    const count = lag.count;
-    const stats: DebugStats = {
-      eventLoop: {
-        count,
-        min: count ? ms(lag.min) : 0,
-        max: count ? ms(lag.max) : 0,
-        mean: count ? ms(lag.mean) : 0,
-        p50: count ? ms(lag.percentile(50)) : 0,
-        p90: count ? ms(lag.percentile(90)) : 0,
-        p99: count ? ms(lag.percentile(99)) : 0,
-        stddev: count ? ms(lag.stddev) : 0,
-      },
-      queueLength: analyzer.queueLength,
-      enginePending: engine.pending,
-      enginePid: engine.pid ?? null,
-      engineState: engine.state,
-      decorationTypes: decorations.typeCount,
-      analyses: Object.fromEntries(
-        vscode.workspace.textDocuments
-          .map((d) => store.get(d.uri.toString()))
-          .filter((a) => a !== undefined)
-          .map((a) => [a.uri, { version: a.version, tokens: a.trace.tokens.length }]),
-      ),
-      lastSelection,
-      highlightedExpert: store.highlightedExpert ? { layer: store.highlightedExpert.layer, expert: store.highlightedExpert.expert } : null,
-      selectedLayer: store.selectedLayer ?? null,
-    };
-    if (typeof arg === 'object' && arg !== null && (arg as { reset?: unknown }).reset === true) {
-      lag.reset();
-    }
-    return stats;
-  });
-
-  // Stands in for a panel: selects a token (the editor reveals it) or highlights an expert.
-  register('moeLens.debug.select', (arg?: unknown) => {
-    const a = (arg ?? {}) as { uri?: string; tokenIndex?: number; layer?: number; expert?: number | null };
-    if (typeof a.uri === 'string' && typeof a.tokenIndex === 'number') {
-      store.selectToken({ uri: a.uri, tokenIndex: a.tokenIndex, source: 'panel' });
-    }
-    if (typeof a.layer === 'number' && a.expert !== undefined) {
-      store.highlightExpert({ layer: a.layer, expert: a.expert, source: 'command' });
-    }
-  });
-
-  register('moeLens.debug.killEngine', () => {
-    const pid = engine.pid ?? null;
-    engine.kill('SIGKILL');
-    return pid;
-  });
 }

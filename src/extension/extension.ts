@@ -14,6 +14,7 @@ import { registerPanels } from './panels/panels';
 import { RoutingStore } from './routingStore';
 import { SpanTracker } from './spanTracker';
 import { StatusBar } from './statusBar';
+import { registerTestCommands } from './testCommands';
 
 export function activate(context: vscode.ExtensionContext): void {
   const output = vscode.window.createOutputChannel('MoE Lens', { log: true });
@@ -47,6 +48,10 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
   registerCommands(context, { store, engine, analyzer, decorations, panels, output });
+  // The tests' commands exist only where the tests run: a development host or a test run.
+  if (context.extensionMode !== vscode.ExtensionMode.Production) {
+    registerTestCommands(context, { store, engine, analyzer, decorations });
+  }
 }
 
 // The engine is stopped by its disposable in context.subscriptions.

@@ -170,7 +170,6 @@ function setState(next: State): void {
   modelInfo.title = t.model.gateDescription;
   renderAll();
   persist();
-  document.body.dataset.ready = 'true';
 }
 
 function pickLayer(layer: number): void {

@@ -111,7 +111,6 @@ function setState(next: State): void {
   view.setSelected(state.selectedToken, true);
   renderDetail();
   persist();
-  document.body.dataset.ready = 'true';
 }
 
 function currentLook(): ReturnType<typeof tokenLook> {

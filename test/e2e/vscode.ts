@@ -5,7 +5,7 @@
  * folder; the server runs in its own process group and is always killed as a group.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
@@ -143,6 +143,12 @@ export interface StartOptions {
   probe?: boolean;
   /** A workspace file the probe opens and analyses in every new window (`npm start`). */
   openOnStart?: string;
+  /**
+   * Run MoE Lens from its installed (packaged) files as a development extension, so it is in
+   * ExtensionMode.Development and registers its test commands (moeLens.debug.*). An installed
+   * extension runs in Production mode and has none. Default: when the probe serves the test.
+   */
+  testCommands?: boolean;
 }
 
 export interface ProbeLag {
@@ -162,6 +168,8 @@ export class VsCode {
   probePort = 0;
   private probeToken = '';
   private closed = false;
+  /** The installed extension's folder, loaded as a development extension (see testCommands). */
+  developmentExtension: string | undefined;
   private readonly onExit = (): void => this.killGroup('SIGKILL');
 
   constructor(
@@ -177,7 +185,13 @@ export class VsCode {
 
   /** The workbench URL with the workspace folder open. */
   get workbenchUrl(): string {
-    return `${this.url}/?folder=${encodeURIComponent(this.workspace)}`;
+    const folder = `${this.url}/?folder=${encodeURIComponent(this.workspace)}`;
+    if (!this.developmentExtension) {
+      return folder;
+    }
+    // The web workbench's own switch for an Extension Development Host window.
+    const remote = `vscode-remote://${new URL(this.url).host}${this.developmentExtension}`;
+    return `${folder}&payload=${encodeURIComponent(JSON.stringify([['extensionDevelopmentPath', remote]]))}`;
   }
 
   /** Starts headless Chromium on the workbench and waits for it to load. */
@@ -503,6 +517,9 @@ export async function startVsCode(opts: StartOptions = {}): Promise<VsCode> {
     { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const vscode = new VsCode(dir, workspace, userDataDir, server, serverLog, keep);
+  if (opts.testCommands ?? opts.probe !== false) {
+    vscode.developmentExtension = installedExtension(extensionsDir);
+  }
   try {
     vscode.url = await new Promise<string>((done, fail) => {
       let text = '';
@@ -536,6 +553,13 @@ export async function startVsCode(opts: StartOptions = {}): Promise<VsCode> {
     await vscode.close();
     throw err;
   }
+}
+
+/** The folder code-server installed MoE Lens's .vsix into, if it did. */
+function installedExtension(extensionsDir: string): string | undefined {
+  const { name, publisher } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { name: string; publisher: string };
+  const found = readdirSync(extensionsDir).find((d) => d.toLowerCase().startsWith(`${publisher}.${name}-`.toLowerCase()));
+  return found && join(extensionsDir, found);
 }
 
 export function ensureDir(path: string): string {

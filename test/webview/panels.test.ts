@@ -28,8 +28,11 @@ function stateFor(webviewId: PanelName, trace: RoutingTrace, text: string, extra
   return { webviewId, uri: URI, label: 'greet.js', text, trace: slimTrace(trace), layer: trace.model.moeLayers[0] ?? 0, selectedToken: null, highlight: null, colorScheme: 'categorical', ...extra };
 }
 
+/** Shown: the "No analysis yet" placeholder is hidden, which each panel does as it draws a trace. */
+const RENDERED = '.empty[hidden]';
+
 async function ready(page: Page): Promise<void> {
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+  await page.waitForSelector(RENDERED, { timeout: 20_000 });
   // The dashboard draws its lower charts one per task after the first ones.
   await page.waitForSelector('body:not([data-complete="false"])', { timeout: 30_000 });
   // Let the frame after the state paint.
@@ -365,7 +368,7 @@ describe('webview panels in Chromium', { skip: skip ?? false }, () => {
         const t0 = performance.now();
         window.postMessage((globalThis as unknown as { __big: unknown }).__big, '*');
         await new Promise<void>((res) => {
-          const wait = (): void => void (document.body.dataset.ready === 'true' ? requestAnimationFrame(() => res()) : setTimeout(wait, 1));
+          const wait = (): void => void (document.querySelector('.empty[hidden]') ? requestAnimationFrame(() => res()) : setTimeout(wait, 1));
           wait();
         });
         const t1 = performance.now();

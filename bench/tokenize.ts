@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const model = await loadModel(DEMO_TOKENIZER_DIR);
     const tok = await loadTokenizer(DEMO_TOKENIZER_DIR);
     const part = text.slice(0, kb * 1024);
-    const trace = await traceText(model, tok, part, { windowSize: model.maxContext, windowOverlap: 64 });
+    const trace = await traceText(model, tok, part, { maxTokensPerWindow: model.maxContext, windowOverlap: 64 });
     const { tokenizeMs, forwardMs, totalMs } = trace.timing!;
     analysis = { kb, tokens: trace.tokens.length, backend: model.backend, tokenizeMs, forwardMs, totalMs, share: tokenizeMs / totalMs };
     tok.dispose();

@@ -3,26 +3,13 @@
  * context, run each window, and stitch the per-token results back into one sequence.
  */
 import { TRACE_SCHEMA, type LayerRouting, type RoutingTrace, type TraceToken, type TraceWindow } from '../shared/trace';
+import { resolveWindows, type WindowSettings } from '../shared/windowSettings';
 import type { Model, RunOptions, RunResult } from './model';
 import type { DocumentTokenizer, EncodeOptions } from './tokenizer/tokenizer';
 import { planWindows } from './windows';
 
-/**
- * Default window cap: attention holds a [T, T] float32 score matrix per head, and the wasm heap is
- * limited to 4 GB, so long-context models are still run in windows of this many tokens by default.
- */
-export const DEFAULT_MAX_WINDOW = 4096;
-
-export interface TraceOptions extends RunOptions {
-  /** Tokens per forward pass (default min(context, DEFAULT_MAX_WINDOW); at most the model's context). */
-  windowSize?: number;
-  /** Tokens of left context repeated at the start of each later window (default min(128, size/8)). */
-  windowOverlap?: number;
-}
-
-function defaultOverlap(size: number): number {
-  return Math.min(128, Math.floor(size / 8));
-}
+/** Long documents: the window settings as the user gave them, resolved by resolveWindows. */
+export type TraceOptions = RunOptions & Partial<WindowSettings>;
 
 /** Rows [from, to) of every per-token array of a layer. */
 function sliceLayer(l: LayerRouting, from: number, to: number): LayerRouting {
@@ -53,8 +40,7 @@ type WindowsResult = Pick<RoutingTrace, 'layers' | 'surprisal' | 'windows' | 'lo
 
 /** Runs the model over `ids` window by window; the result's tokens are the caller's. */
 async function runWindows(model: Model, ids: number[], opts: TraceOptions): Promise<WindowsResult> {
-  const size = Math.min(opts.windowSize ?? DEFAULT_MAX_WINDOW, model.maxContext);
-  const overlap = opts.windowOverlap ?? defaultOverlap(size);
+  const { size, overlap } = resolveWindows(opts, model);
   const windows: TraceWindow[] = ids.length <= size ? [{ start: 0, end: ids.length, overlap: 0 }] : planWindows(ids.length, size, overlap);
   let layers: LayerRouting[] = [];
   const surprisal: (number | null)[] = [];

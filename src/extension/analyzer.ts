@@ -142,14 +142,13 @@ export class Analyzer implements vscode.Disposable {
 
   private makeJob(document: vscode.TextDocument): Job {
     const cfg = readConfig();
-    const windowSize = cfg.maxTokensPerWindow;
-    const overlap = windowSize > 0 && cfg.windowOverlap >= windowSize ? Math.floor(windowSize / 8) : cfg.windowOverlap;
     return {
       document,
       version: document.version,
       text: document.getText(),
       model: this.modelParams(cfg),
-      params: { text: '', windowSize, windowOverlap: overlap, specialTokensInText: cfg.specialTokensInText },
+      // The window settings as set: the engine resolves them with the model's context (resolveWindows).
+      params: { text: '', windowSize: cfg.maxTokensPerWindow, windowOverlap: cfg.windowOverlap, specialTokensInText: cfg.specialTokensInText },
     };
   }
 

@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import type { BackendPreference } from '../shared/engineProtocol';
 import { isColorScheme, type ColorScheme } from '../shared/expertPalette';
+import { DEFAULT_WINDOW_SETTINGS } from '../shared/windowSettings';
 
 export interface MoeLensConfig {
   /** '' = the embedded model. */
@@ -36,8 +37,8 @@ export function readConfig(): MoeLensConfig {
   return {
     modelPath: (c.get<string>('modelPath', '') ?? '').trim(),
     backend: (['auto', 'node', 'wasm', 'cpu'].includes(backend) ? backend : 'auto') as BackendPreference,
-    maxTokensPerWindow: int('maxTokensPerWindow', 0, 0),
-    windowOverlap: int('windowOverlap', 32, 0),
+    maxTokensPerWindow: int('maxTokensPerWindow', DEFAULT_WINDOW_SETTINGS.maxTokensPerWindow, 0),
+    windowOverlap: int('windowOverlap', DEFAULT_WINDOW_SETTINGS.windowOverlap, 0),
     liveMode: c.get<boolean>('liveMode', false) === true,
     analyzeOnOpen: c.get<boolean>('analyzeOnOpen', false) === true,
     selectedLayer: int('selectedLayer', -1, -1),

@@ -42,8 +42,9 @@ export interface LoadModelResult {
 export interface AnalyzeParams {
   /** The document text; token spans in the result are UTF-16 offsets into it. */
   text: string;
-  /** Window size in tokens (0 = the model's context). */
+  /** moeLens.maxTokensPerWindow as set (0 = the model's context); resolved by resolveWindows. */
   windowSize: number;
+  /** moeLens.windowOverlap as set. */
   windowOverlap: number;
   specialTokensInText: 'text' | 'special';
   progressId?: string;
@@ -201,9 +202,6 @@ export function checkAnalyzeParams(v: unknown): AnalyzeParams {
   }
   if (!isNonNegInt(v.windowSize) || !isNonNegInt(v.windowOverlap)) {
     throw new ProtocolError('analyze: windowSize and windowOverlap must be non-negative integers');
-  }
-  if (v.windowSize > 0 && v.windowOverlap >= v.windowSize) {
-    throw new ProtocolError('analyze: windowOverlap must be smaller than windowSize');
   }
   if (v.specialTokensInText !== 'text' && v.specialTokensInText !== 'special') {
     throw new ProtocolError("analyze: specialTokensInText must be 'text' or 'special'");

@@ -32,7 +32,7 @@ function stateFor(webviewId: PanelName, trace: RoutingTrace, text: string, extra
 const RENDERED = '.empty[hidden]';
 
 async function ready(page: Page): Promise<void> {
-  await page.waitForSelector(RENDERED, { timeout: 20_000 });
+  await page.waitForSelector(RENDERED, { state: 'attached', timeout: 20_000 });
   // The dashboard draws its lower charts one per task after the first ones.
   await page.waitForSelector('body:not([data-complete="false"])', { timeout: 30_000 });
   // Let the frame after the state paint.

@@ -45,8 +45,9 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
         maxContext: loaded.maxContext,
         async analyze(text, o) {
           const trace = await traceText(loaded, tokenizer, text, {
-            windowSize: o.windowSize > 0 ? o.windowSize : undefined,
-            windowOverlap: o.windowSize > 0 ? o.windowOverlap : undefined,
+            // As set: resolveWindows (via traceText) decides with the model's context.
+            maxTokensPerWindow: o.windowSize,
+            windowOverlap: o.windowOverlap,
             encode: { specialTokensInText: o.specialTokensInText },
             signal: o.signal,
             onProgress: o.onProgress,

@@ -24,7 +24,8 @@ describe('engine protocol validation', () => {
     const ok = { text: 'x', windowSize: 512, windowOverlap: 64, specialTokensInText: 'text' };
     assert.equal(checkAnalyzeParams(ok), ok);
     assert.throws(() => checkAnalyzeParams({ ...ok, text: 3 }), /text/);
-    assert.throws(() => checkAnalyzeParams({ ...ok, windowOverlap: 512 }), /smaller/);
+    // Settings as set: an overlap past the window is resolved (resolveWindows), not refused.
+    assert.equal(checkAnalyzeParams({ ...ok, windowOverlap: 512 }).windowOverlap, 512);
     assert.throws(() => checkAnalyzeParams({ ...ok, windowSize: -1 }), /non-negative/);
     assert.throws(() => checkAnalyzeParams({ ...ok, specialTokensInText: 'raw' }), /specialTokensInText/);
     assert.throws(() => checkProgressParams({ progressId: 'a', fraction: NaN, message: '' }), ProtocolError);

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { effectiveLayer } from '../shared/effectiveLayer';
 import type { AnalyzeParams, LoadModelParams } from '../shared/engineProtocol';
 import type { RoutingTrace } from '../shared/trace';
 import { readConfig, type MoeLensConfig } from './config';
@@ -198,7 +199,7 @@ export class Analyzer implements vscode.Disposable {
 
   private applyLayerSetting(trace: RoutingTrace): void {
     const wanted = readConfig().selectedLayer;
-    if (wanted >= 0 && wanted !== this.appliedLayerSetting && trace.layers.some((l) => l.layer === wanted)) {
+    if (wanted >= 0 && wanted !== this.appliedLayerSetting && effectiveLayer(trace, wanted) === wanted) {
       this.appliedLayerSetting = wanted;
       this.store.selectLayer(wanted);
     }

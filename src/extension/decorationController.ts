@@ -6,6 +6,7 @@
  * editor's own token selection.
  */
 import * as vscode from 'vscode';
+import { effectiveLayer } from '../shared/effectiveLayer';
 import {
   LEVELS,
   OPACITY_LEVELS,
@@ -176,7 +177,7 @@ export class DecorationController implements vscode.Disposable {
     const uri = editor.document.uri.toString();
     const analysis = this.store.get(uri);
     const spans = this.tracker.get(uri);
-    const layerNo = this.store.selectedLayer;
+    const layerNo = analysis && effectiveLayer(analysis.trace, this.store.selectedLayer);
     const layer = analysis?.trace.layers.find((l) => l.layer === layerNo);
     if (!this.enabled || !analysis || !spans || !layer || layer.kind !== 'moe' || !layer.experts || !layer.weights) {
       this.clear(editor);

@@ -3,6 +3,7 @@
  * everything the editor shows comes from the RoutingStore, one controller per surface.
  */
 import * as vscode from 'vscode';
+import { effectiveLayer } from '../shared/effectiveLayer';
 import { Analyzer } from './analyzer';
 import { registerCommands } from './commands';
 import { readConfig } from './config';
@@ -40,8 +41,9 @@ export function activate(context: vscode.ExtensionContext): void {
         decorations.resetTypes();
       }
       if (e.affectsConfiguration('moeLens.selectedLayer')) {
-        const layer = readConfig().selectedLayer;
-        if (layer >= 0) {
+        const latest = store.latest();
+        const layer = latest ? effectiveLayer(latest.trace, readConfig().selectedLayer) : null;
+        if (layer !== null) {
           store.selectLayer(layer);
         }
       }

@@ -3,6 +3,7 @@
  * untrusted Markdown without HTML or theme icons; the text itself is escaped in hoverText.ts.
  */
 import * as vscode from 'vscode';
+import { effectiveLayer } from '../shared/effectiveLayer';
 import { buildHoverMarkdown } from './pure/hoverText';
 import type { RoutingStore } from './routingStore';
 import type { SpanTracker } from './spanTracker';
@@ -21,7 +22,8 @@ export function registerHoverProvider(store: RoutingStore, tracker: SpanTracker)
         return undefined;
       }
       const trace = analysis.trace;
-      const layer = store.selectedLayer ?? trace.layers.find((l) => l.kind === 'moe')?.layer ?? 0;
+      // -1: a trace without MoE layers; the hover says the layer is not there.
+      const layer = effectiveLayer(trace, store.selectedLayer) ?? -1;
       const md = new vscode.MarkdownString(buildHoverMarkdown(trace, t, layer, { maxOtherLayers: 64 }));
       md.isTrusted = false;
       md.supportHtml = false;

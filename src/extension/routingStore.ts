@@ -6,6 +6,7 @@
  * surfaces knowing about each other.
  */
 import * as vscode from 'vscode';
+import { effectiveLayer } from '../shared/effectiveLayer';
 import type { RoutingTrace } from '../shared/trace';
 
 /** One finished analysis of one version of one document. */
@@ -74,13 +75,7 @@ export class RoutingStore implements vscode.Disposable {
     // Re-insert so that latest() follows recency.
     this.analyses.delete(analysis.uri);
     this.analyses.set(analysis.uri, analysis);
-    const layers = analysis.trace.layers;
-    if (this.layer === undefined || !layers.some((l) => l.layer === this.layer)) {
-      const firstMoe = layers.find((l) => l.kind === 'moe') ?? layers[0];
-      if (firstMoe) {
-        this.layer = firstMoe.layer;
-      }
-    }
+    this.layer = effectiveLayer(analysis.trace, this.layer) ?? this.layer;
     this.analysisEmitter.fire(analysis);
   }
 

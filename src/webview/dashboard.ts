@@ -4,6 +4,7 @@
  * each an ECharts chart (or table) with PNG / SVG / CSV export. Clicking an expert highlights it
  * everywhere (posted to the host, which tells the token view and the editor).
  */
+import { effectiveLayer } from '../shared/effectiveLayer';
 import { mean, summarizeTrace, type LayerSummary } from '../shared/routingStats';
 import type { LayerRouting, RoutingTrace } from '../shared/trace';
 import {
@@ -158,9 +159,7 @@ function setState(next: State): void {
     return;
   }
   summaries = summarizeTrace(t);
-  if (state.layer === null || !summaries.some((s) => s.layer === state!.layer)) {
-    state.layer = summaries[0]?.layer ?? null;
-  }
+  state.layer = effectiveLayer(t, state.layer);
   const layers = moeLayers().map((l) => l.layer);
   if (!pair || !layers.includes(pair[0]) || !layers.includes(pair[1])) {
     pair = layers.length ? [layers[0]!, layers[Math.min(1, layers.length - 1)]!] : null;

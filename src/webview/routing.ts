@@ -3,6 +3,7 @@
  * experts with their load, a layer picker, the all-layers strip, and the selected token's routing.
  * Everything it shows comes from host messages (validated); everything the user does is posted back.
  */
+import { effectiveLayer } from '../shared/effectiveLayer';
 import { tokenShare } from '../shared/routingStats';
 import type { RoutingTrace } from '../shared/trace';
 import {
@@ -86,9 +87,7 @@ function setState(next: State): void {
     detail.replaceChildren();
     return;
   }
-  if (state.layer === null || !t.layers.some((l) => l.layer === state!.layer && l.kind === 'moe')) {
-    state.layer = t.layers.find((l) => l.kind === 'moe')?.layer ?? null;
-  }
+  state.layer = effectiveLayer(t, state.layer);
   title.textContent = next.label ?? 'MoE Lens: Routing';
   modelInfo.textContent = `${t.model.name} · ${t.model.numExperts} experts, top-${t.model.topK} · ${t.model.gate} · ${t.tokens.length} tokens`;
   modelInfo.title = t.model.gateDescription;

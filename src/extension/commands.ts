@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CachedModel } from '../shared/engineProtocol';
+import { rootContaining } from '../shared/insidePath';
 import { traceToJson } from '../shared/trace';
 import type { Analyzer } from './analyzer';
 import { readConfig } from './config';
@@ -127,8 +128,8 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
       modelPath = picked.model.path;
     }
     if (modelPath && !vscode.workspace.isTrusted) {
-      const inside = (vscode.workspace.workspaceFolders ?? []).some((f) => !path.relative(f.uri.fsPath, modelPath).startsWith('..'));
-      if (inside) {
+      const inside = await rootContaining(modelPath, (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath));
+      if (inside !== undefined) {
         void vscode.window.showErrorMessage('MoE Lens: this workspace is not trusted, so models inside it are not loaded. Trust the workspace or pick a model elsewhere.');
         return undefined;
       }

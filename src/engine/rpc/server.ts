@@ -3,8 +3,6 @@
  * progress notifications, one model kept loaded between analyses (switching unloads the old one).
  * Transport-agnostic: main.ts hands it an IPC connection, tests an in-memory one.
  */
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc';
 import {
   AnalyzeRequest,
@@ -21,23 +19,11 @@ import {
   type BackendPreference,
   type LoadModelResult,
 } from '../../shared/engineProtocol';
+import { realpathOr, rootContaining } from '../../shared/insidePath';
 import { packTrace, type PackedTrace } from '../../shared/traceCodec';
 import { defaultHubDir, scanHubCache } from './hfCache';
 import type { EngineRuntime, RuntimeModel } from './runtime';
 
-/** True when `child` is `root` or inside it (both already resolved). */
-export function isInside(child: string, root: string): boolean {
-  const rel = path.relative(root, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-async function realpathOr(p: string): Promise<string> {
-  try {
-    return await fs.realpath(p);
-  } catch {
-    return path.resolve(p);
-  }
-}
 
 function abortSignalFor(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
@@ -102,13 +88,12 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
         throw cancelled();
       }
       const dir = await realpathOr(params.path ?? runtime.defaultModelDir());
-      for (const root of params.forbiddenRoots ?? []) {
-        if (isInside(dir, await realpathOr(root))) {
-          throw new ResponseError(
-            EngineErrorCodes.Forbidden,
-            `Refusing to load a model from ${dir}: it lies in the untrusted workspace folder ${root}. Trust the workspace or pick a model outside it.`,
-          );
-        }
+      const root = await rootContaining(dir, params.forbiddenRoots ?? []);
+      if (root !== undefined) {
+        throw new ResponseError(
+          EngineErrorCodes.Forbidden,
+          `Refusing to load a model from ${dir}: it lies in the untrusted workspace folder ${root}. Trust the workspace or pick a model outside it.`,
+        );
       }
       if (loaded && loaded.dir === dir && loaded.backend === params.backend) {
         const m = loaded.model;

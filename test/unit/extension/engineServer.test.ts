@@ -80,12 +80,13 @@ describe('engine JSON-RPC server', () => {
     s.close();
   });
 
-  it('refuses a model inside a forbidden root, also through a symlink', async () => {
+  it('refuses a model inside a forbidden root, also through a symlink or in a folder named ..evil', async () => {
     const s = setup();
     const ws = path.join(tmp, 'ws');
     mkdirSync(path.join(ws, 'model'), { recursive: true });
+    mkdirSync(path.join(ws, '..evil', 'model'), { recursive: true });
     symlinkSync(path.join(ws, 'model'), path.join(tmp, 'link'));
-    for (const p of [path.join(ws, 'model'), path.join(tmp, 'link')]) {
+    for (const p of [path.join(ws, 'model'), path.join(tmp, 'link'), path.join(ws, '..evil', 'model')]) {
       await assert.rejects(
         s.client.sendRequest(LoadModelRequest.type, { path: p, backend: 'auto', forbiddenRoots: [ws] }),
         (e: ResponseError<void>) => e.code === EngineErrorCodes.Forbidden && /untrusted/.test(e.message),

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { defaultHubDir, expertsFromConfig, scanHubCache } from '../../../src/engine/rpc/hfCache';
-import { isInside } from '../../../src/engine/rpc/server';
+import { isInside } from '../../../src/shared/insidePath';
 import {
   ProtocolError,
   checkAnalyzeParams,

@@ -1,8 +1,9 @@
 /**
  * @file The extension's settings, read in one place with their defaults. Settings that could make
- * an untrusted workspace load code-adjacent files or starve the machine (model path, memory
- * limit, …) are declared restricted in package.json, so VS Code ignores workspace values for them
- * until the workspace is trusted.
+ * an untrusted workspace load code-adjacent files, starve the machine (model path, memory limit,
+ * window overlap, live mode, …) or inject control tokens are declared restricted in package.json,
+ * so VS Code ignores workspace values for them until the workspace is trusted; and they are read
+ * here from the user's settings only, so that holds whatever the host does.
  */
 import * as vscode from 'vscode';
 import type { BackendPreference } from '../shared/engineProtocol';
@@ -26,8 +27,30 @@ export interface MoeLensConfig {
   specialTokensInText: 'text' | 'special';
 }
 
+/** Settings a workspace may not set until it is trusted: package.json's restrictedConfigurations. */
+export const RESTRICTED_SETTINGS: readonly string[] = [
+  'modelPath',
+  'memoryLimitMb',
+  'backend',
+  'requestTimeoutSeconds',
+  'maxTokensPerWindow',
+  'windowOverlap',
+  'liveMode',
+  'analyzeOnOpen',
+  'specialTokensInText',
+];
+
 export function readConfig(): MoeLensConfig {
-  const c = vscode.workspace.getConfiguration('moeLens');
+  const section = vscode.workspace.getConfiguration('moeLens');
+  const trusted = vscode.workspace.isTrusted;
+  const c = {
+    get<T>(key: string, def: T): T {
+      if (trusted || !RESTRICTED_SETTINGS.includes(key)) {
+        return section.get<T>(key, def);
+      }
+      return section.inspect<T>(key)?.globalValue ?? def;
+    },
+  };
   const int = (key: string, def: number, min: number): number => {
     const v = c.get<number>(key, def);
     return typeof v === 'number' && Number.isFinite(v) ? Math.max(min, Math.round(v)) : def;

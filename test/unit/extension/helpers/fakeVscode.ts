@@ -78,14 +78,17 @@ export enum ExtensionMode {
 export interface FakeVscode {
   /** Command ids registered since the last reset, in order. */
   registered: string[];
-  /** Settings getConfiguration(section).get returns (full keys, e.g. 'moeLens.liveMode'). */
-  settings: Map<string, unknown>;
+  /**
+   * Settings by full key ('moeLens.liveMode'). get() answers the workspace value over the user's,
+   * as a host that does not apply Workspace Trust would; inspect() tells them apart.
+   */
+  settings: Map<string, { globalValue?: unknown; workspaceValue?: unknown }>;
   module: Record<string, unknown>;
 }
 
 function makeFake(): FakeVscode {
   const registered: string[] = [];
-  const settings = new Map<string, unknown>();
+  const settings: FakeVscode['settings'] = new Map();
   const event = (): { dispose(): void } => disposable;
   // Top-level names must be own properties: the TypeScript loader copies the module's own keys.
   const module = partial({
@@ -127,8 +130,8 @@ function makeFake(): FakeVscode {
       getConfiguration(section = '') {
         const full = (key: string): string => (section ? `${section}.${key}` : key);
         return partial({
-          get: (key: string, def?: unknown) => (settings.has(full(key)) ? settings.get(full(key)) : def),
-          inspect: (key: string) => (settings.has(full(key)) ? { key: full(key), globalValue: settings.get(full(key)) } : { key: full(key) }),
+          get: (key: string, def?: unknown) => settings.get(full(key))?.workspaceValue ?? settings.get(full(key))?.globalValue ?? def,
+          inspect: (key: string) => ({ key: full(key), ...settings.get(full(key)) }),
           has: (key: string) => settings.has(full(key)),
         });
       },

@@ -22,14 +22,15 @@ function sliceLayer(l: LayerRouting, from: number, to: number): LayerRouting {
     experts: cut(l.experts),
     weights: cut(l.weights),
     sharedWeight: cut(l.sharedWeight),
+    ...(l.selection ? { selection: cut(l.selection) } : {}),
   };
 }
 
 function appendLayer(into: LayerRouting, part: LayerRouting): void {
-  const keys = ['routerLogits', 'scores', 'experts', 'weights', 'sharedWeight'] as const;
+  const keys = ['routerLogits', 'scores', 'experts', 'weights', 'sharedWeight', 'selection'] as const;
   for (const key of keys) {
-    const dst = into[key] as unknown[] | null;
-    const src = part[key] as unknown[] | null;
+    const dst = into[key] as unknown[] | null | undefined;
+    const src = part[key] as unknown[] | null | undefined;
     if (dst && src) {
       dst.push(...src);
     }

@@ -15,6 +15,8 @@ export interface RouterResult {
   experts: number[][];
   /** Gate weights exactly as multiplied into the expert outputs, [T][k]. */
   weights: number[][];
+  /** What the router ranked by, when that is not `scores` (DeepSeek-V3), [T][E]; −∞ for experts it could not take. */
+  selection?: number[][];
 }
 
 /**

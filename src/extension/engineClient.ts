@@ -28,7 +28,6 @@ import {
   checkListModelsResult,
   checkLoadModelResult,
   checkProgressParams,
-  checkTrace,
   type AnalyzeParams,
   type EngineStatus,
   type ListModelsResult,
@@ -37,7 +36,7 @@ import {
   type ProgressParams,
 } from '../shared/engineProtocol';
 import type { RoutingTrace } from '../shared/trace';
-import { unpackTrace } from '../shared/traceCodec';
+import { unpackTrace } from '../shared/tracePacking';
 import { RestartLimiter } from './pure/restartLimiter';
 
 export interface EngineClientOptions {
@@ -181,11 +180,11 @@ export class EngineClient {
       const raw = await this.request<unknown>((c, token) => c.sendRequest(AnalyzeRequest.type, params, token), signal);
       let trace: RoutingTrace;
       try {
-        trace = await unpackTrace(raw);
+        trace = await unpackTrace(raw); // validated there, by the one trace validator
       } catch (err) {
         throw new ProtocolError(`analyze result: ${err instanceof Error ? err.message : String(err)}`);
       }
-      return { trace: checkTrace(trace), model: loaded };
+      return { trace, model: loaded };
     });
   }
 

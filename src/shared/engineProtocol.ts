@@ -9,8 +9,9 @@
  */
 /* eslint-disable @typescript-eslint/no-namespace -- the LSP `namespace X { method; type }` style keeps each message's name and type together */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import type { RoutingTrace, TraceModelInfo } from './trace';
-import type { PackedTrace } from './traceCodec';
+import type { TraceModelInfo } from './trace';
+import { checkModelInfo as checkTraceModelInfo } from './traceCheck';
+import type { PackedTrace } from './tracePacking';
 
 export type BackendPreference = 'auto' | 'node' | 'wasm' | 'cpu';
 
@@ -235,24 +236,13 @@ export function checkProgressParams(v: unknown): ProgressParams {
   return v as unknown as ProgressParams;
 }
 
+/** Model info through the trace validator's own check, as a protocol error. */
 function checkModelInfo(v: unknown, where: string): TraceModelInfo {
-  if (!isObject(v)) {
-    throw new ProtocolError(`${where}: model info must be an object`);
+  try {
+    return checkTraceModelInfo(v);
+  } catch (err) {
+    throw new ProtocolError(`${where}: ${(err as Error).message.replace(/^trace: /, '')}`);
   }
-  for (const key of ['path', 'name', 'modelType', 'gate', 'gateDescription'] as const) {
-    if (typeof v[key] !== 'string') {
-      throw new ProtocolError(`${where}: model.${key} must be a string`);
-    }
-  }
-  for (const key of ['numLayers', 'numExperts', 'topK', 'vocabSize'] as const) {
-    if (!isNonNegInt(v[key])) {
-      throw new ProtocolError(`${where}: model.${key} must be a non-negative integer`);
-    }
-  }
-  if (!Array.isArray(v.moeLayers) || !v.moeLayers.every(isNonNegInt)) {
-    throw new ProtocolError(`${where}: model.moeLayers must be integers`);
-  }
-  return v as unknown as TraceModelInfo;
 }
 
 export function checkLoadModelResult(v: unknown): LoadModelResult {
@@ -261,71 +251,6 @@ export function checkLoadModelResult(v: unknown): LoadModelResult {
   }
   checkModelInfo(v.info, 'loadModel result');
   return v as unknown as LoadModelResult;
-}
-
-/**
- * Structural check of a trace: the shapes every surface indexes into ([T] tokens, [T][k] experts
- * and weights per MoE layer, [T] surprisal). Values are not range-checked beyond expert ids.
- */
-export function checkTrace(v: unknown): RoutingTrace {
-  if (!isObject(v) || v.schema !== 'moe-lens.trace/1') {
-    throw new ProtocolError("trace: schema must be 'moe-lens.trace/1'");
-  }
-  const info = checkModelInfo(v.model, 'trace');
-  if (!Array.isArray(v.tokens) || !Array.isArray(v.layers) || !Array.isArray(v.surprisal)) {
-    throw new ProtocolError('trace: tokens, layers and surprisal must be arrays');
-  }
-  const T = v.tokens.length;
-  v.tokens.forEach((t: unknown, i) => {
-    if (!isObject(t) || !isNonNegInt(t.id)) {
-      throw new ProtocolError(`trace: token ${i} has no integer id`);
-    }
-    const spanOk =
-      (t.start === null && t.end === null) || (isNonNegInt(t.start) && isNonNegInt(t.end) && t.end >= t.start);
-    if (!spanOk || (t.text !== null && typeof t.text !== 'string')) {
-      throw new ProtocolError(`trace: token ${i} has a bad span or text`);
-    }
-  });
-  if (v.surprisal.length !== T) {
-    throw new ProtocolError(`trace: surprisal has ${v.surprisal.length} entries for ${T} tokens`);
-  }
-  v.layers.forEach((l: unknown, li) => {
-    if (!isObject(l) || !isNonNegInt(l.layer) || (l.kind !== 'moe' && l.kind !== 'dense')) {
-      throw new ProtocolError(`trace: layer entry ${li} is malformed`);
-    }
-    if (l.kind === 'dense') {
-      return;
-    }
-    const experts = l.experts;
-    const weights = l.weights;
-    if (!Array.isArray(experts) || !Array.isArray(weights) || experts.length !== T || weights.length !== T) {
-      throw new ProtocolError(`trace: layer ${String(l.layer)} experts/weights must have ${T} rows`);
-    }
-    for (let t = 0; t < T; t++) {
-      const e: unknown = experts[t];
-      const w: unknown = weights[t];
-      if (!Array.isArray(e) || !Array.isArray(w) || e.length !== w.length) {
-        throw new ProtocolError(`trace: layer ${String(l.layer)} token ${t}: experts and weights differ in length`);
-      }
-      if (!e.every((x: unknown) => isNonNegInt(x) && x < info.numExperts)) {
-        throw new ProtocolError(`trace: layer ${String(l.layer)} token ${t}: expert id out of range`);
-      }
-    }
-    for (const key of ['scores', 'routerLogits'] as const) {
-      const rows = l[key];
-      if (rows !== null && rows !== undefined && (!Array.isArray(rows) || rows.length !== T)) {
-        throw new ProtocolError(`trace: layer ${String(l.layer)} ${key} must have ${T} rows`);
-      }
-    }
-    const shared = l.sharedWeight;
-    if (shared !== null && shared !== undefined && (!Array.isArray(shared) || shared.length !== T)) {
-      throw new ProtocolError(`trace: layer ${String(l.layer)} sharedWeight must have ${T} entries`);
-    }
-  });
-  if (typeof v.backend !== 'string') {
-    throw new ProtocolError('trace: backend must be a string');
-  }
-  return v as unknown as RoutingTrace;
 }
 
 export function checkListModelsResult(v: unknown): ListModelsResult {

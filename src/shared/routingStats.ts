@@ -1,100 +1,16 @@
 /**
- * @file Routing statistics over a trace: load and balance, per-token confidence, co-activation,
- * layer transitions, vocabulary specialisation. Pure functions on plain arrays (no DOM, no vscode)
- * so the dashboard, the CLI and the unit tests compute exactly the same numbers.
+ * @file Per-layer routing statistics over a trace: load and balance, co-activation, layer
+ * transitions, vocabulary specialisation, and each layer's per-token entropy and margin taken from
+ * the per-token facts (tokenFacts.ts). Pure functions on plain arrays (no DOM, no vscode) so the
+ * dashboard, the CLI and the unit tests compute exactly the same numbers.
  *
  * Definitions follow /work/shared/design/routing-math.md: f_i is the share of routed slots (Σ f = 1),
  * P_i the mean router probability softmax(l), Switch aux loss E·Σ f_i·P_i (1 when balanced), router
  * z-loss mean(logsumexp(l)²). Entropies are in nats.
  */
-import type { LayerRouting, RoutingTrace } from './trace';
-
-// ---- per-row maths ---------------------------------------------------------------------------
-
-export function logSumExp(l: readonly number[]): number {
-  let max = -Infinity;
-  for (const x of l) {
-    if (x > max) {
-      max = x;
-    }
-  }
-  if (!Number.isFinite(max)) {
-    return max;
-  }
-  let s = 0;
-  for (const x of l) {
-    s += Math.exp(x - max);
-  }
-  return max + Math.log(s);
-}
-
-export function softmax(l: readonly number[]): number[] {
-  const lse = logSumExp(l);
-  return l.map((x) => Math.exp(x - lse));
-}
-
-/** Shannon entropy (nats) of a distribution; zero probabilities contribute 0. */
-export function entropy(p: readonly number[]): number {
-  let h = 0;
-  for (const x of p) {
-    if (x > 0) {
-      h -= x * Math.log(x);
-    }
-  }
-  return h;
-}
-
-/** Router entropy of one token: of softmax(logits) when logits exist, else of the scores normalised to sum 1. */
-export function tokenEntropy(logits: readonly number[] | null, scores: readonly number[] | null): number {
-  if (logits) {
-    return entropy(softmax(logits));
-  }
-  if (scores) {
-    const s = scores.reduce((a, b) => a + Math.max(0, b), 0);
-    return s > 0 ? entropy(scores.map((x) => Math.max(0, x) / s)) : NaN;
-  }
-  return NaN;
-}
-
-/** Experts ordered by descending score (ties to the lower index). */
-export function rankByScore(scores: readonly number[]): number[] {
-  return scores.map((_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
-}
-
-/** Margin between the k-th and (k+1)-th highest score, and the (k+1)-th expert (the near miss). */
-export function scoreMargin(scores: readonly number[], k: number): { margin: number; nearMiss: number | null } {
-  if (scores.length <= k || k < 1) {
-    return { margin: NaN, nearMiss: null };
-  }
-  // Only the top k+1 matter: keep them by insertion (ties to the lower index), no full sort.
-  const top: number[] = [];
-  for (let i = 0; i < scores.length; i++) {
-    const x = scores[i]!;
-    if (top.length === k + 1 && x <= scores[top[k]!]!) {
-      continue;
-    }
-    let j = Math.min(top.length, k);
-    if (top.length < k + 1) {
-      top.push(i);
-      j = top.length - 1;
-    }
-    while (j > 0 && scores[top[j - 1]!]! < x) {
-      top[j] = top[j - 1]!;
-      j--;
-    }
-    top[j] = i;
-  }
-  return { margin: scores[top[k - 1]!]! - scores[top[k]!]!, nearMiss: top[k]! };
-}
-
-/** Share of the MoE output weight carried by the shared expert: s / (s + Σ routed weights). */
-export function sharedShare(shared: number | null, weights: readonly number[]): number | null {
-  if (shared === null) {
-    return null;
-  }
-  const total = shared + weights.reduce((a, b) => a + b, 0);
-  return total > 0 ? shared / total : null;
-}
+import { logSumExp, softmax } from './routerMath';
+import { tokenEntropy, tokenMargin } from './tokenFacts';
+import type { LayerRouting, RoutingTrace, TraceModelInfo } from './trace';
 
 // ---- load and balance ------------------------------------------------------------------------
 
@@ -340,7 +256,7 @@ export interface LayerSummary {
   zLoss: number;
   cv: number;
   maxOverMean: number;
-  /** Per token: router entropy (nats) and k-th/(k+1)-th score margin. */
+  /** Per token: router entropy (nats) and margin to the near miss (tokenFacts.ts), NaN where undefined. */
   entropy: number[];
   margin: number[];
   sameExpertRate: number;
@@ -348,18 +264,19 @@ export interface LayerSummary {
 }
 
 /** Everything the dashboard shows for one MoE layer (null for dense layers). */
-export function summarizeLayer(l: LayerRouting, numExperts: number, topK: number): LayerSummary | null {
+export function summarizeLayer(l: LayerRouting, model: Pick<TraceModelInfo, 'numExperts' | 'gate'>): LayerSummary | null {
   if (l.kind !== 'moe' || !l.experts) {
     return null;
   }
+  const numExperts = model.numExperts;
   const f = slotShare(l.experts, numExperts);
   const p = l.routerLogits ? meanRouterProb(l.routerLogits, numExperts) : null;
   const T = l.experts.length;
   const ent = new Array<number>(T);
   const mar = new Array<number>(T);
   for (let t = 0; t < T; t++) {
-    ent[t] = tokenEntropy(l.routerLogits?.[t] ?? null, l.scores?.[t] ?? null);
-    mar[t] = l.scores ? scoreMargin(l.scores[t]!, topK).margin : NaN;
+    ent[t] = tokenEntropy(model, l, t) ?? NaN;
+    mar[t] = tokenMargin(model, l, t).margin ?? NaN;
   }
   return {
     layer: l.layer,
@@ -380,7 +297,7 @@ export function summarizeLayer(l: LayerRouting, numExperts: number, topK: number
 export function summarizeTrace(trace: RoutingTrace): LayerSummary[] {
   const out: LayerSummary[] = [];
   for (const l of trace.layers) {
-    const s = summarizeLayer(l, trace.model.numExperts, trace.model.topK);
+    const s = summarizeLayer(l, trace.model);
     if (s) {
       out.push(s);
     }

@@ -50,6 +50,11 @@ export interface LayerRouting {
   weights: number[][] | null;
   /** Weight of the shared expert per token, [T] (σ(g·x) for Qwen2-MoE, 1 for DeepSeek), or null when the family has none. */
   sharedWeight: number[] | null;
+  /**
+   * What the router ranked by when that is not `scores`, [T][E]: DeepSeek-V3's σ(l) + e_score_correction_bias
+   * for the experts of the groups it allowed, −∞ for the others. Absent for every other family.
+   */
+  selection?: number[][] | null;
 }
 
 export interface TraceModelInfo {

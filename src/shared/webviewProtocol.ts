@@ -6,12 +6,13 @@
  * Both sides run the `is…` guards below on everything they receive: a webview can be fed anything
  * by a compromised page and the host must never trust it, and the webview must not crash on a
  * message from an older or newer host. The guards are hand-written (no validation library) because
- * the shapes are few and flat, and the trace check has to be a tight loop over up to millions of
- * numbers, which generic schema libraries make several times slower and the bundle larger.
+ * the shapes are few and flat; the trace inside a state goes through the one trace validator
+ * (traceCheck.ts), a tight loop over up to millions of numbers. What of the trace is sent and
+ * what the webview derives is decided in traceCodec.ts.
  */
 import { isColorScheme, type ColorScheme } from './expertPalette';
-import { softmax } from './routingStats';
 import type { RoutingTrace } from './trace';
+import { traceProblem } from './traceCheck';
 
 /** Which panel a message or a saved state belongs to. */
 export type WebviewId = 'routing' | 'dashboard';
@@ -143,48 +144,6 @@ export type HostToWebview =
   | DidChangeExpertHighlightNotification
   | ExportDidSaveNotification;
 
-// WIRE FORM OF THE TRACE
-
-/** Gates whose scores are softmax(router logits): the scores need not travel. */
-const SOFTMAX_GATES: ReadonlySet<string> = new Set(['softmax-renormalized', 'softmax-raw', 'softmax-scaled']);
-
-/**
- * Host side: the trace as a panel receives it. The LM-head logits ([T][V]) are dropped (no panel
- * draws them), and so are the scores where they are softmax(router logits): that halves the
- * message, whose delivery (serialise, copy, deserialise) is most of a large document's first render.
- */
-export function slimTrace(trace: RoutingTrace): RoutingTrace {
-  const derivable = SOFTMAX_GATES.has(trace.model.gate);
-  const slim: RoutingTrace = {
-    ...trace,
-    layers: trace.layers.map((l) => (derivable && l.routerLogits ? { ...l, scores: null } : l)),
-  };
-  delete slim.logits;
-  return slim;
-}
-
-/** Webview side, after validation: puts back the scores `slimTrace` left out (in place). */
-export function restoreScores(trace: RoutingTrace): RoutingTrace {
-  if (SOFTMAX_GATES.has(trace.model.gate)) {
-    for (const l of trace.layers) {
-      if (l.scores === null && l.routerLogits) {
-        l.scores = l.routerLogits.map((row) => softmax(row));
-      }
-    }
-  }
-  return trace;
-}
-
-/** One token's scores in one layer, recomputed from the logits when `slimTrace` left them out. */
-export function scoresRow(trace: RoutingTrace, l: RoutingTrace['layers'][number], t: number): number[] | null {
-  const row = l.scores?.[t];
-  if (row) {
-    return row;
-  }
-  const logits = l.routerLogits?.[t];
-  return logits && SOFTMAX_GATES.has(trace.model.gate) ? softmax(logits) : null;
-}
-
 // VALIDATION (both sides)
 
 /** Longest accepted export payload (characters), so a runaway page cannot fill the disk or memory. */
@@ -225,117 +184,6 @@ export function isExpertRef(v: unknown): v is ExpertRef {
   return isRecord(v) && isIndex(v.layer) && isIndex(v.expert);
 }
 
-/** A [rows][cols] matrix of numbers (any number: NaN/Infinity pass, structured clone keeps them). */
-function isMatrix(v: unknown, rows: number, cols: number | null, ints: boolean, maxInt = 0): boolean {
-  if (!Array.isArray(v) || v.length !== rows) {
-    return false;
-  }
-  for (let r = 0; r < rows; r++) {
-    const row: unknown = v[r];
-    if (!Array.isArray(row) || (cols !== null && row.length !== cols)) {
-      return false;
-    }
-    for (let c = 0; c < row.length; c++) {
-      const x: unknown = row[c];
-      if (typeof x !== 'number' || (ints && !(Number.isInteger(x) && x >= 0 && x < maxInt))) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
-function isNumberArray(v: unknown, length: number, allowNull: boolean): boolean {
-  if (!Array.isArray(v) || v.length !== length) {
-    return false;
-  }
-  for (const x of v) {
-    if (!(typeof x === 'number' || (allowNull && x === null))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-/**
- * Structural check of a routing trace, with every per-token array sized to the token count and
- * every expert id in range, so drawing code can index without further checks.
- */
-export function isRoutingTrace(v: unknown): v is RoutingTrace {
-  if (!isRecord(v) || v.schema !== 'moe-lens.trace/1' || !isRecord(v.model) || !Array.isArray(v.tokens)) {
-    return false;
-  }
-  const m = v.model;
-  if (
-    !isIndex(m.numExperts) ||
-    m.numExperts < 1 ||
-    !isIndex(m.topK) ||
-    m.topK < 1 ||
-    !isIndex(m.numLayers) ||
-    !isString(m.name) ||
-    !isString(m.gate) ||
-    !isString(m.gateDescription) ||
-    typeof m.hasSharedExpert !== 'boolean' ||
-    !Array.isArray(m.moeLayers) ||
-    !m.moeLayers.every(isIndex)
-  ) {
-    return false;
-  }
-  const E = m.numExperts;
-  const T = v.tokens.length;
-  for (const t of v.tokens as unknown[]) {
-    if (!isRecord(t) || !isIndex(t.id) || !isNullableString(t.text) || !isNullableIndex(t.start) || !isNullableIndex(t.end)) {
-      return false;
-    }
-    if (t.start !== null && t.end !== null && (t.end as number) < (t.start as number)) {
-      return false;
-    }
-  }
-  if (!Array.isArray(v.layers) || !isNumberArray(v.surprisal, T, true)) {
-    return false;
-  }
-  for (const l of v.layers as unknown[]) {
-    if (!isRecord(l) || !isIndex(l.layer) || (l.kind !== 'moe' && l.kind !== 'dense')) {
-      return false;
-    }
-    if (l.kind === 'dense') {
-      continue;
-    }
-    if (!isMatrix(l.experts, T, null, true, E)) {
-      return false;
-    }
-    const experts = l.experts as number[][];
-    if (!Array.isArray(l.weights) || l.weights.length !== T) {
-      return false;
-    }
-    for (let t = 0; t < T; t++) {
-      if (!isNumberArray((l.weights as unknown[])[t], experts[t]!.length, false)) {
-        return false;
-      }
-    }
-    if (l.routerLogits !== null && !isMatrix(l.routerLogits, T, E, false)) {
-      return false;
-    }
-    if (l.scores !== null && !isMatrix(l.scores, T, E, false)) {
-      return false;
-    }
-    if (l.sharedWeight !== null && !isNumberArray(l.sharedWeight, T, false)) {
-      return false;
-    }
-  }
-  if (v.windows !== undefined) {
-    if (!Array.isArray(v.windows)) {
-      return false;
-    }
-    for (const w of v.windows as unknown[]) {
-      if (!isRecord(w) || !isIndex(w.start) || !isIndex(w.end) || !isIndex(w.overlap) || (w.end as number) > T) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
 export function isState(v: unknown): v is State {
   if (!isRecord(v) || !isWebviewId(v.webviewId) || !isNullableString(v.uri) || !isNullableString(v.label)) {
     return false;
@@ -349,19 +197,20 @@ export function isState(v: unknown): v is State {
   if (v.trace === null) {
     return true;
   }
-  if (!isRoutingTrace(v.trace)) {
+  if (traceProblem(v.trace) !== null) {
     return false;
   }
+  const trace = v.trace as RoutingTrace;
   // Token spans must lie inside the text they index into.
   if (typeof v.text === 'string') {
     const n = v.text.length;
-    for (const t of v.trace.tokens) {
+    for (const t of trace.tokens) {
       if ((t.start !== null && t.start > n) || (t.end !== null && t.end > n)) {
         return false;
       }
     }
   }
-  return v.selectedToken === null || v.selectedToken < v.trace.tokens.length;
+  return v.selectedToken === null || v.selectedToken < trace.tokens.length;
 }
 
 export function isPersistedState(v: unknown): v is PersistedState {

@@ -6,6 +6,7 @@
  */
 import { effectiveLayer } from '../shared/effectiveLayer';
 import { mean, summarizeTrace, type LayerSummary } from '../shared/routingStats';
+import { restoreScores } from '../shared/traceCodec';
 import type { LayerRouting, RoutingTrace } from '../shared/trace';
 import {
   DidChangeExpertHighlightNotification,
@@ -14,7 +15,6 @@ import {
   ExportDidSaveNotification,
   HighlightExpertCommand,
   ReadyCommand,
-  restoreScores,
   SelectLayerCommand,
   SelectTokenCommand,
   type ExpertRef,
@@ -37,7 +37,8 @@ import {
   type ChartData,
   type Ctx,
 } from './dashboardCharts';
-import { el, fmt, visibleText } from './dom';
+import { el, fmt } from './dom';
+import { visibleTokenText } from '../shared/tokenText';
 import { onExportSaved } from './exporter';
 import { expertPalette, rgba, type Rgb } from './palette';
 import { loadPersisted, onHostMessage, post, savePersisted } from './vscodeApi';
@@ -328,7 +329,7 @@ function renderTopTokens(c: Ctx): void {
     tr.classList.toggle('current', c.highlight?.layer === c.summary.layer && c.highlight.expert === e);
     const cell = el('td', 'tokens');
     for (const t of list) {
-      cell.appendChild(el('code', 'token-text', visibleText(t.text, t.id)));
+      cell.appendChild(el('code', 'token-text', visibleTokenText(t.text, t.id)));
       cell.appendChild(el('span', 'count muted', `×${t.count}`));
     }
     tr.appendChild(cell);

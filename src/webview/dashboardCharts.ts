@@ -13,7 +13,8 @@ import {
 } from '../shared/routingStats';
 import type { LayerRouting, RoutingTrace } from '../shared/trace';
 import type { Option, Rows } from './charts';
-import { escapeHtml, visibleText } from './dom';
+import { escapeHtml } from './dom';
+import { visibleTokenText } from '../shared/tokenText';
 import { cssVar, hex, rgba, toRgb, type Rgb } from './palette';
 
 export interface ChartData {
@@ -225,7 +226,7 @@ export function surprisalScatter(ctx: Ctx): ChartData {
         trigger: 'item',
         formatter: (p: { value: [number, number, number] }) => {
           const tok = trace.tokens[p.value[2]]!;
-          return `#${p.value[2]} ${escapeHtml(visibleText(tok.text, tok.id))}<br>entropy ${p.value[0].toFixed(3)}, surprisal ${p.value[1].toFixed(3)}`;
+          return `#${p.value[2]} ${escapeHtml(visibleTokenText(tok.text, tok.id))}<br>entropy ${p.value[0].toFixed(3)}, surprisal ${p.value[1].toFixed(3)}`;
         },
       },
       xAxis: { type: 'value', name: 'router entropy (nats)', nameLocation: 'middle', nameGap: 22, scale: true },
@@ -335,11 +336,11 @@ export function consistencyChart(ctx: Ctx, limit = 24): ChartData {
       tooltip: {
         formatter: (p: { dataIndex: number }) => {
           const r = top[p.dataIndex]!;
-          return `${escapeHtml(visibleText(r.text, r.id))} ×${r.count}: ${(r.consistency * 100).toFixed(0)}% to E${r.modalExpert}`;
+          return `${escapeHtml(visibleTokenText(r.text, r.id))} ×${r.count}: ${(r.consistency * 100).toFixed(0)}% to E${r.modalExpert}`;
         },
       },
       xAxis: { type: 'value', max: 1, name: 'consistency' },
-      yAxis: { type: 'category', data: top.map((r) => `${visibleText(r.text, r.id).slice(0, 14)} ×${r.count}`) },
+      yAxis: { type: 'category', data: top.map((r) => `${visibleTokenText(r.text, r.id).slice(0, 14)} ×${r.count}`) },
       series: [{ type: 'bar', data: top.map((r) => ({ value: r.consistency, itemStyle: { color: rgba(ctx.palette[r.modalExpert]!, 0.85) } })) }],
     },
   };

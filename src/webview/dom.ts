@@ -1,4 +1,6 @@
 /** @file Tiny DOM helpers. Text always goes in through textContent, never as markup. */
+import { formatFigure } from '../shared/tokenFacts';
+
 
 export function el<K extends keyof HTMLElementTagNameMap>(
   tag: K,
@@ -27,22 +29,9 @@ export function custom(tag: string, attrs: Record<string, string> = {}, text?: s
   return e;
 }
 
-/** A token's text with whitespace made visible, for labels and tables. */
-export function visibleText(text: string | null, id: number): string {
-  if (text === null) {
-    return `#${id}`;
-  }
-  return text.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→').replace(/\r/g, '␍') || '∅';
-}
-
+/** A figure with fixed decimals, as every surface prints it (tokenFacts.ts). */
 export function fmt(x: number | null | undefined, digits = 3): string {
-  if (x === null || x === undefined || Number.isNaN(x)) {
-    return '–';
-  }
-  if (!Number.isFinite(x)) {
-    return x > 0 ? '∞' : '−∞';
-  }
-  return x.toFixed(digits);
+  return formatFigure(x, digits);
 }
 
 export function pct(x: number, digits = 1): string {

@@ -19,7 +19,8 @@ import {
   type State,
 } from '../shared/webviewProtocol';
 import { checkbox, select } from './controls';
-import { el, fmt, pct, visibleText } from './dom';
+import { el, fmt, pct } from './dom';
+import { visibleTokenText } from '../shared/tokenText';
 import { cssVar, expertPalette, rgba, themeKind, type Rgb } from './palette';
 import { renderRoutingNotes, renderTokenDetail } from './tokenDetail';
 import { buildLayout, type Layout } from './tokenLayout';
@@ -240,7 +241,7 @@ function describe(i: number): string {
     return '';
   }
   const route = l?.experts?.[i]?.map((e, j) => `E${e} ${fmt(l.weights?.[i]?.[j], 2)}`).join(', ') ?? '';
-  return `#${i} ${visibleText(tok.text, tok.id)}  →  ${route}`;
+  return `#${i} ${visibleTokenText(tok.text, tok.id)}  →  ${route}`;
 }
 
 let persistTimer = 0;

@@ -3,10 +3,10 @@
  * (experts, weights as applied, scores, entropy, margin, near miss, shared share, surprisal) and
  * a layer × expert grid plus table over all MoE layers.
  */
-import { rankByScore, scoreMargin, sharedShare, tokenEntropy } from '../shared/routingStats';
+import { DIGITS, formatFigure, formatShare, tokenFacts } from '../shared/tokenFacts';
 import type { LayerRouting, RoutingTrace } from '../shared/trace';
-import { scoresRow } from '../shared/webviewProtocol';
-import { el, fmt, pct, visibleText } from './dom';
+import { el, fmt } from './dom';
+import { visibleTokenText } from '../shared/tokenText';
 import { rgba, type Rgb } from './palette';
 
 export interface DetailActions {
@@ -46,13 +46,6 @@ function dl(pairs: [string, string][]): HTMLElement {
   return d;
 }
 
-function layerFacts(trace: RoutingTrace, l: LayerRouting, t: number): { entropy: number; margin: number; nearMiss: number | null } {
-  const scores = scoresRow(trace, l, t);
-  const entropy = tokenEntropy(l.routerLogits?.[t] ?? null, scores);
-  const m = scores ? scoreMargin(scores, trace.model.topK) : { margin: NaN, nearMiss: null };
-  return { entropy, margin: m.margin, nearMiss: m.nearMiss };
-}
-
 export function renderTokenDetail(
   root: HTMLElement,
   trace: RoutingTrace,
@@ -69,7 +62,7 @@ export function renderTokenDetail(
     return;
   }
   root.appendChild(el('h2', undefined, `Token #${t}`));
-  const text = el('code', 'token-text', visibleText(tok.text, tok.id));
+  const text = el('code', 'token-text', visibleTokenText(tok.text, tok.id));
   root.appendChild(text);
   const facts: [string, string][] = [
     ['id', String(tok.id)],
@@ -82,32 +75,26 @@ export function renderTokenDetail(
   root.appendChild(dl(facts));
 
   const l = trace.layers.find((x) => x.layer === layer);
-  if (l && l.kind === 'moe' && l.experts && l.weights) {
+  const f = l ? tokenFacts(trace.model, l, t) : null;
+  if (f) {
     root.appendChild(el('h3', undefined, `Layer ${layer}`));
-    const experts = l.experts[t]!;
-    const weights = l.weights[t]!;
-    const scores = scoresRow(trace, l, t);
-    const ranks = scores ? rankByScore(scores) : null;
     const table = el('table', 'routing-table');
     table.appendChild(row(['expert', 'weight (applied)', 'score', 'score rank'], true));
-    experts.forEach((e, j) => {
-      const rank = ranks ? ranks.indexOf(e) + 1 : NaN;
-      table.appendChild(row([chip(e, palette, layer, actions), fmt(weights[j]), fmt(scores?.[e] ?? null), Number.isNaN(rank) ? '–' : String(rank)]));
+    f.experts.forEach((e, j) => {
+      table.appendChild(row([chip(e, palette, layer, actions), formatFigure(f.weights[j], DIGITS.weight), formatFigure(f.scores[j], DIGITS.score), String(f.scoreRanks[j] ?? '–')]));
     });
     root.appendChild(table);
-    const f = layerFacts(trace, l, t);
-    const shared = l.sharedWeight ? sharedShare(l.sharedWeight[t]!, weights) : null;
     const pairs: [string, string][] = [
-      ['Σ weights', fmt(weights.reduce((a, b) => a + b, 0))],
-      ['entropy', `${fmt(f.entropy)} nats (max ${fmt(Math.log(trace.model.numExperts))})`],
-      ['margin k/k+1', fmt(f.margin, 4)],
+      ['Σ weights', formatFigure(f.weightSum, DIGITS.weight)],
+      ['entropy', `${formatFigure(f.entropy, DIGITS.entropy)} nats (${formatShare(f.normalizedEntropy)} of max)`],
+      [`margin (by ${f.selectionBy})`, formatFigure(f.margin, DIGITS.margin)],
       ['near miss', f.nearMiss === null ? '–' : `E${f.nearMiss}`],
     ];
-    if (l.sharedWeight) {
-      pairs.push(['shared weight', fmt(l.sharedWeight[t]!)], ['shared share', shared === null ? '–' : pct(shared)]);
+    if (f.sharedWeight !== null) {
+      pairs.push(['shared weight', formatFigure(f.sharedWeight, DIGITS.weight)], ['shared share', formatShare(f.sharedShare)]);
     }
     root.appendChild(dl(pairs));
-    if (ranks && experts.some((e) => ranks.indexOf(e) >= experts.length)) {
+    if (f.chosenAreTopScores === false) {
       root.appendChild(el('p', 'note', 'Chosen experts differ from the top-k by score (a selection-only bias or group limit).'));
     }
   }
@@ -119,13 +106,13 @@ export function renderTokenDetail(
     const table = el('table', 'routing-table all-layers');
     table.appendChild(row(['layer', 'experts (weight)', 'entropy', 'margin'], true));
     for (const x of moe) {
-      const f = layerFacts(trace, x, t);
+      const xf = tokenFacts(trace.model, x, t);
       const cell = el('span');
       x.experts![t]!.forEach((e, j) => {
         cell.appendChild(chip(e, palette, x.layer, actions));
         cell.appendChild(el('span', 'w', fmt(x.weights![t]![j], 2)));
       });
-      const tr = row([String(x.layer), cell, fmt(f.entropy, 2), fmt(f.margin, 3)]);
+      const tr = row([String(x.layer), cell, formatFigure(xf?.entropy, DIGITS.entropy), formatFigure(xf?.margin, DIGITS.margin)]);
       tr.classList.toggle('current', x.layer === layer);
       tr.addEventListener('click', (e) => {
         if (!(e.target as HTMLElement).closest('button')) {

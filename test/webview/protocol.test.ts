@@ -1,9 +1,10 @@
 // The webview protocol's validators and the trace's wire form, without a browser.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { softmax } from '../../src/shared/routingStats';
+import { softmax } from '../../src/shared/routerMath';
 import type { RoutingTrace } from '../../src/shared/trace';
-import { isHostToWebview, isPersistedState, isState, isWebviewToHost, restoreScores, slimTrace, type State } from '../../src/shared/webviewProtocol';
+import { restoreScores, slimTrace } from '../../src/shared/traceCodec';
+import { isHostToWebview, isPersistedState, isState, isWebviewToHost, type State } from '../../src/shared/webviewProtocol';
 
 function tiny(): RoutingTrace {
   const logits = [

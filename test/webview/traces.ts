@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { softmax } from '../../src/shared/routingStats';
+import { softmax } from '../../src/shared/routerMath';
 import type { RoutingTrace } from '../../src/shared/trace';
 
 const root = join(__dirname, '..', '..');

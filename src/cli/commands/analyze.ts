@@ -1,6 +1,11 @@
 /** `moe-lens analyze`: a readable per-token routing table and per-layer expert load for a document. */
 import * as fs from 'node:fs';
-import { TRACE_SCHEMA, type LayerRouting, type RoutingTrace } from '../../shared/trace';
+import { maxOverMean, slotShare } from '../../shared/routingStats';
+import { DIGITS, formatFigure, formatShare, tokenFacts } from '../../shared/tokenFacts';
+import { revealInvisibles, visibleTokenText } from '../../shared/tokenText';
+import { type LayerRouting, type RoutingTrace } from '../../shared/trace';
+import { TraceError } from '../../shared/traceCheck';
+import { readTraceJson } from '../../shared/traceCodec';
 import { traceText } from '../../engine/analyze';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
 import { parseArgs, stderrProgress, stringFlag } from '../args';
@@ -10,28 +15,39 @@ import { modelDirFrom, openModel } from './trace';
 const usage = `usage: moe-lens analyze FILE [--model DIR] [--layer N] [--backend node|wasm|cpu]
 
 FILE is a text document (run through the model) or a trace JSON written by 'moe-lens trace'
-(shown as is). Prints, per token, the chosen experts with their gate weights, then each layer's
-expert load. --layer N limits the token table to checkpoint layer N. Progress goes to stderr.`;
+(validated, then shown). Prints, per token, the chosen experts with their gate weights, the
+shared expert's share, router entropy, margin and near-miss expert (the same figures as the hover
+and the token detail), then each layer's expert load. --layer N limits the token table to
+checkpoint layer N. Progress goes to stderr.`;
 
-const fmt = (v: number | null | undefined, digits = 3): string => (v === null || v === undefined ? '—' : v.toFixed(digits));
+const fmt = (v: number | null | undefined, digits = 3): string => formatFigure(v, digits);
 
+/** The token's text with the hover's and the panel's glyphs, cut to 16 columns. */
 function tokenLabel(trace: RoutingTrace, t: number): string {
   const tok = trace.tokens[t];
-  const label = tok.text === null ? `#${tok.id}` : JSON.stringify(tok.text);
-  return label.length > 16 ? label.slice(0, 15) + '…' : label;
+  const label = Array.from(visibleTokenText(tok.text, tok.id));
+  return label.length > 16 ? label.slice(0, 15).join('') + '…' : label.join('');
 }
 
-/** Per-token table of one MoE layer. */
+/** Per-token table of one MoE layer, figures from the shared per-token facts. */
 export function tokenTable(trace: RoutingTrace, l: LayerRouting): string[] {
   const lines = [`layer ${l.layer} (${l.kind})`];
   if (l.kind !== 'moe' || !l.experts || !l.weights) {
     return [...lines, '  dense layer: no routing'];
   }
-  lines.push(`  ${'#'.padStart(5)}  ${'token'.padEnd(16)}  ${'experts (weight)'.padEnd(12 * trace.model.topK)}${l.sharedWeight ? '  shared' : ''}  surprisal`);
+  const k = trace.model.topK;
+  const shared = l.sharedWeight !== null;
+  lines.push(
+    `  ${'#'.padStart(5)}  ${'token'.padEnd(16)}  ${'experts (weight)'.padEnd(12 * k)}${shared ? '  shared' : ''}  entropy   margin  near  surprisal`,
+  );
   for (let t = 0; t < trace.tokens.length; t++) {
-    const chosen = l.experts[t].map((e, j) => `${e} (${fmt(l.weights![t][j])})`.padEnd(12)).join('');
-    const shared = l.sharedWeight ? `  ${fmt(l.sharedWeight[t]).padStart(6)}` : '';
-    lines.push(`  ${String(t).padStart(5)}  ${tokenLabel(trace, t).padEnd(16)}  ${chosen.padEnd(12 * trace.model.topK)}${shared}  ${fmt(trace.surprisal[t])}`);
+    const f = tokenFacts(trace.model, l, t)!;
+    const chosen = f.experts.map((e, j) => `${e} (${fmt(f.weights[j], DIGITS.weight)})`.padEnd(12)).join('');
+    const share = shared ? `  ${formatShare(f.sharedShare).padStart(6)}` : '';
+    const near = f.nearMiss === null ? '–' : `E${f.nearMiss}`;
+    lines.push(
+      `  ${String(t).padStart(5)}  ${tokenLabel(trace, t).padEnd(16)}  ${chosen.padEnd(12 * k)}${share}  ${fmt(f.entropy, DIGITS.entropy).padStart(7)}  ${fmt(f.margin, DIGITS.margin).padStart(7)}  ${near.padStart(4)}  ${fmt(trace.surprisal[t])}`,
+    );
   }
   return lines;
 }
@@ -42,14 +58,11 @@ export function loadSummary(trace: RoutingTrace, l: LayerRouting): string {
     return `  layer ${String(l.layer).padStart(3)}: dense`;
   }
   const E = trace.model.numExperts;
-  const counts = new Array<number>(E).fill(0);
-  l.experts.flat().forEach((e) => counts[e]++);
-  const total = counts.reduce((a, b) => a + b, 0) || 1;
-  const ranked = counts.map((c, e) => [e, c]).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
-  const top = ranked.slice(0, 6).map(([e, c]) => `${e}:${((100 * c) / total).toFixed(1)}%`).join(' ');
-  const unused = counts.filter((c) => c === 0).length;
-  const maxOverMean = (ranked[0][1] / total) * E;
-  return `  layer ${String(l.layer).padStart(3)}: busiest ${top}  | max/mean load ${maxOverMean.toFixed(2)}  | unused ${unused}/${E}`;
+  const f = slotShare(l.experts, E);
+  const ranked = f.map((x, e) => [e, x] as const).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  const top = ranked.slice(0, 6).map(([e, x]) => `${e}:${(100 * x).toFixed(1)}%`).join(' ');
+  const unused = f.filter((x) => x === 0).length;
+  return `  layer ${String(l.layer).padStart(3)}: busiest ${top}  | max/mean load ${fmt(maxOverMean(f), 2)}  | unused ${unused}/${E}`;
 }
 
 export function renderAnalysis(trace: RoutingTrace, layer?: number): string {
@@ -60,9 +73,10 @@ export function renderAnalysis(trace: RoutingTrace, layer?: number): string {
   }
   const known = trace.surprisal.filter((s): s is number => s !== null);
   const mean = known.length ? known.reduce((a, b) => a + b, 0) / known.length : null;
+  // Strings from a saved trace reach the terminal: control characters are shown by name, never sent.
   return [
-    `model ${m.name} (${m.modelType}): ${m.numLayers} layers, ${m.numExperts} experts, top-${m.topK}; backend ${trace.backend}`,
-    `gate: ${m.gateDescription}`,
+    `model ${revealInvisibles(m.name)} (${revealInvisibles(m.modelType)}): ${m.numLayers} layers, ${m.numExperts} experts, top-${m.topK}; backend ${revealInvisibles(trace.backend)}`,
+    `gate: ${revealInvisibles(m.gateDescription)}`,
     `${trace.tokens.length} tokens, mean surprisal ${fmt(mean)} nats`,
     '',
     ...shown.flatMap((l) => [...tokenTable(trace, l), '']),
@@ -71,15 +85,32 @@ export function renderAnalysis(trace: RoutingTrace, layer?: number): string {
   ].join('\n');
 }
 
-function readTraceFile(text: string): RoutingTrace | null {
-  if (!text.trimStart().startsWith('{')) {
-    return null;
+/** A trace writer puts the schema first; a file that opens like this is a trace, even when cut short. */
+const TRACE_HEAD = /^\s*\{\s*"schema"\s*:\s*"moe-lens\.trace\//;
+
+/** The saved trace in `text`, validated; null when the file is a document to run through the model. */
+function readTraceFile(file: string, text: string): RoutingTrace | null {
+  if (!TRACE_HEAD.test(text.slice(0, 256))) {
+    if (!text.trimStart().startsWith('{')) {
+      return null;
+    }
+    // JSON in another key order: a trace when it says so, else a document like any other.
+    try {
+      const json = JSON.parse(text) as { schema?: unknown };
+      if (typeof json.schema !== 'string' || !json.schema.startsWith('moe-lens.trace')) {
+        return null;
+      }
+    } catch {
+      return null;
+    }
   }
   try {
-    const json = JSON.parse(text) as RoutingTrace;
-    return json.schema === TRACE_SCHEMA ? json : null;
-  } catch {
-    return null;
+    return readTraceJson(text);
+  } catch (err) {
+    if (err instanceof TraceError) {
+      throw new CliError(`${revealInvisibles(file)}: not a usable trace: ${err.message.replace(/^trace: /, '')}`);
+    }
+    throw err;
   }
 }
 
@@ -102,9 +133,9 @@ export const analyzeCommand: CliCommand = {
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
-      throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
+      throw new CliError(`cannot read ${revealInvisibles(file)}: ${revealInvisibles((err as Error).message)}`);
     }
-    let trace = readTraceFile(text);
+    let trace = readTraceFile(file, text);
     if (!trace) {
       const dir = modelDirFrom(stringFlag(args, 'model'));
       const progress = stderrProgress('moe-lens');

@@ -118,12 +118,11 @@ export interface DeepseekRouterSpec {
 }
 
 /**
- * Group-limited choice on s' = s + b: group score = sum of its top-2 s'; the best `topkGroup` groups
- * stay, every other expert's s' becomes 0.0 (not −∞, as transformers: with negative biases a masked
- * expert can still win); then top-k of s'. Blocked experts (ablations) are never
- * chosen, and a group is scored by the experts left open in it.
+ * What the router ranks by: s' = s + b in the best `topkGroup` groups (group score = sum of its top-2
+ * s'), −∞ for every other expert and for blocked ones (ablations; a group is scored by the experts
+ * left open in it). The trace carries this row so margin and near miss are measured on it.
  */
-export function chooseExperts(scores: number[], spec: DeepseekRouterSpec, k: number, blocked: ReadonlySet<number>): number[] {
+export function selectionQuantity(scores: number[], spec: DeepseekRouterSpec, blocked: ReadonlySet<number>): number[] {
   const E = scores.length;
   const size = E / spec.nGroup;
   const choice = scores.map((s, e) => s + spec.bias[e]); // [E]
@@ -133,21 +132,37 @@ export function chooseExperts(scores: number[], spec: DeepseekRouterSpec, k: num
     return best.length ? best.reduce((a, b) => a + b, 0) : -Infinity;
   }); // [nGroup]
   const kept = new Set(topk(groupScores, spec.topkGroup));
-  const masked = choice.map((v, e) => (kept.has(Math.floor(e / size)) ? v : 0)); // [E]
-  return topk(masked, k, blocked);
+  return choice.map((v, e) => (kept.has(Math.floor(e / size)) && !blocked.has(e) ? v : -Infinity)); // [E]
+}
+
+/**
+ * Top-k of the selection quantity, with the experts outside the kept groups at 0.0 rather than −∞,
+ * as transformers: with negative biases such an expert can still win. Blocked experts are never chosen.
+ */
+function chooseFrom(selection: number[], k: number, blocked: ReadonlySet<number>): number[] {
+  return topk(
+    selection.map((v) => (v === -Infinity ? 0 : v)),
+    k,
+    blocked,
+  );
+}
+
+export function chooseExperts(scores: number[], spec: DeepseekRouterSpec, k: number, blocked: ReadonlySet<number>): number[] {
+  return chooseFrom(selectionQuantity(scores, spec, blocked), k, blocked);
 }
 
 /** σ(l) → group-limited choice on σ(l) + b → w = σ(l_i) / (Σ_S σ + 1e-20) (if norm_topk_prob) × routed_scaling_factor. */
 export function makeRouter(spec: DeepseekRouterSpec): FamilyRouter {
   return (logits, k, blocked) => {
     const scores = logits.map((row) => row.map(sigmoid)); // [T][E], unbiased
-    const experts = scores.map((s) => chooseExperts(s, spec, k, blocked)); // [T][k]
+    const selection = scores.map((s) => selectionQuantity(s, spec, blocked)); // [T][E]
+    const experts = selection.map((q) => chooseFrom(q, k, blocked)); // [T][k]
     const weights = experts.map((row, t) => {
       const w = row.map((e) => scores[t][e]);
       const denom = spec.normTopkProb ? w.reduce((a, b) => a + b, 0) + 1e-20 : 1;
       return w.map((v) => (v / denom) * spec.routedScalingFactor);
     }); // [T][k]
-    return { scores, ...sortByWeight(experts, weights) };
+    return { scores, selection, ...sortByWeight(experts, weights) };
   };
 }
 

@@ -20,7 +20,7 @@ import {
   type LoadModelResult,
 } from '../../shared/engineProtocol';
 import { realpathOr, rootContaining } from '../../shared/insidePath';
-import { packTrace, type PackedTrace } from '../../shared/traceCodec';
+import { packTrace, type PackedTrace } from '../../shared/tracePacking';
 import { defaultHubDir, scanHubCache } from './hfCache';
 import type { EngineRuntime, RuntimeModel } from './runtime';
 

@@ -17,7 +17,6 @@ import {
   ExportDidSaveNotification,
   HighlightExpertCommand,
   isWebviewToHost,
-  slimTrace,
   ReadyCommand,
   SaveExportRequest,
   SelectLayerCommand,
@@ -28,6 +27,7 @@ import {
   type WebviewId,
   type WebviewToHost,
 } from '../../shared/webviewProtocol';
+import { slimTrace } from '../../shared/traceCodec';
 import { buildHtml, makeNonce } from './html';
 
 export interface PanelKind {

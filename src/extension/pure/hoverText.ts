@@ -3,45 +3,18 @@
  * on top of that every piece of document text is escaped here, so a token can never become a
  * link, an image, emphasis or a table cell break, and invisible characters are shown by name.
  */
+import { DIGITS, formatFigure as fmt, formatShare, tokenFacts } from '../../shared/tokenFacts';
+import { visibleTokenText } from '../../shared/tokenText';
 import type { GateKind, RoutingTrace } from '../../shared/trace';
-import { tokenRouting } from './routingMath';
 
 /** Backslash-escapes every ASCII punctuation character but the comma (all are escapable in CommonMark). */
 export function escapeMarkdown(text: string): string {
   return text.replace(/[!-+\--/:-@[-`{-~]/g, (c) => `\\${c}`);
 }
 
-/**
- * A token's text made visible and inert: whitespace and control/bidi/zero-width characters as
- * symbols or ⟨U+XXXX⟩ (so nothing hides or reorders the line), then Markdown-escaped.
- */
+/** A token's text made visible (shared glyphs, tokenText.ts) and inert (Markdown-escaped). */
 export function displayTokenText(text: string): string {
-  let out = '';
-  for (const ch of text) {
-    const cp = ch.codePointAt(0) ?? 0;
-    if (ch === '\n') {
-      out += '↵';
-    } else if (ch === '\r') {
-      out += '␍';
-    } else if (ch === '\t') {
-      out += '⇥';
-    } else if (ch === ' ') {
-      out += '·';
-    } else if (
-      cp < 0x20 ||
-      (cp >= 0x7f && cp <= 0x9f) ||
-      (cp >= 0x200b && cp <= 0x200f) ||
-      (cp >= 0x202a && cp <= 0x202e) ||
-      (cp >= 0x2060 && cp <= 0x2069) ||
-      cp === 0xfeff ||
-      cp === 0xfffd
-    ) {
-      out += `⟨U+${cp.toString(16).toUpperCase().padStart(4, '0')}⟩`;
-    } else {
-      out += ch;
-    }
-  }
-  return escapeMarkdown(out);
+  return escapeMarkdown(visibleTokenText(text, 0));
 }
 
 const GATE_SHORT: Record<GateKind, string> = {
@@ -52,15 +25,6 @@ const GATE_SHORT: Record<GateKind, string> = {
   'softmax-scaled': 'softmax probability × routed scaling factor',
 };
 
-function fmt(x: number | null | undefined, digits = 3): string {
-  return x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
-}
-
-/** Scores are probabilities (so their entropy means something) for the softmax-scored families. */
-export function scoresAreProbabilities(gate: GateKind): boolean {
-  return gate === 'softmax-renormalized' || gate === 'softmax-raw' || gate === 'softmax-scaled';
-}
-
 export interface HoverOptions {
   /** At most this many "other layer" lines (the rest summarised); default all. */
   maxOtherLayers?: number;
@@ -70,16 +34,15 @@ export interface HoverOptions {
 export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer: number, opts: HoverOptions = {}): string {
   const tok = trace.tokens[t];
   const info = trace.model;
-  const probs = scoresAreProbabilities(info.gate);
   const lines: string[] = [];
-  const text = tok.text === null ? '(no text)' : displayTokenText(tok.text);
+  const text = escapeMarkdown(visibleTokenText(tok.text, tok.id));
   lines.push(`**MoE Lens** · token #${t} of ${trace.tokens.length} (numbered from 0, as in the trace) · id ${tok.id}${tok.partial ? ' · part of a split character' : ''}`);
   lines.push('');
   lines.push(`Token: **${text}**`);
   lines.push('');
 
   const layer = trace.layers.find((l) => l.layer === selectedLayer);
-  const r = layer ? tokenRouting(layer, t, probs) : null;
+  const r = layer ? tokenFacts(info, layer, t) : null;
   if (!layer) {
     lines.push(`Layer ${selectedLayer} is not in this trace.`);
   } else if (!r) {
@@ -87,21 +50,21 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   } else {
     lines.push(`**Layer ${selectedLayer}** · top-${r.experts.length} of ${info.numExperts} experts · weight = ${GATE_SHORT[info.gate] ?? escapeMarkdown(info.gate)}`);
     lines.push('');
-    lines.push('| expert | weight | score |');
-    lines.push('|---:|---:|---:|');
+    lines.push('| expert | weight | score | score rank |');
+    lines.push('|---:|---:|---:|---:|');
     r.experts.forEach((e, i) => {
-      lines.push(`| ${e} | ${fmt(r.weights[i])} | ${fmt(layer.scores?.[t]?.[e])} |`);
+      lines.push(`| ${e} | ${fmt(r.weights[i], DIGITS.weight)} | ${fmt(r.scores[i], DIGITS.score)} | ${r.scoreRanks[i] ?? '–'} |`);
     });
     lines.push('');
     const facts: string[] = [];
     if (r.sharedShare !== null) {
-      facts.push(`shared expert ${fmt(r.sharedShare * 100, 1)} % of gate weight`);
+      facts.push(`shared expert ${formatShare(r.sharedShare)} of gate weight`);
     }
     if (r.entropy !== null) {
-      facts.push(`entropy ${fmt(r.entropy, 2)} nats (${fmt((r.normalizedEntropy ?? 0) * 100, 0)} % of max)`);
+      facts.push(`entropy ${fmt(r.entropy, DIGITS.entropy)} nats (${formatShare(r.normalizedEntropy)} of max)`);
     }
     if (r.margin !== null) {
-      facts.push(`margin ${fmt(r.margin)} to expert ${r.nearMiss ?? '–'}`);
+      facts.push(`margin ${fmt(r.margin, DIGITS.margin)} to near miss expert ${r.nearMiss} (by ${r.selectionBy})`);
     }
     const s = trace.surprisal[t];
     facts.push(`surprisal ${s === null || s === undefined ? '– (last token)' : `${fmt(s, 2)} nats`}`);
@@ -117,7 +80,7 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
     lines.push('');
     const max = opts.maxOtherLayers ?? others.length;
     const shown = others.slice(0, max).map((l) => {
-      const o = tokenRouting(l, t, probs);
+      const o = tokenFacts(info, l, t);
       const parts = o ? o.experts.map((e, i) => `${e} ${fmt(o.weights[i], 2)}`).join(', ') : '–';
       return `L${l.layer}: ${parts}`;
     });

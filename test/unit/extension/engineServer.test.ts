@@ -11,7 +11,7 @@ import { CancellationTokenSource, ResponseError, StreamMessageReader, StreamMess
 import type { EngineRuntime } from '../../../src/engine/rpc/runtime';
 import { startEngineServer } from '../../../src/engine/rpc/server';
 import { AnalyzeRequest, EngineErrorCodes, LoadModelRequest, ProgressNotification, StatusRequest, type ProgressParams } from '../../../src/shared/engineProtocol';
-import { unpackTrace } from '../../../src/shared/traceCodec';
+import { unpackTrace } from '../../../src/shared/tracePacking';
 import { fakeTrace } from './helpers/fakeTrace';
 
 function setup(delayMs = 0) {

@@ -10,8 +10,8 @@ import {
   checkAnalyzeParams,
   checkLoadModelParams,
   checkProgressParams,
-  checkTrace,
 } from '../../../src/shared/engineProtocol';
+import { checkTrace, TraceError } from '../../../src/shared/traceCheck';
 import { fakeTrace } from './helpers/fakeTrace';
 
 describe('engine protocol validation', () => {
@@ -36,16 +36,16 @@ describe('engine protocol validation', () => {
     assert.equal(checkTrace(JSON.parse(JSON.stringify(t))).tokens.length, 6);
     const bad1 = structuredClone(t);
     bad1.layers[0].experts![2] = [0, 99];
-    assert.throws(() => checkTrace(bad1), /out of range/);
+    assert.throws(() => checkTrace(bad1), /experts\[2\]\[1\] must be an integer in 0\.\.7, got 99/);
     const bad2 = structuredClone(t);
     bad2.surprisal.pop();
     assert.throws(() => checkTrace(bad2), /surprisal/);
     const bad3 = structuredClone(t);
     bad3.layers[1].weights![0] = [1];
-    assert.throws(() => checkTrace(bad3), /differ in length/);
+    assert.throws(() => checkTrace(bad3), /weights\[0\] must be an array of 2 numbers/);
     assert.throws(() => checkTrace({ ...t, schema: 'x' }), /schema/);
     assert.throws(() => checkTrace({ ...t, backend: 1 }), /backend/);
-    // 1,000 random malformed values: always a ProtocolError, never a TypeError
+    // 1,000 random malformed values: always a TraceError, never a TypeError
     let seed = 7;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const junk = [null, 1, 'x', [[]], {}, { id: -1 }, [[1]], NaN, true]; // ([] would be a valid empty layer list)
@@ -53,7 +53,7 @@ describe('engine protocol validation', () => {
       const m = structuredClone(t) as unknown as Record<string, unknown>;
       const keys = ['model', 'tokens', 'layers', 'surprisal'];
       m[keys[Math.floor(rnd() * keys.length)]] = junk[Math.floor(rnd() * junk.length)];
-      assert.throws(() => checkTrace(m), ProtocolError);
+      assert.throws(() => checkTrace(m), TraceError);
     }
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { packMatrix, packTrace, unpackMatrix, unpackTrace } from '../../../src/shared/traceCodec';
+import { packMatrix, packTrace, unpackMatrix, unpackTrace } from '../../../src/shared/tracePacking';
 import { fakeTrace } from './helpers/fakeTrace';
 
 describe('trace wire codec', () => {

@@ -4,26 +4,21 @@ import assert from 'node:assert/strict';
 import {
   coActivation,
   coefficientOfVariation,
-  entropy,
   expertTopTokens,
   fiveNumber,
-  logSumExp,
   maxOverMean,
   meanRouterProb,
   repeatedTokenConsistency,
   routerZLoss,
   sameExpertBaseline,
   sameExpertRate,
-  scoreMargin,
-  sharedShare,
   slotShare,
-  softmax,
   summarizeLayer,
   switchAuxLoss,
-  tokenEntropy,
   tokenShare,
   transitions,
 } from '../../../src/shared/routingStats';
+import { entropy, logSumExp, softmax } from '../../../src/shared/routerMath';
 import type { LayerRouting } from '../../../src/shared/trace';
 
 const close = (a: number, b: number, tol = 1e-12): void => assert.ok(Math.abs(a - b) <= tol, `${a} ≠ ${b}`);
@@ -40,22 +35,6 @@ test('logSumExp and softmax of [0, ln 3] are ln 4 and [1/4, 3/4]', () => {
 test('entropy: uniform over 4 is ln 4, a point mass is 0', () => {
   close(entropy([0.25, 0.25, 0.25, 0.25]), Math.log(4));
   close(entropy([1, 0, 0]), 0);
-  close(tokenEntropy([0, 0, 0, 0], null), Math.log(4));
-  // Scores without logits are normalised first: [2, 2] → [½, ½].
-  close(tokenEntropy(null, [2, 2]), Math.log(2));
-});
-
-test('margin is between the k-th and (k+1)-th score; the near miss is the (k+1)-th expert', () => {
-  const { margin, nearMiss } = scoreMargin([0.1, 0.4, 0.3, 0.2], 2);
-  close(margin, 0.3 - 0.2);
-  assert.equal(nearMiss, 3);
-  assert.ok(Number.isNaN(scoreMargin([0.5, 0.5], 2).margin));
-});
-
-test('shared share is s / (s + Σw)', () => {
-  close(sharedShare(1, [0.5, 0.5])!, 0.5);
-  close(sharedShare(0.25, [0.5, 0.25])!, 0.25);
-  assert.equal(sharedShare(null, [1]), null);
 });
 
 // 4 tokens, E = 4, k = 2.
@@ -165,7 +144,7 @@ test('summarizeLayer ties it together; dense layers give null', () => {
     weights: [[1], [1]],
     sharedWeight: null,
   };
-  const s = summarizeLayer(l, 2, 1)!;
+  const s = summarizeLayer(l, { numExperts: 2, gate: 'softmax-renormalized' })!;
   assert.deepEqual(s.slotShare, [0.5, 0.5]);
   close(s.auxLoss, 1);
   close(s.zLoss, Math.log(2) ** 2);
@@ -173,5 +152,5 @@ test('summarizeLayer ties it together; dense layers give null', () => {
   close(s.entropy[0]!, Math.log(2));
   close(s.margin[1]!, 0);
   close(s.sameExpertRate, 0);
-  assert.equal(summarizeLayer({ ...l, kind: 'dense', experts: null }, 2, 1), null);
+  assert.equal(summarizeLayer({ ...l, kind: 'dense', experts: null }, { numExperts: 2, gate: 'softmax-renormalized' }), null);
 });

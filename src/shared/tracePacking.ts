@@ -145,7 +145,7 @@ export async function unpackTrace(packed: unknown, yieldFn: () => Promise<void> 
   const { numLayers } = checkModelInfo(p.model);
   const T = p.tokens.length;
   if (p.layers.length > Math.max(numLayers, 1)) {
-    throw new TraceError(`packed trace: ${p.layers.length} layers for a model of ${numLayers}`);
+    throw new TraceError(`trace: layers must be an array of at most ${numLayers} layers`);
   }
   const unpack = (m: PackedMatrix | null | undefined, rows: number): number[][] | null => {
     try {

@@ -112,6 +112,49 @@ describe('moe-lens analyze', () => {
     assert.match(r.stderr, /100% done/);
   });
 
+  test('a hostile saved trace is refused in one line, without analysing it as text', () => {
+    const saved = path.join(dir, 'trace.json');
+    const good = fs.readFileSync(saved, 'utf8');
+    const edit = (f: (t: RoutingTrace) => void): string => {
+      const t = JSON.parse(good) as RoutingTrace;
+      f(t);
+      return JSON.stringify(t);
+    };
+    const cases: [string, string, RegExp][] = [
+      ['experts', edit((t) => (t.model.numExperts = 1e9)), /model\.numExperts must be an integer in 1\.\.4096, got 1000000000/],
+      ['truncated', good.slice(0, Math.floor(good.length / 2)), /not valid JSON \(truncated or corrupt\)/],
+      ['expert id', edit((t) => (t.layers[1].experts![0][0] = 99)), /layer 1: experts\[0\]\[0\] must be an integer in 0\.\.3, got 99/],
+      ['weights', edit((t) => ((t.layers[1].weights as unknown[])[2] = 'x')), /layer 1: weights\[2\] must be an array of 2 numbers/],
+      ['schema', edit((t) => ((t as { schema: string }).schema = 'moe-lens.trace/9')), /schema must be 'moe-lens\.trace\/1'/],
+    ];
+    for (const [name, text, message] of cases) {
+      const file = path.join(dir, `hostile-${name}.json`);
+      fs.writeFileSync(file, text);
+      const r = run(['analyze', file]);
+      assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, message, name);
+      assert.match(r.stderr, /^moe-lens: [^\n]*: not a usable trace: [^\n]*\n$/, `${name}: one line`);
+      assert.equal(r.stdout, '', name);
+    }
+  });
+
+  test('"NaN" strings in a saved trace are numbers again; terminal escapes in its strings are shown, not sent', () => {
+    const saved = path.join(dir, 'trace.json');
+    const t = JSON.parse(fs.readFileSync(saved, 'utf8')) as RoutingTrace;
+    (t.surprisal as unknown[])[0] = 'NaN';
+    (t.layers[1].weights![0] as unknown[])[0] = 'Infinity';
+    t.model.name = '\u001b]0;owned\u0007\u001b[31mred\u009b2J';
+    t.tokens[0].text = '\u001b[2J';
+    const file = path.join(dir, 'strings.json');
+    fs.writeFileSync(file, JSON.stringify(t));
+    const r = run(['analyze', file, '--layer', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const controls = [...r.stdout].filter((ch) => ch !== '\n' && (ch.charCodeAt(0) < 0x20 || (ch.charCodeAt(0) >= 0x7f && ch.charCodeAt(0) <= 0x9f)));
+    assert.deepEqual(controls, [], 'no control character reaches the terminal');
+    assert.match(r.stdout, /^model ⟨U\+001B⟩\]0;owned⟨U\+0007⟩⟨U\+001B⟩\[31mred⟨U\+009B⟩2J \(qwen2_moe\)/);
+    assert.match(r.stdout, /\n {6}0 {2}⟨U\+001B⟩\[2J +\d+ \(∞\)/);
+  });
+
   test('--layer that does not exist is a usage error', () => {
     const saved = path.join(dir, 'trace.json');
     const r = run(['analyze', saved, '--layer', '7']);

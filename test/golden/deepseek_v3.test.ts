@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { chooseExperts, makeRouter, type DeepseekRouterSpec } from '../../src/engine/families/deepseek_v3';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { openCheckpoint } from '../../src/engine/checkpoint/checkpoint';
 import { loadModel } from '../../src/engine/model';
 import { BACKENDS, checkAgainstExpected, checkNoLeak, editedCopy, loadFixture, report, runCliTrace, type CliTrace } from './fixtureGolden';
 
@@ -57,6 +59,37 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+describe('deepseek_v3 selection quantity in the trace', () => {
+  test('selection = σ(l) + e_score_correction_bias in the allowed groups, −∞ elsewhere; the chosen experts are its top k', async () => {
+    const trace = runCliTrace(fx, 'cpu');
+    const ckpt = await openCheckpoint(fx.dir);
+    try {
+      const config = JSON.parse(readFileSync(path.join(fx.dir, 'config.json'), 'utf8')) as { n_group: number; topk_group: number };
+      const E = trace.model.numExperts;
+      const size = E / config.n_group;
+      for (const l of trace.layers.filter((x) => x.kind === 'moe')) {
+        const bias = await ckpt.readFloat32(`model.layers.${l.layer}.mlp.gate.e_score_correction_bias`);
+        assert.ok(l.selection, `layer ${l.layer} carries selection`);
+        l.selection.forEach((q, t) => {
+          const allowed = new Set(q.map((v, e) => (v === -Infinity ? -1 : Math.floor(e / size))).filter((g) => g >= 0));
+          assert.equal(allowed.size, config.topk_group, `layer ${l.layer} token ${t}: topk_group groups allowed`);
+          q.forEach((v, e) => {
+            if (v !== -Infinity) {
+              assert.ok(Math.abs(v - (l.scores![t][e] + bias[e]!)) < 1e-6, `layer ${l.layer} token ${t} expert ${e}: s + b`);
+            }
+          });
+          const chosen = l.experts![t];
+          const weakest = Math.min(...chosen.map((e) => q[e]));
+          const bestOther = Math.max(...q.filter((_, e) => !chosen.includes(e)));
+          assert.ok(weakest >= bestOther, `layer ${l.layer} token ${t}: the chosen experts are the top k of the selection quantity`);
+        });
+      }
+    } finally {
+      await ckpt.close();
+    }
+  });
+});
 
 describe('deepseek_v3 in process', () => {
   test('no tensor left behind by a run; dispose frees every weight', async () => {

@@ -16,6 +16,7 @@ import { initBackend, tf } from '../../src/engine/backend';
 import { openCheckpoint } from '../../src/engine/checkpoint/checkpoint';
 import { loadModel } from '../../src/engine/model';
 import type { RoutingTrace } from '../../src/shared/trace';
+import { readTraceJson } from '../../src/shared/traceCodec';
 import { builtCli } from '../helpers/builtCli';
 import { writeSafetensors, type TensorSpec } from '../helpers/writeSafetensors';
 
@@ -65,7 +66,7 @@ export function runCliTrace(fx: Fixture, backend: string): CliTrace {
     [builtCli(), 'trace', '--model', fx.dir, '--ids', fx.ids.join(','), '--with-logits', '--backend', backend],
     { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const trace = JSON.parse(out) as CliTrace;
+  const trace = readTraceJson(out) as CliTrace; // the one trace reader: validated, non-finite numbers revived
   assert.equal(trace.backend, backend, 'the CLI ran another backend than asked');
   return trace;
 }

@@ -7,6 +7,11 @@
  * Router maths is float32 in transformers; float64 here rounds to the same values within ~1e-7.
  */
 
+import { softmax } from '../shared/routerMath';
+
+// The one softmax of the project; the family routers take it from here with the other helpers.
+export { softmax };
+
 /** What a router decides for T tokens. Rows of `experts`/`weights` are in descending weight. */
 export interface RouterResult {
   /** The scores the family ranks by before any selection-only bias, [T][E]. */
@@ -63,13 +68,6 @@ export function toRows(data: ArrayLike<number>, T: number, width: number, from =
     rows.push(row);
   }
   return rows;
-}
-
-export function softmax(row: number[]): number[] {
-  const max = Math.max(...row);
-  const exps = row.map((v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((v) => v / sum);
 }
 
 export function sigmoid(v: number): number {

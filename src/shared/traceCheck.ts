@@ -47,10 +47,13 @@ function toNumber(v: unknown): number | undefined {
   return v === 'NaN' ? NaN : v === 'Infinity' ? Infinity : v === '-Infinity' ? -Infinity : undefined;
 }
 
+/** Where a problem is, as text built only when there is one (the checks run over millions of numbers). */
+type Where = () => string;
+
 /** Checks `row` holds `length` numbers (null allowed where `nullable`), reviving non-finite strings in place. */
-function numberRow(row: unknown, length: number | null, nullable: boolean, what: string): void {
+function numberRow(row: unknown, length: number | null, nullable: boolean, where: Where): void {
   if (!Array.isArray(row) || (length !== null && row.length !== length)) {
-    fail(`${what} must be an array of ${length ?? 'some'} numbers`);
+    fail(`${where()} must be an array of ${length ?? 'some'} numbers`);
   }
   for (let i = 0; i < row.length; i++) {
     const x: unknown = row[i];
@@ -59,7 +62,7 @@ function numberRow(row: unknown, length: number | null, nullable: boolean, what:
     }
     const n = toNumber(x);
     if (n === undefined) {
-      fail(`${what}[${i}] is not a number`);
+      fail(`${where()}[${i}] is not a number`);
     }
     row[i] = n;
   }
@@ -70,7 +73,7 @@ function matrix(v: unknown, rows: number, cols: number, what: string): void {
     fail(`${what} must have ${rows} rows`);
   }
   for (let r = 0; r < rows; r++) {
-    numberRow(v[r], cols, false, `${what}[${r}]`);
+    numberRow(v[r], cols, false, () => `${what}[${r}]`);
   }
 }
 
@@ -148,14 +151,19 @@ function checkLayer(l: unknown, i: number, T: number, E: number): void {
     if (!Array.isArray(row) || row.length > E) {
       fail(`${where}: experts[${t}] must list at most ${E} experts`);
     }
-    row.forEach((e: unknown, j) => intIn(e, 0, E - 1, `${where}: experts[${t}][${j}]`));
-    numberRow(weights[t], row.length, false, `${where}: weights[${t}]`);
+    for (let j = 0; j < row.length; j++) {
+      const e: unknown = row[j];
+      if (typeof e !== 'number' || !Number.isInteger(e) || e < 0 || e >= E) {
+        intIn(e, 0, E - 1, `${where}: experts[${t}][${j}]`); // throws, with the message
+      }
+    }
+    numberRow(weights[t], row.length, false, () => `${where}: weights[${t}]`);
   }
   optionalMatrix(l.routerLogits, T, E, `${where}: routerLogits`);
   optionalMatrix(l.scores, T, E, `${where}: scores`);
   optionalMatrix(l.selection, T, E, `${where}: selection`);
   if (l.sharedWeight !== null && l.sharedWeight !== undefined) {
-    numberRow(l.sharedWeight, T, false, `${where}: sharedWeight`);
+    numberRow(l.sharedWeight, T, false, () => `${where}: sharedWeight`);
   }
 }
 
@@ -170,7 +178,7 @@ export function checkTrace(v: unknown): RoutingTrace {
   }
   const T = checkTokens(v.tokens);
   const E = model.numExperts;
-  numberRow(v.surprisal, T, true, 'surprisal');
+  numberRow(v.surprisal, T, true, () => 'surprisal');
   if (!Array.isArray(v.layers) || v.layers.length > Math.max(model.numLayers, 1)) {
     fail(`layers must be an array of at most ${model.numLayers} layers`);
   }

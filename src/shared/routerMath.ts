@@ -22,9 +22,20 @@ export function logSumExp(l: readonly number[]): number {
   return max + Math.log(s);
 }
 
+/** exp(l − max) / Σ: exact on ties (½, ½), as the routers need for transformers' tie-breaking. */
 export function softmax(l: readonly number[]): number[] {
-  const lse = logSumExp(l);
-  return l.map((x) => Math.exp(x - lse));
+  let max = -Infinity;
+  for (const x of l) {
+    if (x > max) {
+      max = x;
+    }
+  }
+  const exps = l.map((x) => Math.exp(x - max));
+  let sum = 0;
+  for (const e of exps) {
+    sum += e;
+  }
+  return exps.map((e) => e / sum);
 }
 
 /** Shannon entropy (nats) of a distribution; zero probabilities contribute 0. */

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { RoutingTrace } from '../../src/shared/trace';
+import { readTraceJson } from '../../src/shared/traceCodec';
 import { supportedModelTypes } from '../../src/engine/registry';
 import { builtCli } from '../helpers/builtCli';
 
@@ -51,7 +52,7 @@ function runTrace(dir: string, ids: number[], backend: string): RoutingTrace {
     maxBuffer: 64 * 1024 * 1024,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return JSON.parse(out) as RoutingTrace;
+  return readTraceJson(out);
 }
 
 before(() => {

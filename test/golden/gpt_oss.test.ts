@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { tokenFacts } from '../../src/shared/tokenFacts';
 import { initBackend, tf } from '../../src/engine/backend';
 import { parseConfig, route } from '../../src/engine/families/gpt_oss';
 import { rmSync } from 'node:fs';
@@ -33,6 +34,16 @@ for (const backend of BACKENDS) {
           const m = Math.max(...chosen);
           const z = chosen.reduce((s, v) => s + Math.exp(v - m), 0);
           chosen.forEach((v, j) => assert.ok(Math.abs(Math.exp(v - m) / z - l.weights![t][j]) < 1e-9));
+        });
+      }
+    });
+
+    test('margin and near miss are on logit + router bias, the quantity the router ranked by (never negative)', () => {
+      for (const l of trace.layers) {
+        l.experts!.forEach((_, t) => {
+          const f = tokenFacts(trace.model, l, t)!;
+          assert.equal(f.selectionBy, 'score');
+          assert.ok(f.margin! >= 0, `layer ${l.layer} token ${t}: margin ${f.margin}`);
         });
       }
     });

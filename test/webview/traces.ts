@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { softmax } from '../../src/shared/routerMath';
 import type { RoutingTrace } from '../../src/shared/trace';
+import { readTraceJson } from '../../src/shared/traceCodec';
 
 const root = join(__dirname, '..', '..');
 const fixture = join(root, 'test', 'fixtures', 'mixtral');
@@ -36,7 +37,7 @@ function engineTrace(args: string[]): RoutingTrace | null {
     return null;
   }
   try {
-    return JSON.parse(r.stdout) as RoutingTrace;
+    return readTraceJson(r.stdout);
   } catch {
     return null;
   }

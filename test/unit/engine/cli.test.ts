@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { RoutingTrace } from '../../../src/shared/trace';
+import { readTraceJson } from '../../../src/shared/traceCodec';
 import { builtCli } from '../../helpers/builtCli';
 import { makeBabyModel } from './babyModel';
 
@@ -34,7 +35,7 @@ describe('moe-lens trace', () => {
   test('--ids prints a trace without a tokenizer; --with-logits adds [T][V]', () => {
     const r = run(['trace', '--model', dir, '--ids', '5,6,7', '--with-logits']);
     assert.equal(r.code, 0, r.stderr);
-    const trace = JSON.parse(r.stdout) as RoutingTrace;
+    const trace = readTraceJson(r.stdout);
     assert.equal(trace.schema, 'moe-lens.trace/1');
     assert.equal(trace.backend, 'wasm');
     assert.deepEqual(trace.tokens, [5, 6, 7].map((id) => ({ id, text: null, start: null, end: null })));
@@ -48,7 +49,7 @@ describe('moe-lens trace', () => {
     const text = 'Hello world';
     const r = run(['trace', '--model', dir, '--text', text, '--backend', 'cpu']);
     assert.equal(r.code, 0, r.stderr);
-    const trace = JSON.parse(r.stdout) as RoutingTrace;
+    const trace = readTraceJson(r.stdout);
     assert.equal(trace.backend, 'cpu');
     assert.equal(trace.logits, undefined);
     assert.equal(trace.tokens.map((t) => text.slice(t.start!, t.end!)).join(''), text);
@@ -60,7 +61,7 @@ describe('moe-lens trace', () => {
     fs.writeFileSync(file, 'def f(x):\n    return x\n');
     const r = run(['trace', '--model', dir, '--file', file]);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok((JSON.parse(r.stdout) as RoutingTrace).tokens.length > 3);
+    assert.ok(readTraceJson(r.stdout).tokens.length > 3);
   });
 
   const errors: [string, string[], number, RegExp][] = [
@@ -93,7 +94,7 @@ describe('moe-lens analyze', () => {
     fs.writeFileSync(saved, run(['trace', '--model', dir, '--text', 'one two three']).stdout);
     const r = run(['analyze', saved, '--layer', '1']);
     assert.equal(r.code, 0, r.stderr);
-    const trace = JSON.parse(fs.readFileSync(saved, 'utf8')) as RoutingTrace;
+    const trace = readTraceJson(fs.readFileSync(saved, 'utf8'));
     assert.match(r.stdout, /^model .* \(qwen2_moe\): 2 layers, 4 experts, top-2/);
     assert.match(r.stdout, /layer 1 \(moe\)/);
     assert.doesNotMatch(r.stdout, /layer 0 \(moe\)/);

@@ -80,7 +80,7 @@ const cards: Record<string, ChartCard> = {
     }
   }),
   entropy: chartCard('entropy-by-layer', 'Router entropy by layer', 240),
-  margin: chartCard('margin-by-layer', 'Top-k margin by layer', 240),
+  margin: chartCard('margin-by-layer', 'Margin to the near miss by layer', 240),
   surprisal: chartCard('surprisal-vs-entropy', 'Surprisal against routing entropy', 280, (c) => {
     const v = c.value as [number, number, number];
     if (state?.uri && Number.isInteger(v[2])) {

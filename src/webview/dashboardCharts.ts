@@ -188,7 +188,9 @@ export function entropyBox(ctx: Ctx): ChartData {
 }
 
 export function marginBox(ctx: Ctx): ChartData {
-  return boxplot(ctx, (s) => s.margin, 'Score margin between the k-th and (k+1)-th expert', '; near 0 = a coin flip');
+  // The shared definition (tokenFacts.ts): on what the family ranks by, e.g. DeepSeek-V3's score + bias.
+  const by = ctx.trace.layers.some((l) => l.selection) ? 'score + bias' : 'score';
+  return boxplot(ctx, (s) => s.margin, `Margin (by ${by}) between the weakest chosen expert and the near miss`, '; near 0 = a coin flip');
 }
 
 export function surprisalScatter(ctx: Ctx): ChartData {

@@ -67,7 +67,7 @@ export function renderTokenDetail(
   const facts: [string, string][] = [
     ['id', String(tok.id)],
     ['span', tok.start === null ? 'not in the text' : `${tok.start}–${tok.end}`],
-    ['surprisal', `${fmt(trace.surprisal[t] ?? null)} nats`],
+    ['surprisal', trace.surprisal[t] === null ? '– (no next token)' : `${fmt(trace.surprisal[t])} nats`],
   ];
   if (windowIndex >= 0) {
     facts.push(['window', String(windowIndex + 1)]);

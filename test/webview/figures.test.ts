@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +20,7 @@ import { builtCli } from '../helpers/builtCli';
 import { hostPost, launch, open, serve, skipReason, type Served } from './harness';
 
 const root = join(__dirname, '..', '..');
+const ARTIFACTS = join(__dirname, 'artifacts');
 const URI = 'file:///work/ids.txt';
 const skip = skipReason();
 
@@ -133,6 +134,8 @@ describe('the same figures on every surface', { skip: skip ?? false }, () => {
         assert.ok(movedByBias > 0, 'some token was chosen by score + bias against the score order');
       }
       console.log(`# ${family}: ${trace.tokens.length} tokens agree on 3 surfaces; ${movedByBias} chosen against the score order`);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, `token-detail-${family}.png`) });
       await page.context().close();
     });
   }

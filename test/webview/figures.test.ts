@@ -95,7 +95,8 @@ describe('the same figures on every surface', { skip: skip ?? false }, () => {
       const { page } = await open(browser, server.origin, 'routing', 'dark');
       const state: State = { webviewId: 'routing', uri: URI, label: 'ids', text: null, trace: slimTrace(trace), layer, selectedToken: 0, highlight: null, colorScheme: 'categorical' };
       await hostPost(page, { method: 'state/didChange', params: { state } });
-      await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 });
+      // Drawn: the placeholder is hidden (the panels carry no test-only ready marker).
+      await page.waitForSelector('.empty[hidden]', { state: 'attached', timeout: 20_000 });
 
       let movedByBias = 0;
       for (let t = 0; t < trace.tokens.length; t++) {

@@ -33,7 +33,7 @@ export interface FamilyDef<C extends FamilyConfig = FamilyConfig> {
   modelType: string;
   /** config.json → typed spec, with the defaults transformers uses. */
   parseConfig(json: Record<string, unknown>): C;
-  /** Refuses a checkpoint the family cannot read before any tensor is read (DeepSeek's FP8 release). */
+  /** Refuses a checkpoint the family cannot read before any tensor is read. */
   check?(r: WeightReader): void;
   /** Reads layer i (norms, attention, FFN with the family's router); the layer owns every tensor it holds. */
   readLayer(r: WeightReader, cfg: C, i: number): Promise<DecoderLayer>;

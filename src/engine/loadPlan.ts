@@ -49,7 +49,9 @@ export interface MemoryPlan {
 const EMBED = 'model.embed_tokens.weight';
 
 export function planMemory(ckpt: Checkpoint, tiedEmbeddings: boolean): MemoryPlan {
-  const f32Bytes = (name: string): number => ckpt.info(name).shape.reduce((a, b) => a * b, 1) * 4;
+  // An MXFP4 byte of `*_blocks` holds two values.
+  const perElement = (name: string): number => (name.endsWith('_blocks') && ckpt.info(name).dtype === 'U8' ? 8 : 4);
+  const f32Bytes = (name: string): number => ckpt.info(name).shape.reduce((a, b) => a * b, 1) * perElement(name);
   let weightBytes = 0;
   let largestLinear = 0;
   for (const name of ckpt.names()) {

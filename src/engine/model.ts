@@ -8,6 +8,7 @@ import type { LayerRouting, TraceModelInfo } from '../shared/trace';
 import { ensureBackend, initBackend, tf, type BackendName } from './backend';
 import { openCheckpoint } from './checkpoint/checkpoint';
 import { readModelConfig } from './checkpoint/modelFolder';
+import { parseQuantization } from './checkpoint/quantConfig';
 import { forward, lmLogits, type Decoder } from './forward';
 import { assertFitsBackend, assertLayerCount } from './loadPlan';
 import { familyFor } from './registry';
@@ -94,6 +95,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const config = await readModelConfig(dir);
   const family = familyFor(config.model_type);
   const spec = family.parseConfig(config);
+  const quant = parseQuantization(config);
   opts.signal?.throwIfAborted();
   // NaN/Inf weights would turn into NaN routing with no hint why; the check rides on the dtype
   // conversion (see checkpoint/dtypes.ts widen) and names the file, tensor and element.
@@ -107,7 +109,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     loaded = await loadDecoder(ckpt, family, spec, (f) => {
       opts.signal?.throwIfAborted();
       opts.onProgress?.(f, 'loading weights');
-    });
+    }, quant);
   } finally {
     await ckpt.close();
   }

@@ -7,7 +7,10 @@
  * aborted frees them (`disposeAll`). There is no module state; two loads never share a reader.
  */
 import { tf } from './backend';
-import type { Checkpoint } from './checkpoint/checkpoint';
+import { assertFinite, type Checkpoint } from './checkpoint/checkpoint';
+import { applyBlockScales, scaleGridShape } from './checkpoint/fp8Block';
+import { dequantMxfp4, mxfp4Shape } from './checkpoint/mxfp4';
+import type { Quantization } from './checkpoint/quantConfig';
 import type { FamilyConfig, FamilyDef, LoadedFamily } from './family';
 import type { Decoder, DecoderLayer, LayerProvider } from './forward';
 import type { SwigluWeights } from './moe';
@@ -23,6 +26,8 @@ export class WeightReader {
   constructor(
     private readonly ckpt: Checkpoint,
     private readonly onProgress?: (fraction: number) => void,
+    /** config.json's quantization_config: how quantised tensors are dequantised. */
+    private readonly quant: Quantization | null = null,
   ) {
     this.total = ckpt.names().reduce((sum, n) => sum + (ckpt.info(n).end - ckpt.info(n).start), 0) || 1;
   }
@@ -47,15 +52,71 @@ export class WeightReader {
     this.created.length = 0;
   }
 
-  /** The raw float32 values of a tensor whose shape must equal `shape`. */
+  private progress(bytes: number): void {
+    this.done += bytes;
+    this.onProgress?.(Math.min(1, this.done / this.total));
+  }
+
+  /**
+   * The float32 values of a tensor whose shape must equal `shape`. Quantised tensors are
+   * dequantised here: MXFP4 `${name}_blocks`/`_scales` pairs and F8_E4M3 weights with a
+   * `${name}_scale_inv` block grid, so families read them by their unquantised names.
+   */
   async read(name: string, shape: number[]): Promise<Float32Array> {
+    if (!this.ckpt.has(name) && this.ckpt.has(`${name}_blocks`)) {
+      return this.mxfp4Experts(name, shape);
+    }
     const info = this.ckpt.info(name);
-    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`tensor '${name}' has shape [${info.shape}], but config.json implies [${shape}]`);
+    assertShape(name, info.shape, shape);
+    if (info.dtype === 'F8_E4M3' && this.ckpt.has(`${name}_scale_inv`)) {
+      return this.fp8Block(name, info.shape);
     }
     const data = await this.ckpt.readFloat32(name);
-    this.done += info.end - info.start;
-    this.onProgress?.(Math.min(1, this.done / this.total));
+    this.progress(info.end - info.start);
+    return data;
+  }
+
+  /**
+   * Experts [from, to) of the MXFP4 pair `${name}_blocks`/`_scales` as float32 [to − from, ...shape[1:]]
+   * (`shape` is the whole dequantised tensor [E, cols, rows]): only those experts' bytes are read.
+   */
+  async mxfp4Experts(name: string, shape: number[], from = 0, to?: number): Promise<Float32Array> {
+    const blocks = this.ckpt.info(`${name}_blocks`);
+    const scales = this.ckpt.info(`${name}_scales`);
+    if (this.quant?.method !== 'mxfp4') {
+      throw new Error(`tensor '${name}' is stored as MXFP4 blocks and scales, but config.json's quantization_config does not say quant_method 'mxfp4'`);
+    }
+    if (blocks.dtype !== 'U8' || scales.dtype !== 'U8') {
+      throw new Error(`MXFP4 tensors '${blocks.name}' and '${scales.name}' must be U8, not ${blocks.dtype} and ${scales.dtype}`);
+    }
+    const m = mxfp4Shape(blocks.shape, scales.shape);
+    assertShape(name, [m.experts, m.cols, m.rows], shape, ' (dequantised from MXFP4)');
+    const end = to ?? m.experts;
+    if (!(0 <= from && from < end && end <= m.experts)) {
+      throw new Error(`experts [${from}, ${end}) of '${name}' are outside its ${m.experts} experts`);
+    }
+    const blockBytes = m.rows * m.groups * 16; // one expert's
+    const scaleBytes = m.rows * m.groups;
+    const b = await this.ckpt.readRaw(blocks.name, from * blockBytes, end * blockBytes);
+    const s = await this.ckpt.readRaw(scales.name, from * scaleBytes, end * scaleBytes);
+    const data = dequantMxfp4(b, s, end - from, m.rows, m.groups);
+    assertFinite({ name, file: blocks.file, shape: [end - from, m.cols, m.rows] }, data);
+    this.progress(b.length + s.length);
+    return data;
+  }
+
+  /** An F8_E4M3 weight times its per-block `weight_scale_inv`, in float32. */
+  private async fp8Block(name: string, shape: number[]): Promise<Float32Array> {
+    if (this.quant?.method !== 'fp8') {
+      throw new Error(`tensor '${name}' is FP8 with block scales ('${name}_scale_inv'), but config.json's quantization_config does not say quant_method 'fp8'`);
+    }
+    const scaleInfo = this.ckpt.info(`${name}_scale_inv`);
+    assertShape(`${name}_scale_inv`, scaleInfo.shape, scaleGridShape(shape, this.quant.blockSize), ` (weight_block_size [${this.quant.blockSize.join(', ')}])`);
+    const w = await this.ckpt.readFloat32(name);
+    const data = applyBlockScales(w, shape, await this.ckpt.readFloat32(scaleInfo.name), this.quant.blockSize);
+    const info = this.ckpt.info(name);
+    assertFinite(info, data);
+    this.progress(info.end - info.start + scaleInfo.end - scaleInfo.start);
     return data;
   }
 
@@ -106,6 +167,12 @@ export class WeightReader {
   }
 }
 
+function assertShape(name: string, got: readonly number[], want: readonly number[], how = ''): void {
+  if (got.length !== want.length || got.some((d, i) => d !== want[i])) {
+    throw new Error(`tensor '${name}' has shape [${got}]${how}, but config.json implies [${want}]`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Which tensors a layer owns (for dispose)
 // ---------------------------------------------------------------------------------------------
@@ -148,8 +215,9 @@ export async function loadDecoder<C extends FamilyConfig>(
   family: FamilyDef<C>,
   cfg: C,
   onProgress?: (fraction: number) => void,
+  quant: Quantization | null = null,
 ): Promise<LoadedFamily> {
-  const r = new WeightReader(ckpt, onProgress);
+  const r = new WeightReader(ckpt, onProgress, quant);
   try {
     family.check?.(r);
     const layers: DecoderLayer[] = [];

@@ -1,7 +1,7 @@
 /**
  * @file gpt-oss against transformers 4.57.6 (test/fixtures/gpt_oss): router bias, softmax over the
  * top-k logits, clamped interleaved SwiGLU with biases, attention sinks, sliding window 8 on layers
- * 0 and 2 (which matters for 24 tokens), YaRN RoPE.
+ * 0 and 2 (which matters for 24 tokens), YaRN RoPE. The MXFP4 release format: test/golden/quantised.test.ts.
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -73,7 +73,7 @@ describe('gpt_oss in process', () => {
     }
   });
 
-  test('MXFP4-quantised experts (the released checkpoints) are refused with a clear error', async () => {
+  test('MXFP4 blocks in a checkpoint whose config.json does not declare mxfp4 are refused with a clear error', async () => {
     const dir = await editedCopy(fx, (t) => {
       const p = 'model.layers.0.mlp.experts.gate_up_proj';
       delete t[p];
@@ -81,7 +81,7 @@ describe('gpt_oss in process', () => {
       t[`${p}_scales`] = { dtype: 'U8', shape: [8, 64, 2], data: new Uint8Array(8 * 64 * 2) };
     });
     try {
-      await assert.rejects(loadModel(dir, { backend: 'wasm' }), /MXFP4-quantised.*dequantised copy/);
+      await assert.rejects(loadModel(dir, { backend: 'wasm' }), /gate_up_proj' is stored as MXFP4 blocks and scales, but config\.json's quantization_config does not say quant_method 'mxfp4'/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -42,6 +42,8 @@ export interface Checkpoint {
   info(name: string): TensorInfo;
   /** F16/BF16/F64/int/bool/fp8 → float32; positioned read of that tensor only. */
   readFloat32(name: string, opts?: ReadOptions): Promise<Float32Array>;
+  /** The stored bytes of a tensor, or of bytes [from, to) of it (one expert of a stacked tensor), unconverted. */
+  readRaw(name: string, from?: number, to?: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -111,15 +113,41 @@ class SafetensorsCheckpoint implements Checkpoint {
     return t;
   }
 
-  async readFloat32(name: string, opts: ReadOptions = {}): Promise<Float32Array> {
-    const t = this.info(name);
+  /** Reads bytes [from, to) of tensor `t` into the front of `bytes`. */
+  private async readInto(t: TensorInfo, bytes: Uint8Array, from: number, to: number): Promise<void> {
     if (this.closed) {
-      throw checkpointError(t.file, name, 'checkpoint already closed');
+      throw checkpointError(t.file, t.name, 'checkpoint already closed');
     }
     const fh = this.handles.get(t.file);
     if (!fh) {
-      throw checkpointError(t.file, name, 'file handle missing (internal error)');
+      throw checkpointError(t.file, t.name, 'file handle missing (internal error)');
     }
+    const start = t.start + from;
+    const nbytes = to - from;
+    let done = 0;
+    while (done < nbytes) {
+      const want = Math.min(READ_CHUNK, nbytes - done);
+      const { bytesRead } = await fh.read(bytes, done, want, start + done);
+      if (bytesRead === 0) {
+        throw checkpointError(t.file, t.name, `file ended at byte ${start + done} while reading bytes [${start}, ${t.start + to}) (was it changed since it was opened?)`);
+      }
+      done += bytesRead;
+    }
+  }
+
+  async readRaw(name: string, from = 0, to?: number): Promise<Uint8Array> {
+    const t = this.info(name);
+    const end = to ?? t.end - t.start;
+    if (!(Number.isInteger(from) && Number.isInteger(end) && 0 <= from && from <= end && end <= t.end - t.start)) {
+      throw checkpointError(t.file, name, `byte range [${from}, ${end}) is outside the tensor's ${t.end - t.start} bytes`);
+    }
+    const bytes = new Uint8Array(end - from);
+    await this.readInto(t, bytes, from, end);
+    return bytes;
+  }
+
+  async readFloat32(name: string, opts: ReadOptions = {}): Promise<Float32Array> {
+    const t = this.info(name);
     const nbytes = t.end - t.start;
     const count = nbytes / DTYPE_BYTES[t.dtype];
     // The raw bytes are read into the front of the output's own buffer and widened in place.
@@ -129,16 +157,7 @@ class SafetensorsCheckpoint implements Checkpoint {
     } catch {
       throw checkpointError(t.file, name, `${count} elements (${nbytes} bytes) are too many to load as one array on this machine`);
     }
-    const bytes = new Uint8Array(buf);
-    let done = 0;
-    while (done < nbytes) {
-      const want = Math.min(READ_CHUNK, nbytes - done);
-      const { bytesRead } = await fh.read(bytes, done, want, t.start + done);
-      if (bytesRead === 0) {
-        throw checkpointError(t.file, name, `file ended at byte ${t.start + done} while reading bytes [${t.start}, ${t.end}) (was it changed since it was opened?)`);
-      }
-      done += bytesRead;
-    }
+    await this.readInto(t, new Uint8Array(buf), 0, nbytes);
     const check = opts.checkFinite ?? this.defaults.checkFinite ?? false;
     const widened = widen(t.dtype, buf, count, check);
     if (!widened.finite) {

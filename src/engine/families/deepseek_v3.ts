@@ -228,16 +228,6 @@ function mlaAttention(w: MlaWeights, cfg: DeepseekV3Config) {
 // Loading
 // ---------------------------------------------------------------------------------------------
 
-/** DeepSeek's own release stores FP8 weights with 128×128 block scales beside them: refused before reading. */
-function check(r: WeightReader): void {
-  const fp8 = r.names().find((n) => n.endsWith('.weight_scale_inv'));
-  if (fp8) {
-    throw new Error(
-      `this checkpoint is FP8 block-quantised ('${fp8}'); MoE Lens reads float checkpoints (F32/F16/BF16): convert it to bf16 first`,
-    );
-  }
-}
-
 /** Layer i: MLA attention, then a dense MLP (the first first_k_dense_replace layers) or the MoE block. */
 export async function readLayer(r: WeightReader, cfg: DeepseekV3Config, i: number): Promise<DecoderLayer> {
   const { hiddenSize: D, numExperts: E, moeIntermediateSize: I } = cfg;
@@ -273,4 +263,4 @@ function gate(cfg: DeepseekV3Config): GateInfo {
   };
 }
 
-export const family: FamilyDef<DeepseekV3Config> = { modelType: 'deepseek_v3', parseConfig, check, readLayer, gate };
+export const family: FamilyDef<DeepseekV3Config> = { modelType: 'deepseek_v3', parseConfig, readLayer, gate };

@@ -105,13 +105,7 @@ interface GptOssExpert {
 
 /** gate_up_proj [E, D, 2I] (x·W layout, gate at even columns, up at odd) → per-expert [D, 2I] with gate first. */
 async function readExperts(r: WeightReader, p: string, E: number, D: number, I: number): Promise<GptOssExpert[]> {
-  if (!r.has(`${p}.gate_up_proj`) && r.has(`${p}.gate_up_proj_blocks`)) {
-    // The released gpt-oss checkpoints ship experts as MXFP4 blocks + scales.
-    throw new Error(
-      `tensor '${p}.gate_up_proj' is stored MXFP4-quantised (${p}.gate_up_proj_blocks/_scales); MoE Lens reads float checkpoints ` +
-        '(F32/F16/BF16): save a dequantised copy first (transformers: Mxfp4Config(dequantize=True), then save_pretrained)',
-    );
-  }
+  // The released checkpoints store both as MXFP4 blocks + scales; the reader dequantises them to this layout.
   const gu = await r.read(`${p}.gate_up_proj`, [E, D, 2 * I]);
   const guBias = await r.read(`${p}.gate_up_proj_bias`, [E, 2 * I]);
   const down = await r.read(`${p}.down_proj`, [E, I, D]);

@@ -49,8 +49,10 @@ export interface MemoryPlan {
 const EMBED = 'model.embed_tokens.weight';
 
 export function planMemory(ckpt: Checkpoint, tiedEmbeddings: boolean): MemoryPlan {
-  // An MXFP4 byte of `*_blocks` holds two values.
-  const perElement = (name: string): number => (name.endsWith('_blocks') && ckpt.info(name).dtype === 'U8' ? 8 : 4);
+  // An MXFP4 byte of `*_blocks` holds two values; its `*_scales` are consumed while dequantising.
+  const mxfp4 = (name: string, suffix: string): boolean =>
+    name.endsWith(suffix) && ckpt.info(name).dtype === 'U8' && ckpt.has(name.slice(0, -suffix.length) + (suffix === '_blocks' ? '_scales' : '_blocks'));
+  const perElement = (name: string): number => (mxfp4(name, '_blocks') ? 8 : mxfp4(name, '_scales') ? 0 : 4);
   const f32Bytes = (name: string): number => ckpt.info(name).shape.reduce((a, b) => a * b, 1) * perElement(name);
   let weightBytes = 0;
   let largestLinear = 0;

@@ -12,6 +12,9 @@ export const FP4_VALUES = Float32Array.of(0, 0.5, 1, 1.5, 2, 3, 4, 6, -0, -0.5, 
 /** Values per scale: one byte of scale for 16 bytes (32 codes) of blocks. */
 export const MXFP4_GROUP = 32;
 
+/** Rows decoded together before the transposed write. */
+const TILE = 64;
+
 export interface Mxfp4Shape {
   experts: number; // E
   rows: number; // output rows as stored (2I for gate_up, D for down)
@@ -39,23 +42,38 @@ export function dequantMxfp4(blocks: Uint8Array, scales: Uint8Array, count: numb
   if (blocks.length !== count * rows * groups * 16 || scales.length !== count * rows * groups) {
     throw new Error(`MXFP4: ${blocks.length} block bytes and ${scales.length} scale bytes do not make ${count} experts of [${rows}, ${cols}]`);
   }
-  const pow2 = new Float32Array(256); // float32 2^(s−127): 2^128 overflows to inf exactly as torch.pow does
+  // value[scale · 16 + code] = FP4 × float32 2^(scale − 127), each rounded once to float32 as torch's
+  // multiply: 2^128 overflows to inf (and 0 × inf is NaN) exactly as torch.pow and ldexp do.
+  const value = new Float32Array(256 * 16);
   for (let s = 0; s < 256; s++) {
-    pow2[s] = 2 ** (s - 127);
+    const pow2 = Math.fround(2 ** (s - 127));
+    for (let c = 0; c < 16; c++) {
+      value[s * 16 + c] = FP4_VALUES[c] * pow2;
+    }
   }
   const out = new Float32Array(count * cols * rows);
+  // Decoded a tile of TILE rows × 32 columns at a time, then written out column by column, so the
+  // transposed writes land TILE floats at a time instead of one float every `rows`.
+  const tile = new Float32Array(TILE * MXFP4_GROUP);
   for (let e = 0; e < count; e++) {
     const base = e * cols * rows;
-    for (let r = 0; r < rows; r++) {
+    for (let r0 = 0; r0 < rows; r0 += TILE) {
+      const n = Math.min(TILE, rows - r0);
       for (let g = 0; g < groups; g++) {
-        const gi = (e * rows + r) * groups + g;
-        const scale = pow2[scales[gi]];
-        let c = g * MXFP4_GROUP;
-        for (let b = gi * 16, end = b + 16; b < end; b++, c += 2) {
-          const byte = blocks[b];
-          // Transposed on the way out: stored [rows, cols] → [cols, rows].
-          out[base + c * rows + r] = FP4_VALUES[byte & 0x0f] * scale;
-          out[base + (c + 1) * rows + r] = FP4_VALUES[byte >> 4] * scale;
+        for (let r = 0; r < n; r++) {
+          const gi = (e * rows + r0 + r) * groups + g;
+          const v = scales[gi] * 16;
+          for (let b = 0, src = gi * 16, t = r; b < 16; b++, t += 2 * TILE) {
+            const byte = blocks[src + b];
+            tile[t] = value[v + (byte & 0x0f)];
+            tile[t + TILE] = value[v + (byte >> 4)];
+          }
+        }
+        for (let c = 0; c < MXFP4_GROUP; c++) {
+          const dst = base + (g * MXFP4_GROUP + c) * rows + r0;
+          for (let r = 0; r < n; r++) {
+            out[dst + r] = tile[c * TILE + r];
+          }
         }
       }
     }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { openCheckpoint } from '../../../src/engine/checkpoint/checkpoint';
 import { applyBlockScales, scaleGridShape } from '../../../src/engine/checkpoint/fp8Block';
-import { dequantMxfp4, mxfp4Shape } from '../../../src/engine/checkpoint/mxfp4';
+import { dequantMxfp4, FP4_VALUES, mxfp4Shape } from '../../../src/engine/checkpoint/mxfp4';
 import { parseQuantization, type Quantization } from '../../../src/engine/checkpoint/quantConfig';
 import { planMemory } from '../../../src/engine/loadPlan';
 import { WeightReader } from '../../../src/engine/weights';
@@ -65,6 +65,23 @@ describe('MXFP4 (convert_moe_packed_tensors)', () => {
     assert.ok(Number.isNaN(huge[0]));
     assert.equal(huge[1], Infinity);
     assert.equal(dequantMxfp4(blocks, Uint8Array.of(254), 1, 1, 1)[1], 2 ** 126);
+  });
+
+  test('equals the element-by-element definition for rows that do not fill the last tile', () => {
+    const [E, rows, G] = [2, 70, 2];
+    const blocks = Uint8Array.from({ length: E * rows * G * 16 }, (_, i) => (i * 2654435761) >>> 24);
+    const scales = Uint8Array.from({ length: E * rows * G }, (_, i) => 100 + (i % 50));
+    const want = new Float32Array(E * G * 32 * rows);
+    for (let e = 0; e < E; e++) {
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < G * 32; c++) {
+          const byte = blocks[((e * rows + r) * G + Math.floor(c / 32)) * 16 + Math.floor((c % 32) / 2)];
+          const code = c % 2 === 0 ? byte & 0x0f : byte >> 4;
+          want[(e * G * 32 + c) * rows + r] = FP4_VALUES[code] * 2 ** (scales[(e * rows + r) * G + Math.floor(c / 32)] - 127);
+        }
+      }
+    }
+    assert.deepEqual(dequantMxfp4(blocks, scales, E, rows, G), want);
   });
 
   test('shapes must be [E, rows, G, 16] and [E, rows, G]', () => {

@@ -1,6 +1,7 @@
 /**
  * @file Quantised checkpoints as they ship (test/fixtures/quantised, made by
- * tools/fixtures/make_quantised.py): gpt-oss MXFP4 experts and DeepSeek-V3 block FP8.
+ * tools/fixtures/make_quantised.py): gpt-oss MXFP4 experts, DeepSeek-V3 block FP8 (float32 scales)
+ * and Qwen3-MoE block FP8 (BF16 scales).
  * (1) The engine's dequantised values equal numpy's re-implementation of transformers' decoding
  * bit for bit (sha256 of the float32 bytes), and E4M3 decodes as numpy's table for all 256 codes.
  * (2) The quantised checkpoint's trace equals, exactly, the trace of the same values saved as F32.
@@ -72,7 +73,7 @@ async function f32Twin(fx: Fixture): Promise<string> {
   return dir;
 }
 
-for (const name of ['gpt_oss_mxfp4', 'deepseek_v3_fp8']) {
+for (const name of ['gpt_oss_mxfp4', 'deepseek_v3_fp8', 'qwen3_moe_fp8']) {
   const fx = loadQuantised(name);
 
   describe(`${name}: dequantised as transformers does`, () => {

@@ -349,6 +349,32 @@ function gptOss20b(): ModelSpec {
   };
 }
 
+/**
+ * The first `n` decoder layers only (num_hidden_layers and layer_types cut to match; embeddings, final
+ * norm and LM head kept): every tensor keeps its real shape, so a quick end-to-end check costs a
+ * fraction of the disk. The shard rule is applied to what is left.
+ */
+export function firstLayers(spec: ModelSpec, n: number): ModelSpec {
+  const total = spec.config.num_hidden_layers as number;
+  if (!Number.isInteger(n) || n < 1 || n > total) {
+    throw new Error(`--layers must be 1…${total}`);
+  }
+  const layerOf = (name: string): number | null => {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    return m ? Number(m[1]) : null;
+  };
+  const config: Record<string, unknown> = { ...spec.config, num_hidden_layers: n };
+  if (Array.isArray(spec.config.layer_types)) {
+    config.layer_types = spec.config.layer_types.slice(0, n);
+  }
+  return {
+    ...spec,
+    name: `${spec.name} (first ${n} of ${total} layers)`,
+    config,
+    tensors: spec.tensors.filter((t) => (layerOf(t.name) ?? -1) < n),
+  };
+}
+
 export const MODELS: Readonly<Record<string, () => ModelSpec>> = {
   'granite-3.1-1b-a400m': granite,
   'OLMoE-1B-7B': olmoe,

@@ -8,19 +8,20 @@
  *   npx tsx tools/realshape/realshape.ts --model Qwen1.5-MoE-A2.7B --out /tmp/q --dry-run   # bytes per shard, nothing written
  *
  * Options: --seed N (default 1), --tokenizer demo (copies models/demo's tokenizer, whose ids are
- * valid in every one of these vocabularies; without it run the CLI with --ids), --force (write into
- * a non-empty folder).
+ * valid in every one of these vocabularies; without it run the CLI with --ids), --layers N (only the
+ * first N decoder layers, every tensor at its real shape: a quick end-to-end check), --force (write
+ * into a non-empty folder).
  */
 import { copyFileSync, existsSync, readdirSync, statfsSync } from 'node:fs';
 import * as path from 'node:path';
-import { MODELS } from './models';
+import { firstLayers, MODELS } from './models';
 import { planShards, writeCheckpoint } from './write';
 
 const REPO = path.resolve(__dirname, '..', '..');
 const GB = 1e9;
 
 function usage(message: string): never {
-  process.stderr.write(`realshape: ${message}\nusage: realshape --model NAME --out DIR [--seed N] [--tokenizer demo] [--dry-run] [--force] | --list\n`);
+  process.stderr.write(`realshape: ${message}\nusage: realshape --model NAME --out DIR [--seed N] [--layers N] [--tokenizer demo] [--dry-run] [--force] | --list\n`);
   process.exit(2);
 }
 
@@ -34,7 +35,7 @@ function parseArgs(argv: string[]): Record<string, string | true> {
     const key = a.slice(2);
     if (['list', 'dry-run', 'force'].includes(key)) {
       out[key] = true;
-    } else if (['model', 'out', 'seed', 'tokenizer'].includes(key) && i + 1 < argv.length) {
+    } else if (['model', 'out', 'seed', 'tokenizer', 'layers'].includes(key) && i + 1 < argv.length) {
       out[key] = argv[++i];
     } else {
       usage(`unknown option or missing value: ${a}`);
@@ -64,7 +65,14 @@ function main(): void {
   if (args.tokenizer !== undefined && args.tokenizer !== 'demo') {
     usage('--tokenizer takes only "demo"');
   }
-  const spec = make();
+  let spec = make();
+  if (args.layers !== undefined) {
+    try {
+      spec = firstLayers(spec, Number(args.layers));
+    } catch (e) {
+      usage((e as Error).message);
+    }
+  }
   const shards = planShards(spec);
   const total = shards.reduce((s, x) => s + x.bytes, 0);
   // An MXFP4 block byte holds two parameters; its scales are not parameters.

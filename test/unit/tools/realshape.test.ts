@@ -14,7 +14,7 @@ import { openCheckpoint } from '../../../src/engine/checkpoint/checkpoint';
 import { parseQuantization } from '../../../src/engine/checkpoint/quantConfig';
 import { assertLayerCount } from '../../../src/engine/loadPlan';
 import { familyFor } from '../../../src/engine/registry';
-import { MODELS, type ModelSpec } from '../../../tools/realshape/models';
+import { firstLayers, MODELS, type ModelSpec } from '../../../tools/realshape/models';
 import { planShards, tensorBytes, writeCheckpoint } from '../../../tools/realshape/write';
 
 const GB = 1e9;
@@ -89,6 +89,21 @@ describe('realshape plans', () => {
       assert.equal(new Set(spec.tensors.map((t) => t.name)).size, spec.tensors.length, 'tensor names are unique');
     });
   }
+});
+
+describe('realshape --layers', () => {
+  test('keeps the first n layers at their real shapes, with num_hidden_layers and layer_types cut to match', () => {
+    const full = MODELS['gpt-oss-20b']();
+    const two = firstLayers(full, 2);
+    const cfg = familyFor(two.config.model_type).parseConfig(two.config);
+    assert.equal(cfg.numLayers, 2);
+    assertLayerCount(headerOnly(two), 2);
+    assert.deepEqual(two.config.layer_types, ['sliding_attention', 'full_attention']);
+    const perLayer = full.tensors.filter((t) => t.name.startsWith('model.layers.0.')).length;
+    assert.equal(two.tensors.length, full.tensors.length - 22 * perLayer);
+    assert.deepEqual(two.tensors.find((t) => t.name === 'lm_head.weight')?.shape, [201088, 2880]);
+    assert.throws(() => firstLayers(full, 25), /--layers must be 1…24/);
+  });
 });
 
 describe('realshape writer', () => {

@@ -171,17 +171,23 @@ describe('WeightReader on quantised tensors', () => {
     }
   });
 
-  test('FP8: value × block scale; a scale grid that does not fit weight_block_size is refused', async () => {
+  test('FP8: value × block scale; a scale grid that does not fit weight_block_size, a NaN code and an overflowing product are refused', async () => {
     const dir = checkpointDir({
       'y.weight': { dtype: 'U8', shape: [2, 3], data: Uint8Array.of(0x38, 0x40, 0x01, 0xb8, 0x7e, 0x00) }, // 1, 2, 2^-9, −1, 448, 0
       'y.weight_scale_inv': { dtype: 'F32', shape: [1, 2], data: [0.5, 4] },
       'z.weight': { dtype: 'U8', shape: [2, 3], data: new Uint8Array(6) },
       'z.weight_scale_inv': { dtype: 'F32', shape: [2, 2], data: [1, 1, 1, 1] },
-    }, ['y.weight', 'z.weight']);
+      'nan.weight': { dtype: 'U8', shape: [1, 2], data: Uint8Array.of(0x38, 0xff) }, // 0xff: E4M3 NaN
+      'nan.weight_scale_inv': { dtype: 'F32', shape: [1, 1], data: [1] },
+      'big.weight': { dtype: 'U8', shape: [1, 2], data: Uint8Array.of(0x38, 0x7e) }, // 448 × 1e38 overflows
+      'big.weight_scale_inv': { dtype: 'F32', shape: [1, 1], data: [1e38] },
+    }, ['y.weight', 'z.weight', 'nan.weight', 'big.weight']);
     const { r, ckpt } = await reader(dir, { method: 'fp8', blockSize: [2, 2] });
     try {
       assert.deepEqual(Array.from(await r.read('y.weight', [2, 3])), [0.5, 1, 2 ** -7, -0.5, 224, 0]);
       await assert.rejects(r.read('z.weight', [2, 3]), /'z\.weight_scale_inv' has shape \[2,2\] \(weight_block_size \[2, 2\]\), but config\.json implies \[1,2\]/);
+      await assert.rejects(r.read('nan.weight', [1, 2]), /nan\.weight.*holds 1 non-finite value \(first: NaN at \[0, 1\]\)/);
+      await assert.rejects(r.read('big.weight', [1, 2]), /big\.weight.*holds 1 non-finite value \(first: Infinity at \[0, 1\]\)/);
     } finally {
       await ckpt.close();
     }

@@ -1,55 +1,95 @@
-/** Minimal flag parsing for the CLI commands: `--name value`, `--name=value`, boolean `--flag`, positionals. */
+/**
+ * @file The one argument parser of every subcommand: node's util.parseArgs (`--flag value` and
+ * `--flag=value`, unknown flags refused), its errors reworded to one line in the same words
+ * everywhere, and strict decimal numbers (`--layer=` or `--ids 0x10` are usage errors, not 0 or 16).
+ */
+import { parseArgs } from 'node:util';
+import { MAX_TIMEOUT_MS } from '../shared/timeouts';
 import { CliError } from './command';
 
-export interface ParsedArgs {
-  flags: Map<string, string | true>;
+/** Each option's name and whether it takes a value ('string') or not ('boolean'). */
+export type OptionSpec = Record<string, 'string' | 'boolean'>;
+
+export type OptionValues<S extends OptionSpec> = { [K in keyof S]?: S[K] extends 'string' ? string : boolean };
+
+export interface ParsedArgs<S extends OptionSpec> {
+  values: OptionValues<S>;
   positional: string[];
 }
 
-/** `valued` lists the flags that take a value; any other `--flag` must be in `booleans`. */
-export function parseArgs(argv: string[], valued: readonly string[], booleans: readonly string[]): ParsedArgs {
-  const flags = new Map<string, string | true>();
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      positional.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-    if (valued.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) {
-        throw new CliError(`--${name} needs a value`, 2);
-      }
-      flags.set(name, value);
-    } else if (booleans.includes(name) && eq < 0) {
-      flags.set(name, true);
-    } else {
-      throw new CliError(`unknown option --${name}`, 2);
+/** Parses `argv` against `spec`; `maxPositional` arguments that are not options are allowed (default none). */
+export function parseCommandArgs<S extends OptionSpec>(argv: string[], spec: S, maxPositional = 0): ParsedArgs<S> {
+  const options = Object.fromEntries(Object.entries(spec).map(([name, type]) => [name, { type }]));
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: maxPositional > 0 });
+  } catch (err) {
+    throw new CliError(reworded(err as NodeJS.ErrnoException), 2);
+  }
+  if (parsed.positionals.length > maxPositional) {
+    throw new CliError(`unexpected argument '${parsed.positionals[maxPositional]}'`, 2);
+  }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value === '') {
+      throw new CliError(`--${name} needs a value`, 2);
     }
   }
-  return { flags, positional };
+  return { values: parsed.values as OptionValues<S>, positional: parsed.positionals };
 }
 
-export function stringFlag(args: ParsedArgs, name: string): string | undefined {
-  const v = args.flags.get(name);
-  return typeof v === 'string' ? v : undefined;
+function reworded(err: NodeJS.ErrnoException): string {
+  const option = /'(-[^' ]*)/.exec(err.message)?.[1] ?? '';
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${option}`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument ${/'[^']*'/.exec(err.message)?.[0] ?? ''}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /does not take an argument/.test(err.message)
+        ? `${option} takes no value`
+        : `${option} needs a value (write ${option}=VALUE for a value that starts with '-')`;
+    default:
+      return err.message.split('\n')[0];
+  }
 }
 
-/** "1,2,3" → [1, 2, 3]; anything else is a usage error. */
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
+
+/** A whole decimal number in [min, max]; undefined when the option was not given. */
+export function intOption(text: string | undefined, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  const n = DECIMAL.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+    throw new CliError(`--${name} must be a whole number ${range}, got '${text}'`, 2);
+  }
+  return n;
+}
+
+/** `--timeout-ms`: at most what a timer can wait (longer delays would fire at once). */
+export function timeoutOption(text: string | undefined, name = 'timeout-ms'): number | undefined {
+  return intOption(text, name, 1, MAX_TIMEOUT_MS);
+}
+
+/** "1,2,3" → [1, 2, 3]: whole decimal numbers only. */
 export function parseIds(text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const ids = parts.map(Number);
-  if (parts.length === 0 || ids.some((n) => !Number.isSafeInteger(n) || n < 0)) {
-    throw new CliError(`--ids must be a comma-separated list of non-negative integers, got '${text}'`, 2);
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.length === 0 || !parts.every((p) => DECIMAL.test(p) && Number.isSafeInteger(Number(p)))) {
+    throw new CliError(`--ids must be a comma-separated list of whole numbers (token ids), got '${text}'`, 2);
   }
-  return ids;
+  return parts.map(Number);
 }
 
-/** Progress on stderr, one line per 10% step, so long runs show life without flooding logs. */
-export function stderrProgress(label: string): (fraction: number, message: string) => void {
+/**
+ * Progress on stderr, one line per 10% step. Shown when stderr is a terminal or `--progress` is
+ * given, so a redirected run's logs stay clean unless asked.
+ */
+export function stderrProgress(label: string, forced = false): ((fraction: number, message: string) => void) | undefined {
+  if (!forced && !process.stderr.isTTY) {
+    return undefined;
+  }
   let last = -1;
   return (fraction, message) => {
     const step = Math.floor(fraction * 10);

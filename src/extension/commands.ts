@@ -5,15 +5,27 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import * as vscode from 'vscode';
 import type { CachedModel } from '../shared/engineProtocol';
 import { rootContaining } from '../shared/insidePath';
-import { traceToJson } from '../shared/trace';
+import type { RoutingTrace } from '../shared/trace';
+import { traceJsonPieces } from '../shared/traceJson';
 import type { Analyzer } from './analyzer';
 import { readConfig } from './config';
 import type { DecorationController } from './decorationController';
 import type { EngineClient } from './engineClient';
 import type { RoutingStore } from './routingStore';
+
+/** Writes the trace in pieces: a long trace is longer than the longest string V8 can build. */
+async function writeTraceFile(target: vscode.Uri, trace: RoutingTrace): Promise<void> {
+  if (target.scheme === 'file') {
+    await pipeline(Readable.from(traceJsonPieces(trace, 1)), fs.createWriteStream(target.fsPath));
+  } else {
+    await vscode.workspace.fs.writeFile(target, Buffer.concat([...traceJsonPieces(trace, 1)].map((p) => Buffer.from(p, 'utf8'))));
+  }
+}
 
 export interface CommandDeps {
   store: RoutingStore;
@@ -205,7 +217,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     if (!target) {
       return undefined;
     }
-    await vscode.workspace.fs.writeFile(target, Buffer.from(traceToJson(analysis.trace, 1), 'utf8'));
+    await writeTraceFile(target, analysis.trace);
     void vscode.window.showInformationMessage(`MoE Lens: trace written to ${target.fsPath}`);
     return target.toString();
   });

@@ -35,6 +35,7 @@ import {
   type LoadModelResult,
   type ProgressParams,
 } from '../shared/engineProtocol';
+import { MAX_TIMEOUT_MS } from '../shared/timeouts';
 import type { RoutingTrace } from '../shared/trace';
 import { unpackTrace } from '../shared/tracePacking';
 import { RestartLimiter } from './pure/restartLimiter';
@@ -280,7 +281,8 @@ export class EngineClient {
     const onAbort = (): void => cts.cancel();
     signal?.addEventListener('abort', onAbort);
     let timer: NodeJS.Timeout | undefined;
-    const timeoutMs = this.options.requestTimeoutMs;
+    // Clamped: a timer given more than 2^31 − 1 ms would fire after 1 ms instead.
+    const timeoutMs = Math.min(this.options.requestTimeoutMs, MAX_TIMEOUT_MS);
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
         proc.killReason = `a request ran longer than the ${Math.round(timeoutMs / 1000)} s timeout (moeLens.requestTimeoutSeconds) and was killed`;

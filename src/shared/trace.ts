@@ -8,6 +8,8 @@
  * Shapes use T = tokens, E = routed experts, k = experts per token, V = vocabulary.
  */
 
+import { traceJsonPieces } from './traceJson';
+
 export const TRACE_SCHEMA = 'moe-lens.trace/1';
 
 /** How a family turns router outputs into the weights it multiplies expert outputs by. */
@@ -100,16 +102,7 @@ export interface RoutingTrace {
   timing?: { tokenizeMs: number; forwardMs: number; totalMs: number };
 }
 
-/** JSON with non-finite numbers written as the strings "NaN", "Infinity", "-Infinity". */
+/** JSON with non-finite numbers written as the strings "NaN", "Infinity", "-Infinity" (whole; see traceJson.ts for streams). */
 export function traceToJson(trace: RoutingTrace, indent?: number): string {
-  return JSON.stringify(
-    trace,
-    (_key, value: unknown) => {
-      if (typeof value === 'number' && !Number.isFinite(value)) {
-        return Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
-      }
-      return value;
-    },
-    indent,
-  );
+  return [...traceJsonPieces(trace, indent)].join('');
 }

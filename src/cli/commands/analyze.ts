@@ -1,5 +1,4 @@
 /** `moe-lens analyze`: a readable per-token routing table and per-layer expert load for a document. */
-import * as fs from 'node:fs';
 import { maxOverMean, slotShare } from '../../shared/routingStats';
 import { DIGITS, formatFigure, formatShare, tokenFacts } from '../../shared/tokenFacts';
 import { revealInvisibles, visibleTokenText } from '../../shared/tokenText';
@@ -8,17 +7,24 @@ import { TraceError } from '../../shared/traceCheck';
 import { readTraceJson } from '../../shared/traceCodec';
 import { traceText } from '../../engine/analyze';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
-import { parseArgs, stderrProgress, stringFlag } from '../args';
+import { MAX_DOCUMENT_BYTES, formatBytes } from '../../engine/files';
+import { intOption, parseCommandArgs, stderrProgress } from '../args';
 import { CliError, type CliCommand } from '../command';
+import { documentText, readInputBytes } from '../document';
 import { modelDirFrom, openModel } from './trace';
 
-const usage = `usage: moe-lens analyze FILE [--model DIR] [--layer N] [--backend node|wasm|cpu]
+/** The largest saved trace read back (JSON.parse needs it as one string, and V8 strings end near 512 MB). */
+const MAX_TRACE_BYTES = 256 * 1024 * 1024;
+
+const usage = `usage: moe-lens analyze FILE [--model DIR] [--layer N] [--backend node|wasm|cpu] [--progress]
 
 FILE is a text document (run through the model) or a trace JSON written by 'moe-lens trace'
 (validated, then shown). Prints, per token, the chosen experts with their gate weights, the
 shared expert's share, router entropy, margin and near-miss expert (the same figures as the hover
 and the token detail), then each layer's expert load. --layer N limits the token table to
-checkpoint layer N. Progress goes to stderr.`;
+checkpoint layer N. FILE - reads standard input. A document is at most 16 MB of UTF-8 text
+(binary files are refused), a saved trace 256 MB. Progress goes to stderr when it is a terminal,
+or always with --progress.`;
 
 const fmt = (v: number | null | undefined, digits = 3): string => formatFigure(v, digits);
 
@@ -119,32 +125,29 @@ export const analyzeCommand: CliCommand = {
   summary: 'per-token routing table and expert load for a text file or a saved trace',
   usage,
   async run(argv) {
-    const args = parseArgs(argv, ['model', 'layer', 'backend'], []);
-    if (args.positional.length !== 1) {
+    const { values, positional } = parseCommandArgs(argv, { model: 'string', layer: 'string', backend: 'string', progress: 'boolean' }, 1);
+    if (positional.length !== 1) {
       throw new CliError('give exactly one FILE to analyze', 2);
     }
-    const layerText = stringFlag(args, 'layer');
-    const layer = layerText === undefined ? undefined : Number(layerText);
-    if (layer !== undefined && (!Number.isInteger(layer) || layer < 0)) {
-      throw new CliError(`--layer must be a non-negative integer, got '${layerText}'`, 2);
-    }
-    const file = args.positional[0];
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new CliError(`cannot read ${revealInvisibles(file)}: ${revealInvisibles((err as Error).message)}`);
-    }
+    const layer = intOption(values.layer, 'layer');
+    const file = positional[0];
+    // A saved trace may be far larger than a document; the document limit applies once it is not one.
+    const bytes = await readInputBytes(file, { maxBytes: MAX_TRACE_BYTES, what: 'the file' });
+    const text = new TextDecoder('utf-8').decode(bytes);
     let trace = readTraceFile(file, text);
     if (!trace) {
-      const dir = modelDirFrom(stringFlag(args, 'model'));
-      const progress = stderrProgress('moe-lens');
+      if (bytes.length > MAX_DOCUMENT_BYTES) {
+        throw new CliError(`${file}: the document is ${formatBytes(bytes.length)}, over the ${formatBytes(MAX_DOCUMENT_BYTES)} limit`);
+      }
+      const document = documentText(bytes, file);
+      const dir = modelDirFrom(values.model);
+      const progress = stderrProgress('moe-lens', values.progress);
       process.stderr.write(`moe-lens: loading ${dir}\n`);
-      const model = await openModel(dir, stringFlag(args, 'backend'));
+      const model = await openModel(dir, values.backend);
       try {
         const tokenizer = await loadTokenizer(dir);
         try {
-          trace = await traceText(model, tokenizer, text, { onProgress: progress });
+          trace = await traceText(model, tokenizer, document, { onProgress: progress });
         } finally {
           tokenizer.dispose();
         }

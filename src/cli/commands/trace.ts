@@ -1,19 +1,22 @@
 /** `moe-lens trace`: run a model on ids or text and print the routing trace as JSON. */
 import * as fs from 'node:fs';
-import { traceToJson } from '../../shared/trace';
+import { writeTraceJson } from '../../shared/traceJson';
 import { traceIds, traceText } from '../../engine/analyze';
 import { parseBackendName } from '../../engine/backend';
 import { defaultModelDir, loadModel, type Model } from '../../engine/model';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
-import { parseArgs, parseIds, stringFlag } from '../args';
+import { parseCommandArgs, parseIds, stderrProgress } from '../args';
 import { CliError, type CliCommand } from '../command';
+import { readDocument } from '../document';
 
-const usage = `usage: moe-lens trace [--model DIR] (--ids 1,2,3 | --text STR | --file F) [--backend node|wasm|cpu] [--with-logits]
+const usage = `usage: moe-lens trace [--model DIR] (--ids 1,2,3 | --text STR | --file F) [--backend node|wasm|cpu] [--with-logits] [--progress]
 
 Runs the model once over the tokens and prints the routing trace (schema moe-lens.trace/1) as JSON:
 per layer the router logits, scores, chosen experts, gate weights and shared-expert weight; per token
 the surprisal of the next token in nats. --ids needs no tokenizer; --text and --file use the model
-folder's tokenizer.json. --model defaults to the embedded demo model. MOE_LENS_BACKEND also picks the backend.`;
+folder's tokenizer.json; --file - reads standard input. Documents are at most 16 MB of UTF-8
+text; binary files are refused. Progress goes to stderr when it is a terminal, or always with
+--progress. --model defaults to the embedded demo model. MOE_LENS_BACKEND also picks the backend.`;
 
 /** Resolves --model, or the embedded demo model with a clear error when it is not there. */
 export function modelDirFrom(value: string | undefined): string {
@@ -42,40 +45,39 @@ export const traceCommand: CliCommand = {
   summary: 'print the routing trace of ids or text as JSON',
   usage,
   async run(argv) {
-    const args = parseArgs(argv, ['model', 'ids', 'text', 'file', 'backend'], ['with-logits']);
-    if (args.positional.length > 0) {
-      throw new CliError(`unexpected argument '${args.positional[0]}'`, 2);
-    }
-    const sources = ['ids', 'text', 'file'].filter((s) => args.flags.has(s));
+    const { values } = parseCommandArgs(argv, {
+      model: 'string',
+      ids: 'string',
+      text: 'string',
+      file: 'string',
+      backend: 'string',
+      'with-logits': 'boolean',
+      progress: 'boolean',
+    });
+    const sources = [values.ids, values.text, values.file].filter((s) => s !== undefined);
     if (sources.length !== 1) {
       throw new CliError('give exactly one of --ids, --text or --file', 2);
     }
-    const ids = args.flags.has('ids') ? parseIds(stringFlag(args, 'ids')!) : null;
-    const file = stringFlag(args, 'file');
-    let text = stringFlag(args, 'text');
-    if (file !== undefined) {
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-      }
-    }
-    const dir = modelDirFrom(stringFlag(args, 'model'));
-    const model = await openModel(dir, stringFlag(args, 'backend'));
+    const ids = values.ids !== undefined ? parseIds(values.ids) : null;
+    const text = values.file !== undefined ? await readDocument(values.file) : values.text;
+    const dir = modelDirFrom(values.model);
+    const model = await openModel(dir, values.backend);
     try {
-      const withLogits = args.flags.has('with-logits');
+      const opts = { withLogits: values['with-logits'] === true, onProgress: stderrProgress('moe-lens', values.progress) };
       let trace;
       if (ids) {
-        trace = await traceIds(model, ids, { withLogits });
+        trace = await traceIds(model, ids, opts);
       } else {
         const tokenizer = await loadTokenizer(dir);
         try {
-          trace = await traceText(model, tokenizer, text!, { withLogits });
+          trace = await traceText(model, tokenizer, text!, opts);
         } finally {
           tokenizer.dispose();
         }
       }
-      process.stdout.write(traceToJson(trace) + '\n');
+      // Piece by piece: a long trace with logits is larger than the longest string V8 can build.
+      await writeTraceJson(trace, process.stdout);
+      process.stdout.write('\n');
       return 0;
     } finally {
       model.dispose();

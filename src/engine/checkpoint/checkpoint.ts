@@ -3,7 +3,7 @@
  * validates every header up front, then reads tensors by name with positioned reads of just that
  * tensor's bytes, so a multi-GB shard is never held in memory at once.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -51,6 +51,8 @@ export interface OpenOptions {
   /** Default for every readFloat32 call's `checkFinite`. */
   checkFinite?: boolean;
 }
+
+const OPEN_NONBLOCKING = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
 /** Reads are split so no single read call exceeds what the OS accepts (2 GB) and progress stays smooth. */
 const READ_CHUNK = 64 * 1024 * 1024;
@@ -179,12 +181,16 @@ class SafetensorsCheckpoint implements Checkpoint {
 async function openShard(file: string, handles: Map<string, FileHandle>): Promise<SafetensorsHeader> {
   let fh: FileHandle;
   try {
-    fh = await fsp.open(file, 'r');
+    // Non-blocking open, then fstat: a shard swapped for a FIFO since it was listed must not block.
+    fh = await fsp.open(file, OPEN_NONBLOCKING);
   } catch (e) {
     throw new CheckpointError(`${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file });
   }
   handles.set(file, fh);
   const st = await fh.stat();
+  if (!st.isFile()) {
+    throw new CheckpointError(`${file}: not a regular file`, { file });
+  }
   return readSafetensorsHeader(fh, file, st.size);
 }
 

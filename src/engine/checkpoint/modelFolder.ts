@@ -4,13 +4,11 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { MAX_JSON_BYTES, decodeUtf8, readRegularFile } from '../files';
 import { CheckpointError, checkpointError } from './errors';
 import { JsonSyntaxError, isJsonObject, parseStrictJson, type JsonValue } from './strictJson';
 
 export { CheckpointError } from './errors';
-
-/** config.json, index files: anything bigger is not a config (and must not be read whole). */
-const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
 /** Weight formats we refuse: pickle-based (loading them can execute arbitrary code). */
 const PICKLE_EXT = ['.bin', '.pt', '.pth', '.ckpt', '.pkl', '.pickle'];
@@ -99,26 +97,13 @@ export async function resolveInside(dir: string, name: string, referencedBy: str
   return full;
 }
 
-/** Reads a small JSON file strictly (duplicate keys are errors), bounded in size. */
+/** Reads a small JSON file strictly (duplicate keys are errors), bounded in size, regular files only. */
 export async function readJsonFile(file: string, what: string): Promise<JsonValue> {
-  let st;
-  try {
-    st = await fsp.stat(file);
-  } catch {
-    throw new CheckpointError(`${file}: ${what} not found`, { file });
-  }
-  if (!st.isFile()) {
-    throw new CheckpointError(`${file}: ${what} is not a regular file`, { file });
-  }
-  if (st.size > MAX_JSON_BYTES) {
-    throw new CheckpointError(`${file}: ${what} is ${st.size} bytes, over the ${MAX_JSON_BYTES / 1024 / 1024} MB limit for a JSON file`, { file });
-  }
-  const raw = await fsp.readFile(file);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-  } catch {
-    throw new CheckpointError(`${file}: ${what} is not valid UTF-8`, { file });
+    text = decodeUtf8(await readRegularFile(file, { maxBytes: MAX_JSON_BYTES, what }), file, what);
+  } catch (e) {
+    throw new CheckpointError((e as Error).message, { file });
   }
   try {
     return parseStrictJson(text, { maxDepth: 64 });

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CachedModel } from '../../shared/engineProtocol';
+import { MAX_JSON_BYTES, readRegularFile } from '../files';
 
 /** Where huggingface_hub keeps its cache: HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME|~/.cache/huggingface/hub. */
 export function defaultHubDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -41,7 +42,7 @@ async function pickSnapshot(repoDir: string): Promise<string | null> {
   const snapshots = path.join(repoDir, 'snapshots');
   // refs/main names the revision the user last downloaded; fall back to the newest snapshot.
   try {
-    const ref = (await fs.readFile(path.join(repoDir, 'refs', 'main'), 'utf8')).trim();
+    const ref = (await readRegularFile(path.join(repoDir, 'refs', 'main'), { maxBytes: 1024, what: 'refs/main' })).toString('utf8').trim();
     if (/^[0-9a-f]{6,64}$/i.test(ref)) {
       await fs.access(path.join(snapshots, ref, 'config.json'));
       return path.join(snapshots, ref);
@@ -113,7 +114,7 @@ export async function scanHubCache(hubDir: string): Promise<CachedModel[]> {
     }
     let config: Record<string, unknown>;
     try {
-      const parsed: unknown = JSON.parse(await fs.readFile(path.join(snapshot, 'config.json'), 'utf8'));
+      const parsed: unknown = JSON.parse((await readRegularFile(path.join(snapshot, 'config.json'), { maxBytes: MAX_JSON_BYTES, what: 'config.json' })).toString('utf8'));
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
         continue;
       }

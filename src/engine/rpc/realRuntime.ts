@@ -3,6 +3,7 @@
  * traceText (analyze.ts). The model and its tokenizer are loaded and disposed together.
  */
 import * as path from 'node:path';
+import { binaryReason } from '../../shared/binaryText';
 import { traceText } from '../analyze';
 import { defaultModelDir, loadModel, type Model } from '../model';
 import { loadTokenizer } from '../tokenizer/tokenizer';
@@ -12,7 +13,7 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
   return {
     defaultModelDir,
     async load(dir, backend, opts): Promise<RuntimeModel> {
-      const tokenizer = await loadTokenizer(dir);
+      const tokenizer = await loadTokenizer(dir, { signal: opts.signal });
       let model;
       try {
         opts.signal?.throwIfAborted();
@@ -44,11 +45,15 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
         backend: loaded.backend,
         maxContext: loaded.maxContext,
         async analyze(text, o) {
+          const binary = binaryReason(text);
+          if (binary !== null) {
+            throw new Error(`Not analysing this document: ${binary}.`);
+          }
           const trace = await traceText(loaded, tokenizer, text, {
             // As set: resolveWindows (via traceText) decides with the model's context.
             maxTokensPerWindow: o.windowSize,
             windowOverlap: o.windowOverlap,
-            encode: { specialTokensInText: o.specialTokensInText },
+            encode: { specialTokensInText: o.specialTokensInText, signal: o.signal },
             signal: o.signal,
             onProgress: o.onProgress,
           });

@@ -1,6 +1,7 @@
 /** @file Reads a tokenizer folder into a TokenizerCore, with errors that say which file is wrong and how. */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { MAX_JSON_BYTES, decodeUtf8, readRegularFileSync } from '../files';
 import { TokenizerCore } from './core';
 
 export class TokenizerError extends Error {
@@ -19,8 +20,15 @@ function readJson(file: string, required: boolean): Record<string, unknown> {
     return {};
   }
   let value: unknown;
+  const what = basename(file);
+  let text: string;
   try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
+    text = decodeUtf8(readRegularFileSync(file, { maxBytes: MAX_JSON_BYTES, what }), file, what);
+  } catch (err) {
+    throw new TokenizerError((err as Error).message);
+  }
+  try {
+    value = JSON.parse(text);
   } catch (err) {
     throw new TokenizerError(`${file} is not valid JSON: ${(err as Error).message}`);
   }

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { checkTimeoutMs } from '../../shared/timeouts';
 import type { TraceToken } from '../../shared/trace';
 import type { DecodeTable } from './core';
 import { decodeIds, tokenTextOf } from './decode';
@@ -24,6 +25,8 @@ export interface EncodeOptions {
   /** how special-token strings written in the document are treated (default: 'text') */ specialTokensInText?: 'special' | 'text';
   /** watchdog limit for this call in ms (default: 10 s + 20 ms per 1,000 characters; env MOE_LENS_TOKENIZE_TIMEOUT_MS) */
   timeoutMs?: number;
+  /** aborting stops the worker at once (it is restarted for the next call) */
+  signal?: AbortSignal;
 }
 
 export interface DocumentTokenizer {
@@ -42,6 +45,8 @@ export interface DocumentTokenizer {
 export interface TokenizerLoadOptions {
   /** watchdog limit for reading and building the tokenizer (default 60 s) */
   loadTimeoutMs?: number;
+  /** aborting stops reading and building the tokenizer */
+  signal?: AbortSignal;
 }
 
 export async function loadTokenizer(dir: string, options: TokenizerLoadOptions = {}): Promise<DocumentTokenizer> {
@@ -51,7 +56,7 @@ export async function loadTokenizer(dir: string, options: TokenizerLoadOptions =
     throw new TokenizerError(`no tokenizer.json in ${abs} (MoE Lens reads HF fast-tokenizer files)`, abs);
   }
   const host = new WorkerHost(abs, options.loadTimeoutMs ?? 60_000);
-  const table = await host.start();
+  const table = await host.whileNotAborted(host.start(), options.signal, 'loading the tokenizer was cancelled');
   return new WorkerTokenizer(abs, host, table);
 }
 
@@ -123,8 +128,26 @@ class WorkerHost {
     return this.ready;
   }
 
-  encode(req: Omit<WorkerRequest, 'type' | 'id'>, timeoutMs: number): Promise<CoreEncoding> {
+  /** `work` as is, but when `signal` aborts first the worker is stopped and this rejects. */
+  async whileNotAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, message: string): Promise<T> {
+    if (!signal) {
+      return work;
+    }
+    const onAbort = (): void => this.kill(new TokenizerError(message, this.dir));
+    if (signal.aborted) {
+      onAbort();
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await work;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  encode(req: Omit<WorkerRequest, 'type' | 'id'>, timeoutMs: number, signal?: AbortSignal): Promise<CoreEncoding> {
     const run = async (): Promise<CoreEncoding> => {
+      signal?.throwIfAborted();
       await this.start();
       const worker = this.worker!;
       const id = this.nextId++;
@@ -151,7 +174,7 @@ class WorkerHost {
         this.worker?.unref();
       }
     };
-    const result = this.queue.then(run, run);
+    const result = this.whileNotAborted(this.queue.then(run, run), signal, 'tokenizing was cancelled');
     this.queue = result.catch(() => undefined);
     return result;
   }
@@ -205,9 +228,7 @@ class WorkerTokenizer implements DocumentTokenizer {
     if (this.disposed) {
       throw new TokenizerError('the tokenizer was disposed', this.dir);
     }
-    const envTimeout = Number(process.env.MOE_LENS_TOKENIZE_TIMEOUT_MS);
-    const timeoutMs =
-      opts.timeoutMs ?? (envTimeout > 0 ? envTimeout : 10_000 + Math.ceil(text.length / 1000) * 20);
+    const timeoutMs = this.timeoutFor(text, opts.timeoutMs);
     const enc = await this.host.encode(
       {
         text,
@@ -215,6 +236,7 @@ class WorkerTokenizer implements DocumentTokenizer {
         specialTokensInText: opts.specialTokensInText ?? 'text',
       },
       timeoutMs,
+      opts.signal,
     );
     const tokens: TraceToken[] = new Array(enc.ids.length);
     for (let i = 0; i < enc.ids.length; i++) {
@@ -229,6 +251,20 @@ class WorkerTokenizer implements DocumentTokenizer {
       tokens[i] = token;
     }
     return tokens;
+  }
+
+  /** The watchdog limit: the caller's, else MOE_LENS_TOKENIZE_TIMEOUT_MS, else one that grows with the text. */
+  private timeoutFor(text: string, given: number | undefined): number {
+    const env = process.env.MOE_LENS_TOKENIZE_TIMEOUT_MS;
+    const [value, name] = given !== undefined ? [given, 'the tokenize timeout'] : env ? [Number(env), 'MOE_LENS_TOKENIZE_TIMEOUT_MS'] : [null, ''];
+    if (value === null) {
+      return 10_000 + Math.ceil(text.length / 1000) * 20;
+    }
+    try {
+      return checkTimeoutMs(value, name);
+    } catch (err) {
+      throw new TokenizerError((err as Error).message, this.dir);
+    }
   }
 
   decode(ids: number[]): string {

@@ -53,8 +53,10 @@ function kindOf(st: fs.Stats): string {
             : 'not a regular file';
 }
 
-function tooBig(file: string, limits: ReadLimits, size: string): FileReadError {
-  return new FileReadError(`${file}: ${limits.what} is ${size}, over the ${formatBytes(limits.maxBytes)} limit`, file);
+/** `size` when known up front; a stream or a /proc file is only known to be past the limit. */
+function tooBig(file: string, limits: ReadLimits, size?: number): FileReadError {
+  const is = size === undefined ? 'is larger than' : `is ${formatBytes(size)}, over`;
+  return new FileReadError(`${file}: ${limits.what} ${is} the ${formatBytes(limits.maxBytes)} limit`, file);
 }
 
 /** Reads a regular file whole (synchronously: the tokenizer worker has nothing else to do meanwhile). */
@@ -80,7 +82,7 @@ export function readRegularFileSync(file: string, limits: ReadLimits): Buffer {
       chunks.push(buf.subarray(0, n));
       total += n;
       if (total > limits.maxBytes) {
-        throw tooBig(file, limits, `over ${formatBytes(limits.maxBytes)}`);
+        throw tooBig(file, limits);
       }
     }
     return Buffer.concat(chunks, total);
@@ -110,7 +112,7 @@ export async function readRegularFile(file: string, limits: ReadLimits): Promise
       chunks.push(buf.subarray(0, bytesRead));
       total += bytesRead;
       if (total > limits.maxBytes) {
-        throw tooBig(file, limits, `over ${formatBytes(limits.maxBytes)}`);
+        throw tooBig(file, limits);
       }
     }
     return Buffer.concat(chunks, total);
@@ -127,7 +129,7 @@ export async function readStreamWhole(stream: NodeJS.ReadableStream, name: strin
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     total += buf.length;
     if (total > limits.maxBytes) {
-      throw tooBig(name, limits, `over ${formatBytes(limits.maxBytes)}`);
+      throw tooBig(name, limits);
     }
     chunks.push(buf);
   }
@@ -148,7 +150,7 @@ function checkStat(file: string, limits: ReadLimits, st: fs.Stats): void {
     throw new FileReadError(`${file}: ${limits.what} is ${kindOf(st)}; only regular files are read`, file);
   }
   if (st.size > limits.maxBytes) {
-    throw tooBig(file, limits, formatBytes(st.size));
+    throw tooBig(file, limits, st.size);
   }
 }
 

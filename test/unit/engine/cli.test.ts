@@ -104,10 +104,10 @@ describe('moe-lens analyze', () => {
     assert.match(r.stdout, /expert load[^\n]*\n {2}layer {3}0: busiest/);
   });
 
-  test('a document runs through the model; progress goes to stderr', () => {
+  test('a document runs through the model; --progress sends progress to stderr', () => {
     const doc = path.join(dir, 'doc2.txt');
     fs.writeFileSync(doc, 'A short document.');
-    const r = run(['analyze', doc, '--model', dir]);
+    const r = run(['analyze', doc, '--model', dir, '--progress']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /layer 0 \(moe\)[\s\S]*layer 1 \(moe\)/);
     assert.match(r.stderr, /100% done/);
@@ -154,6 +154,16 @@ describe('moe-lens analyze', () => {
     assert.deepEqual(controls, [], 'no control character reaches the terminal');
     assert.match(r.stdout, /^model ⟨U\+001B⟩\]0;owned⟨U\+0007⟩⟨U\+001B⟩\[31mred⟨U\+009B⟩2J \(qwen2_moe\)/);
     assert.match(r.stdout, /\n {6}0 {2}⟨U\+001B⟩\[2J +\d+ \(∞\)/);
+  });
+
+  test('progress is shown on a terminal only: a redirected stderr stays clean unless --progress', () => {
+    const doc = path.join(dir, 'doc2.txt');
+    const quiet = run(['analyze', doc, '--model', dir]);
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.doesNotMatch(quiet.stderr, /%/);
+    const traced = run(['trace', '--model', dir, '--file', doc, '--progress']);
+    assert.equal(traced.code, 0, traced.stderr);
+    assert.match(traced.stderr, /moe-lens: 100% done/);
   });
 
   test('--layer that does not exist is a usage error', () => {

@@ -3,6 +3,7 @@
  * clear error in bounded time, and the tokenizer keeps working after a watchdog kill.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,5 +94,65 @@ describe('dispose', () => {
     tok.dispose();
     await assert.rejects(inFlight, /disposed/);
     await assert.rejects(tok.encode('ab'), /disposed/);
+  });
+});
+
+describe('cancel', () => {
+  it('an aborted signal stops a running encode at once, and the next call gets a fresh worker', async () => {
+    const tok = await loadTokenizer(folder(JSON.stringify(byteLevel(split('(a+)+b')))));
+    try {
+      const ac = new AbortController();
+      // The regex backtracks for far longer than the watchdog limit: only the abort can end it.
+      const inFlight = tok.encode('a'.repeat(64) + '!', { timeoutMs: 600_000, signal: ac.signal });
+      setTimeout(() => ac.abort(), 200);
+      await assert.rejects(inFlight, (err: Error) => err instanceof TokenizerError && /tokenizing was cancelled/.test(err.message));
+      assert.deepEqual((await tok.encode('ab')).map((t) => t.id), [256]);
+      await assert.rejects(tok.encode('ab', { signal: AbortSignal.abort() }), /abort/i);
+    } finally {
+      tok.dispose();
+    }
+  });
+});
+
+describe('timeouts out of the timer range', () => {
+  // setTimeout turns a delay over 2^31 − 1 ms into 1 ms: such a limit would stop every call at once.
+  it('refuses --timeout-ms style values past 2^31 − 1 ms instead of firing after 1 ms', async () => {
+    const tok = await loadTokenizer(folder(JSON.stringify(byteLevel(split('\\s+')))));
+    try {
+      await assert.rejects(tok.encode('ab', { timeoutMs: 2 ** 31 }), (err: Error) => err instanceof TokenizerError && /from 1 to 2147483647/.test(err.message));
+      assert.deepEqual((await tok.encode('ab', { timeoutMs: 2 ** 31 - 1 })).map((t) => t.id), [256]);
+    } finally {
+      tok.dispose();
+    }
+  });
+
+  it('refuses MOE_LENS_TOKENIZE_TIMEOUT_MS past the range, naming the variable', async () => {
+    const tok = await loadTokenizer(folder(JSON.stringify(byteLevel(split('\\s+')))));
+    const saved = process.env.MOE_LENS_TOKENIZE_TIMEOUT_MS;
+    process.env.MOE_LENS_TOKENIZE_TIMEOUT_MS = '3000000000';
+    try {
+      await assert.rejects(tok.encode('ab'), /MOE_LENS_TOKENIZE_TIMEOUT_MS must be a whole number of milliseconds from 1 to 2147483647/);
+    } finally {
+      if (saved === undefined) {
+        delete process.env.MOE_LENS_TOKENIZE_TIMEOUT_MS;
+      } else {
+        process.env.MOE_LENS_TOKENIZE_TIMEOUT_MS = saved;
+      }
+      tok.dispose();
+    }
+  });
+});
+
+describe('tokenizer files that are not regular files', () => {
+  it('tokenizer.json as a FIFO is refused at once instead of blocking the worker for ever', async () => {
+    const dir = folder(null);
+    execFileSync('mkfifo', [join(dir, 'tokenizer.json')]);
+    await assert.rejects(loadTokenizer(dir), (err: Error) => err instanceof TokenizerError && /tokenizer\.json is a FIFO \(named pipe\); only regular files are read/.test(err.message));
+  });
+
+  it('tokenizer_config.json as a FIFO is refused too', async () => {
+    const dir = folder(JSON.stringify(byteLevel(split('\\s+'))));
+    execFileSync('mkfifo', [join(dir, 'tokenizer_config.json')]);
+    await assert.rejects(loadTokenizer(dir), /tokenizer_config\.json is a FIFO/);
   });
 });

@@ -1,10 +1,11 @@
 /**
  * @file The engine process entry point, forked by the extension host (dist/engine.js): a JSON-RPC
  * server over the Node IPC channel (see src/shared/engineProtocol.ts). It exits when the host goes
- * away, so a crashed or reloaded window never leaves an engine behind.
+ * away (hostLink.ts), so a crashed or reloaded window never leaves an engine behind.
  */
 import { createMessageConnection, IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
 import { LogNotification } from '../shared/engineProtocol';
+import { exitNow, exitWithHost } from './hostLink';
 import { createRealRuntime } from './rpc/realRuntime';
 import { startEngineServer } from './rpc/server';
 
@@ -18,8 +19,8 @@ function main(): void {
     void connection.sendNotification(LogNotification.type, { level, message });
   };
   startEngineServer(connection, createRealRuntime(log), { exit: () => process.exit(0) });
-  process.on('disconnect', () => process.exit(0));
-  connection.onClose(() => process.exit(0));
+  exitWithHost();
+  connection.onClose(exitNow);
   connection.listen();
 }
 

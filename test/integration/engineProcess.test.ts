@@ -1,7 +1,9 @@
 // The BUILT engine (dist/engine.js, as the extension forks it) over the real protocol: load a real
 // model, analyse, cancel, get killed mid-analysis, and recover on the next request.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CancelledError, EngineClient, EngineCrashedError } from '../../src/extension/engineClient';
@@ -10,6 +12,8 @@ import { testModel } from './testModel';
 
 const enginePath = path.resolve(__dirname, '..', '..', 'dist', 'engine.js');
 const model = testModel();
+/** The folder on disk: the embedded model is loaded by path null. */
+const modelDir = model?.path ?? path.resolve(__dirname, '..', '..', 'models', 'demo');
 const skip = !existsSync(enginePath) ? 'dist/engine.js is not built (npm run build)' : !model ? 'no model: neither models/demo nor test/fixtures/mixtral' : false;
 if (skip) {
   console.log(`# engine process test skipped: ${skip}`);
@@ -66,5 +70,23 @@ describe(`built engine process (${model?.description ?? 'no model'})`, { skip },
     assert.notEqual(client.pid, before);
     assert.equal(loaded.cached, false, 'the restarted engine loaded the model again');
     assert.ok(trace.tokens.length > 0);
+  });
+
+  it('a FIFO as tokenizer.json is refused at once, and the engine stays up', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'moe-lens-fifo-model-'));
+    try {
+      for (const f of readdirSync(modelDir)) {
+        if (f !== 'tokenizer.json' && statSync(path.join(modelDir, f)).isFile()) {
+          copyFileSync(path.join(modelDir, f), path.join(dir, f));
+        }
+      }
+      execFileSync('mkfifo', [path.join(dir, 'tokenizer.json')]);
+      const pid = client.pid;
+      await assert.rejects(client.analyze({ path: dir, backend: 'auto' }, params('x')), /tokenizer\.json is a FIFO \(named pipe\); only regular files are read/);
+      assert.equal(client.pid, pid);
+      assert.equal((await client.status()).pid, pid, 'the engine still answers');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -6,6 +6,7 @@ import { CliError, type CliCommand } from './command';
 import { analyzeCommand } from './commands/analyze';
 import { tokensCommand } from './commands/tokens';
 import { traceCommand } from './commands/trace';
+import { revealInvisibles } from '../shared/tokenText';
 
 const commands: CliCommand[] = [traceCommand, analyzeCommand, tokensCommand];
 
@@ -47,7 +48,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`moe-lens: ${message.split('\n')[0]}\n`);
+    // Messages quote file names and checkpoint strings: escapes in them must not reach the terminal.
+    process.stderr.write(`moe-lens: ${revealInvisibles(message.split('\n')[0] ?? '')}\n`);
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
   },
 );

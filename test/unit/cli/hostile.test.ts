@@ -160,3 +160,12 @@ describe('one argument parser, strict numbers, the same words', () => {
     assertRefused(run(['tokens', '--tokenizer', dir, '--text', 'hello'], undefined, { MOE_LENS_TOKENIZE_TIMEOUT_MS: '3000000000' }), /MOE_LENS_TOKENIZE_TIMEOUT_MS must be a whole number of milliseconds from 1 to 2147483647/);
   });
 });
+
+describe('terminal escapes in what an error quotes', () => {
+  test('a file name with an ANSI escape is printed with the escape named, not sent to the terminal', () => {
+    const name = path.join(tmp, 'red\u001b[31mname\u0007.txt');
+    const r = run(['tokens', '--tokenizer', dir, '--file', name]);
+    assertRefused(r, /red⟨U\+001B⟩\[31mname⟨U\+0007⟩\.txt/);
+    assert.doesNotMatch(r.stderr, /[\u0000-\u0009\u000b-\u001f\u007f]/);
+  });
+});

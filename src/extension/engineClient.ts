@@ -263,6 +263,8 @@ export class EngineClient {
     if (proc.loaded?.key === key) {
       return proc.loaded.result;
     }
+    // Switching unloads the engine's current model first, so a failed load leaves none loaded.
+    proc.loaded = undefined;
     const raw = await this.request<unknown>((c, token) => c.sendRequest(LoadModelRequest.type, model, token), signal);
     const result = checkLoadModelResult(raw);
     if (this.proc === proc) {

@@ -168,6 +168,16 @@ describe('EngineClient with a forked engine', () => {
     await assert.rejects(c.analyze({ path: '/x/missing', backend: 'auto' }, params('x')), EngineRequestError);
   });
 
+  it('a failed switch to another model leaves none loaded, and the next analysis loads its model again', async () => {
+    const c = client();
+    await c.analyze(embedded, params('first'));
+    await assert.rejects(c.loadModel({ path: '/x/missing', backend: 'auto' }), EngineRequestError);
+    // The engine unloaded the old model before the new one failed: the client must not reuse it.
+    const again = await c.analyze(embedded, params('second'));
+    assert.equal(again.model.info.path, 'embedded');
+    assert.equal(again.trace.tokens.at(-1)?.text, 'second');
+  });
+
   it('gives up after 4 restarts within the window, until restart()', async () => {
     let now = 0;
     const c = client({ FAKE_ENGINE_CRASH: 'BOOM' }, { limiter: new RestartLimiter(4, 180_000), now: () => now });

@@ -59,6 +59,37 @@ function tooBig(file: string, limits: ReadLimits, size?: number): FileReadError 
   return new FileReadError(`${file}: ${limits.what} ${is} the ${formatBytes(limits.maxBytes)} limit`, file);
 }
 
+/**
+ * The bytes read so far, refused once past the limit. Reads go one byte past it because st.size can
+ * be stale (a growing file) or 0 (/proc files), so only the bytes read tell.
+ */
+class BoundedChunks {
+  private readonly chunks: Buffer[] = [];
+  private total = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly limits: ReadLimits,
+  ) {}
+
+  /** A buffer for the next read, never reaching further than one byte past the limit. */
+  nextBuffer(): Buffer {
+    return Buffer.allocUnsafe(Math.min(CHUNK, this.limits.maxBytes + 1 - this.total));
+  }
+
+  add(bytes: Buffer): void {
+    this.total += bytes.length;
+    if (this.total > this.limits.maxBytes) {
+      throw tooBig(this.file, this.limits);
+    }
+    this.chunks.push(bytes);
+  }
+
+  result(): Buffer {
+    return Buffer.concat(this.chunks, this.total);
+  }
+}
+
 /** Reads a regular file whole (synchronously: the tokenizer worker has nothing else to do meanwhile). */
 export function readRegularFileSync(file: string, limits: ReadLimits): Buffer {
   let fd: number;
@@ -70,22 +101,14 @@ export function readRegularFileSync(file: string, limits: ReadLimits): Buffer {
   try {
     const st = fs.fstatSync(fd);
     checkStat(file, limits, st);
-    // Read up to one byte past the limit: st.size can be stale (a growing file) or 0 (/proc).
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, limits.maxBytes + 1 - total));
+    const into = new BoundedChunks(file, limits);
+    for (let buf = into.nextBuffer(); ; buf = into.nextBuffer()) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) {
-        break;
+        return into.result();
       }
-      chunks.push(buf.subarray(0, n));
-      total += n;
-      if (total > limits.maxBytes) {
-        throw tooBig(file, limits);
-      }
+      into.add(buf.subarray(0, n));
     }
-    return Buffer.concat(chunks, total);
   } finally {
     fs.closeSync(fd);
   }
@@ -101,21 +124,14 @@ export async function readRegularFile(file: string, limits: ReadLimits): Promise
   }
   try {
     checkStat(file, limits, await fh.stat());
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, limits.maxBytes + 1 - total));
+    const into = new BoundedChunks(file, limits);
+    for (let buf = into.nextBuffer(); ; buf = into.nextBuffer()) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) {
-        break;
+        return into.result();
       }
-      chunks.push(buf.subarray(0, bytesRead));
-      total += bytesRead;
-      if (total > limits.maxBytes) {
-        throw tooBig(file, limits);
-      }
+      into.add(buf.subarray(0, bytesRead));
     }
-    return Buffer.concat(chunks, total);
   } finally {
     await fh.close();
   }
@@ -123,17 +139,11 @@ export async function readRegularFile(file: string, limits: ReadLimits): Promise
 
 /** Reads a stream (standard input for `--file -`) whole, under the same size limit as a file. */
 export async function readStreamWhole(stream: NodeJS.ReadableStream, name: string, limits: ReadLimits): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
+  const into = new BoundedChunks(name, limits);
   for await (const chunk of stream) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    total += buf.length;
-    if (total > limits.maxBytes) {
-      throw tooBig(name, limits);
-    }
-    chunks.push(buf);
+    into.add(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   }
-  return Buffer.concat(chunks, total);
+  return into.result();
 }
 
 /** Strict UTF-8 decoding (a BOM is dropped), with an error naming the file. */

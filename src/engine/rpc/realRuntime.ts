@@ -38,6 +38,11 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
           runOpts?.signal?.throwIfAborted();
           return inner.run(ids, runOpts);
         },
+        async counterfactual(ids, passes, cfOpts) {
+          await new Promise((resolve) => setImmediate(resolve));
+          cfOpts?.signal?.throwIfAborted();
+          return inner.counterfactual(ids, passes, cfOpts);
+        },
         dispose: () => inner.dispose(),
       };
       return {

@@ -22,7 +22,7 @@ export const MODE_SYNTAX =
   'topk:K[@L], expert-choice:F[@L], capacity:F[@L], dense[@L], ablate:L:E[,E…], force:L:E, sweep-k, ablate-each:L';
 
 function fail(text: string, why: string): never {
-  throw new Error(`bad --mode '${text}': ${why} (modes: ${MODE_SYNTAX})`);
+  throw new Error(`bad mode '${text}': ${why} (modes: ${MODE_SYNTAX})`);
 }
 
 function int(text: string, part: string, what: string): number {
@@ -100,7 +100,7 @@ export function parseMode(text: string): ParsedMode {
 
 function checkLayer(mode: string, layer: number | null, model: ModeModel): void {
   if (layer !== null && !model.moeLayers.includes(layer)) {
-    throw new Error(`bad --mode '${mode}': layer ${layer} is not an MoE layer of this model (MoE layers: ${model.moeLayers.join(', ')})`);
+    throw new Error(`bad mode '${mode}': layer ${layer} is not an MoE layer of this model (MoE layers: ${model.moeLayers.join(', ')})`);
   }
 }
 
@@ -109,7 +109,7 @@ export function expandMode(parsed: ParsedMode, model: ModeModel): Counterfactual
   const E = model.numExperts;
   const expert = (mode: string, e: number): void => {
     if (e >= E) {
-      throw new Error(`bad --mode '${mode}': expert ${e} does not exist (experts 0..${E - 1})`);
+      throw new Error(`bad mode '${mode}': expert ${e} does not exist (experts 0..${E - 1})`);
     }
   };
   if (parsed.kind === 'sweep-k') {
@@ -126,12 +126,12 @@ export function expandMode(parsed: ParsedMode, model: ModeModel): Counterfactual
       continue;
     }
     if (r.kind === 'topk' && (r.k < 1 || r.k > E)) {
-      throw new Error(`bad --mode '${p.mode}': k must be in 1..${E}`);
+      throw new Error(`bad mode '${p.mode}': k must be in 1..${E}`);
     }
     if (r.kind === 'ablate') {
       r.experts.forEach((e) => expert(p.mode, e));
       if (new Set(r.experts).size >= E) {
-        throw new Error(`bad --mode '${p.mode}': cannot remove all ${E} experts`);
+        throw new Error(`bad mode '${p.mode}': cannot remove all ${E} experts`);
       }
     }
     if (r.kind === 'force') {

@@ -74,7 +74,7 @@ export const counterfactualCommand: CliCommand = {
         doc = await counterfactualIds(model, ids, mode);
       } catch (err) {
         const message = (err as Error).message;
-        throw /^bad --mode/.test(message) ? new CliError(message, 2) : err;
+        throw /^bad mode/.test(message) ? new CliError(message, 2) : err;
       }
       process.stdout.write(JSON.stringify(doc) + '\n');
       return 0;

@@ -46,37 +46,86 @@ export interface CounterfactualOptions {
   signal?: AbortSignal;
 }
 
-/** The LM head in slices, so [T, V] is never held at once. */
-const HEAD_CHUNK = 256;
+/** One slice of the vocabulary: the LM head's logits [T, n] of a hidden state, for columns [from, from + n). */
+interface HeadSlice {
+  from: number;
+  logits(hidden: tf.Tensor2D): tf.Tensor2D;
+  release(): void;
+}
 
-/** Per token KL(p_model ‖ p_cf) and the Δsurprisal of ids[t+1], from both final hidden states. */
-async function compareHeads(dec: Decoder, model: tf.Tensor2D, cf: tf.Tensor2D, ids: number[]): Promise<Pick<CounterfactualResult, 'kl' | 'surprisalDelta'>> {
+/** The LM head a vocabulary slice at a time (here: one slice, the whole vocabulary). */
+async function* headSlices(dec: Decoder, T: number): AsyncGenerator<HeadSlice> {
+  yield { from: 0, logits: (hidden) => lmLogits(dec, hidden, 0, T), release: () => undefined };
+}
+
+/**
+ * Per token KL(p ‖ q) and the Δsurprisal of ids[t+1], p from the model's final hidden states, q
+ * from the counterfactual's. Slice by slice each token carries, for p and q, the running max m and
+ * s = Σ exp(l − m), and for p also a = Σ exp(l_p − m_p)·(l_p − l_q), combined on the host in float64;
+ * then KL = a/s_p − lse_p + lse_q (Σ p = 1), exactly 0 when both logits are the same.
+ */
+async function compareHeads(dec: Decoder, model: tf.Tensor2D, cf: tf.Tensor2D, ids: number[], signal?: AbortSignal): Promise<Pick<CounterfactualResult, 'kl' | 'surprisalDelta'>> {
   const T = ids.length;
+  const mp = new Float64Array(T).fill(-Infinity);
+  const sp = new Float64Array(T);
+  const a = new Float64Array(T);
+  const mq = new Float64Array(T).fill(-Infinity);
+  const sq = new Float64Array(T);
+  const tp = new Float64Array(T).fill(NaN); // the next token's logit under p
+  const tq = new Float64Array(T).fill(NaN);
+  for await (const slice of headSlices(dec, T)) {
+    signal?.throwIfAborted();
+    let stats: tf.Tensor1D;
+    let n: number;
+    try {
+      [stats, n] = tf.tidy(() => {
+        const lp = slice.logits(model); // [T, n]
+        const lq = slice.logits(cf); // [T, n]
+        const width = lp.shape[1];
+        const at = ids.map((_, t) => t).filter((t) => ids[t + 1] !== undefined && ids[t + 1] >= slice.from && ids[t + 1] < slice.from + width); // rows whose next token is here
+        const flat = tf.tensor1d(at.map((t) => t * width + ids[t + 1] - slice.from), 'int32');
+        const maxP = tf.max(lp, 1, true); // [T, 1]
+        const maxQ = tf.max(lq, 1, true); // [T, 1]
+        const eP = tf.exp(tf.sub(lp, maxP)); // [T, n]
+        const parts = [
+          tf.reshape(maxP, [T]),
+          tf.sum(eP, 1),
+          tf.sum(tf.mul(eP, tf.sub(lp, lq)), 1),
+          tf.reshape(maxQ, [T]),
+          tf.sum(tf.exp(tf.sub(lq, maxQ)), 1),
+          tf.gather(tf.reshape(lp, [-1]), flat),
+          tf.gather(tf.reshape(lq, [-1]), flat),
+        ];
+        return [tf.concat(parts) as tf.Tensor1D, width] as const; // [5T + 2·targets]
+      });
+    } finally {
+      slice.release();
+    }
+    const v = (await stats.data()) as Float32Array;
+    stats.dispose();
+    for (let t = 0; t < T; t++) {
+      const newP = Math.max(mp[t], v[t]);
+      const [oldScale, sliceScale] = [Math.exp(mp[t] - newP), Math.exp(v[t] - newP)];
+      sp[t] = sp[t] * oldScale + v[T + t] * sliceScale;
+      a[t] = a[t] * oldScale + v[2 * T + t] * sliceScale;
+      mp[t] = newP;
+      const newQ = Math.max(mq[t], v[3 * T + t]);
+      sq[t] = sq[t] * Math.exp(mq[t] - newQ) + v[4 * T + t] * Math.exp(v[3 * T + t] - newQ);
+      mq[t] = newQ;
+    }
+    const targets = ids.map((_, t) => t).filter((t) => ids[t + 1] !== undefined && ids[t + 1] >= slice.from && ids[t + 1] < slice.from + n);
+    targets.forEach((t, j) => {
+      tp[t] = v[5 * T + j];
+      tq[t] = v[5 * T + targets.length + j];
+    });
+  }
   const kl: number[] = [];
   const surprisalDelta: (number | null)[] = [];
-  for (let from = 0; from < T; from += HEAD_CHUNK) {
-    const to = Math.min(T, from + HEAD_CHUNK);
-    const targets = ids.slice(from + 1, to + 1); // the very last row has no next token
-    const [klChunk, deltaChunk] = tf.tidy(() => {
-      const lp = tf.logSoftmax(lmLogits(dec, model, from, to)); // [n, V]
-      const lq = tf.logSoftmax(lmLogits(dec, cf, from, to)); // [n, V]
-      const diff = tf.sub(lp, lq); // [n, V]
-      const [n, V] = diff.shape;
-      const at = tf.tensor1d(
-        targets.map((id, j) => j * V + id),
-        'int32',
-      ); // [n']
-      // −ln q − (−ln p) = ln p − ln q at the actual next token
-      return [tf.sum(tf.mul(tf.exp(lp), diff), 1), tf.gather(tf.reshape(diff, [n * V]), at)];
-    });
-    const [k, d] = await Promise.all([klChunk.data(), deltaChunk.data()]);
-    klChunk.dispose();
-    deltaChunk.dispose();
-    // float32 rounding can leave an identical pair a hair below zero; KL is ≥ 0 by definition.
-    (k as Float32Array).forEach((v) => kl.push(Math.max(0, v)));
-    for (let j = 0; j < to - from; j++) {
-      surprisalDelta.push(j < targets.length ? (d as Float32Array)[j] : null);
-    }
+  for (let t = 0; t < T; t++) {
+    const [lseP, lseQ] = [mp[t] + Math.log(sp[t]), mq[t] + Math.log(sq[t])];
+    // float rounding can leave a near-identical pair a hair below zero; KL is ≥ 0 by definition.
+    kl.push(Math.max(0, a[t] / sp[t] - lseP + lseQ));
+    surprisalDelta.push(t + 1 < T ? lseQ - tq[t] - (lseP - tp[t]) : null);
   }
   return { kl, surprisalDelta };
 }
@@ -129,7 +178,7 @@ export async function runCounterfactuals(dec: Decoder, ids: number[], passes: Co
       const label = passes.length > 1 ? `pass ${n + 1}/${passes.length} (${pass.mode})` : pass.mode;
       const cf = await forward(dec, ids, { routing: pass.routing, resume, signal: opts.signal, onLayer: (i) => step(`${label}: layer ${i}/${count}`) });
       try {
-        const heads = await compareHeads(dec, base.hidden, cf.hidden, ids);
+        const heads = await compareHeads(dec, base.hidden, cf.hidden, ids, opts.signal);
         results.push({ mode: pass.mode, ...heads, ...(opts.summaryOnly ? {} : { layers: servedBy(cf.layers) }) });
       } finally {
         cf.hidden.dispose();

@@ -11,8 +11,11 @@ import { tf } from '../../../src/engine/backend';
 import { expandMode, parseMode } from '../../../src/engine/counterfactualModes';
 import { makeRouter as deepseekRouter } from '../../../src/engine/families/deepseek_v3';
 import { route as gptOssRoute } from '../../../src/engine/families/gpt_oss';
+import { route as graniteRoute } from '../../../src/engine/families/granitemoe';
 import { route as mixtralRoute } from '../../../src/engine/families/mixtral';
+import { makeRouter as olmoeRouter } from '../../../src/engine/families/olmoe';
 import { makeRouter as qwenRouter } from '../../../src/engine/families/qwen2_moe';
+import { makeRouter as qwen3Router } from '../../../src/engine/families/qwen3_moe';
 import { loadModel, type Model } from '../../../src/engine/model';
 import { routeLayer, sigmoid, softmax, type FamilyRouter, type RoutingOverride } from '../../../src/engine/routing';
 
@@ -76,6 +79,26 @@ describe('routing overrides', () => {
     const sum = sig.reduce((a, b) => a + b, 0);
     assert.equal(ds.experts[0].length, 6, 'every expert, whatever the group limit');
     close(ds.weights, [ds.experts[0].map((e) => (sig[e] / sum) * 2.5)]);
+  });
+
+  test('dense over E = 1 is that one expert as the family weights it, for all seven routers', () => {
+    const logits = [[0.7], [-2], [5]];
+    const routers: [string, FamilyRouter][] = [
+      ['mixtral', mixtralRoute],
+      ['qwen2_moe', qwenRouter(false)],
+      ['qwen3_moe', qwen3Router(true)],
+      ['olmoe', olmoeRouter(false)],
+      ['granitemoe', graniteRoute],
+      ['gpt_oss', gptOssRoute],
+      ['deepseek_v3', deepseekRouter({ bias: [0.1], nGroup: 1, topkGroup: 1, normTopkProb: true, routedScalingFactor: 2.5 })],
+    ];
+    for (const [name, r] of routers) {
+      const own = route(r, logits, 1);
+      const dense = route(r, logits, 1, { kind: 'dense' });
+      assert.deepEqual(dense.experts, [[0], [0], [0]], name);
+      assert.deepEqual(dense.weights, own.weights, name);
+      assert.deepEqual(dense.weights, logits.map(() => [name === 'deepseek_v3' ? 2.5 : 1]), name);
+    }
   });
 
   test('an override limited to another layer routes as the family does', () => {
@@ -161,6 +184,27 @@ describe('passes from layer L', () => {
     assert.deepEqual(resumed.kl, full.kl);
     assert.deepEqual(resumed.surprisalDelta, full.surprisalDelta);
     assert.deepEqual(resumed.layers, full.layers);
+  });
+
+  test('KL(model ‖ cf) and Δsurprisal are those of the two runs’ next-token distributions (float64 on the host)', async () => {
+    const routing: RoutingOverride = { kind: 'expert-choice', capacity: 1 };
+    const [cf] = await model.counterfactual(ids, [{ mode: 'ec', routing, fromLayer: null }]);
+    const p = await model.run(ids, { withLogits: true });
+    const q = await model.run(ids, { withLogits: true, routing });
+    const logSoftmax = (row: number[]): number[] => {
+      const m = Math.max(...row);
+      const lse = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
+      return row.map((v) => v - lse);
+    };
+    ids.forEach((_, t) => {
+      const [lp, lq] = [logSoftmax(p.logits![t]), logSoftmax(q.logits![t])];
+      const kl = lp.reduce((s, v, i) => s + Math.exp(v) * (v - lq[i]), 0);
+      assert.ok(Math.abs(cf.kl[t] - kl) < 1e-5 + 1e-3 * kl, `token ${t}: ${cf.kl[t]} vs ${kl}`);
+      if (t + 1 < ids.length) {
+        assert.ok(Math.abs(cf.surprisalDelta[t]! - (q.surprisal[t]! - p.surprisal[t]!)) < 1e-4, `token ${t}`);
+      }
+    });
+    assert.ok(Math.max(...cf.kl) > 1e-3, 'expert choice moves the distributions of this fixture');
   });
 
   test('progress rises to 1 and counts only the layers a resumed pass runs', async () => {

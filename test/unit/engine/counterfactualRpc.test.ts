@@ -18,6 +18,7 @@ import {
   LoadModelRequest,
   ProgressNotification,
   checkCounterfactualResult,
+  type CounterfactualParams,
   type ProgressParams,
 } from '../../../src/shared/engineProtocol';
 import { makeBabyModel } from './babyModel';
@@ -70,7 +71,7 @@ test('a sweep answers one row per pass', async () => {
 
 test('a bad mode is InvalidParams; a cancelled request is Cancelled', async () => {
   await assert.rejects(client.sendRequest(CounterfactualRequest.type, params('topk:9')), (e: ResponseError<void>) => e.code === -32602 && /k must be in 1\.\.4/.test(e.message));
-  await assert.rejects(client.sendRequest(CounterfactualRequest.type, { text: TEXT }), (e: ResponseError<void>) => e.code === -32602);
+  await assert.rejects(client.sendRequest(CounterfactualRequest.type, { text: TEXT } as unknown as CounterfactualParams), (e: ResponseError<void>) => e.code === -32602);
   const cts = new CancellationTokenSource();
   const run = client.sendRequest(CounterfactualRequest.type, params('ablate-each:1', 'cancel-me'), cts.token);
   client.onNotification(ProgressNotification.type, (p) => (p.progressId === 'cancel-me' ? cts.cancel() : undefined));

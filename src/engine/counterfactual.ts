@@ -49,13 +49,14 @@ export interface CounterfactualOptions {
 /** One slice of the vocabulary: the LM head's logits [T, n] of a hidden state, for columns [from, from + n). */
 interface HeadSlice {
   from: number;
+  n: number;
   logits(hidden: tf.Tensor2D): tf.Tensor2D;
   release(): void;
 }
 
 /** The LM head a vocabulary slice at a time (here: one slice, the whole vocabulary). */
 async function* headSlices(dec: Decoder, T: number): AsyncGenerator<HeadSlice> {
-  yield { from: 0, logits: (hidden) => lmLogits(dec, hidden, 0, T), release: () => undefined };
+  yield { from: 0, n: dec.embed.shape[0], logits: (hidden) => lmLogits(dec, hidden, 0, T), release: () => undefined };
 }
 
 /**
@@ -75,19 +76,21 @@ async function compareHeads(dec: Decoder, model: tf.Tensor2D, cf: tf.Tensor2D, i
   const tq = new Float64Array(T).fill(NaN);
   for await (const slice of headSlices(dec, T)) {
     signal?.throwIfAborted();
+    const { from, n } = slice;
+    const targets = ids.map((_, t) => t).filter((t) => t + 1 < T && ids[t + 1] >= from && ids[t + 1] < from + n); // rows whose next token is in this slice
     let stats: tf.Tensor1D;
-    let n: number;
     try {
-      [stats, n] = tf.tidy(() => {
+      stats = tf.tidy(() => {
         const lp = slice.logits(model); // [T, n]
         const lq = slice.logits(cf); // [T, n]
-        const width = lp.shape[1];
-        const at = ids.map((_, t) => t).filter((t) => ids[t + 1] !== undefined && ids[t + 1] >= slice.from && ids[t + 1] < slice.from + width); // rows whose next token is here
-        const flat = tf.tensor1d(at.map((t) => t * width + ids[t + 1] - slice.from), 'int32');
+        const flat = tf.tensor1d(
+          targets.map((t) => t * n + ids[t + 1] - from),
+          'int32',
+        );
         const maxP = tf.max(lp, 1, true); // [T, 1]
         const maxQ = tf.max(lq, 1, true); // [T, 1]
         const eP = tf.exp(tf.sub(lp, maxP)); // [T, n]
-        const parts = [
+        return tf.concat([
           tf.reshape(maxP, [T]),
           tf.sum(eP, 1),
           tf.sum(tf.mul(eP, tf.sub(lp, lq)), 1),
@@ -95,14 +98,17 @@ async function compareHeads(dec: Decoder, model: tf.Tensor2D, cf: tf.Tensor2D, i
           tf.sum(tf.exp(tf.sub(lq, maxQ)), 1),
           tf.gather(tf.reshape(lp, [-1]), flat),
           tf.gather(tf.reshape(lq, [-1]), flat),
-        ];
-        return [tf.concat(parts) as tf.Tensor1D, width] as const; // [5T + 2·targets]
+        ]) as tf.Tensor1D; // [5T + 2·targets]
       });
     } finally {
       slice.release();
     }
-    const v = (await stats.data()) as Float32Array;
-    stats.dispose();
+    let v: Float32Array;
+    try {
+      v = (await stats.data()) as Float32Array;
+    } finally {
+      stats.dispose();
+    }
     for (let t = 0; t < T; t++) {
       const newP = Math.max(mp[t], v[t]);
       const [oldScale, sliceScale] = [Math.exp(mp[t] - newP), Math.exp(v[t] - newP)];
@@ -113,7 +119,6 @@ async function compareHeads(dec: Decoder, model: tf.Tensor2D, cf: tf.Tensor2D, i
       sq[t] = sq[t] * Math.exp(mq[t] - newQ) + v[4 * T + t] * Math.exp(v[3 * T + t] - newQ);
       mq[t] = newQ;
     }
-    const targets = ids.map((_, t) => t).filter((t) => ids[t + 1] !== undefined && ids[t + 1] >= slice.from && ids[t + 1] < slice.from + n);
     targets.forEach((t, j) => {
       tp[t] = v[5 * T + j];
       tq[t] = v[5 * T + targets.length + j];
@@ -198,7 +203,7 @@ export function summarize(r: CounterfactualResult): CounterfactualSummaryRow {
   return {
     mode: r.mode,
     meanKl: r.kl.reduce((a, b) => a + b, 0) / r.kl.length,
-    maxKl: Math.max(...r.kl),
+    maxKl: r.kl.reduce((a, b) => Math.max(a, b), 0),
     meanSurprisalDelta: deltas.length ? deltas.reduce((a, b) => a + b, 0) / deltas.length : null,
   };
 }

@@ -126,6 +126,10 @@ export async function counterfactualIds(
 ): Promise<CounterfactualDoc> {
   const parsed = parseMode(mode);
   const passes = expandMode(parsed, model.info);
+  if (ids.length > model.maxContext) {
+    // Expert choice and capacity count over one window; stitched windows would each count alone.
+    throw new Error(`counterfactuals run on one window: ${ids.length} tokens exceed the model's context of ${model.maxContext}; give a shorter text`);
+  }
   const head = { schema: COUNTERFACTUAL_SCHEMA, mode, causal: isCausal(parsed) } as const;
   if (parsed.kind !== 'passes') {
     const results = await model.counterfactual(ids, passes, { ...opts, summaryOnly: true });

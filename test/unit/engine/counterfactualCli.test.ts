@@ -69,6 +69,12 @@ describe('moe-lens counterfactual', () => {
     assert.deepEqual(each.passes.map((p) => p.mode), ['ablate:1:0', 'ablate:1:1', 'ablate:1:2', 'ablate:1:3']);
   });
 
+  test('more tokens than one window is a clear error', () => {
+    const r = run(['--ids', Array.from({ length: 65 }, (_, i) => i + 1).join(','), '--mode', 'dense']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^moe-lens: counterfactuals run on one window: 65 tokens exceed the model's context of 64; give a shorter text\n$/);
+  });
+
   test('bad modes and missing --mode are usage errors (exit 2, one line)', () => {
     for (const args of [
       ['--ids', '5,6', '--mode', 'topk:9'],

@@ -1,13 +1,13 @@
 /** `moe-lens counterfactual`: re-run the model with another routing and print what changed, per token. */
-import * as fs from 'node:fs';
 import { counterfactualIds } from '../../engine/analyze';
 import { MODE_SYNTAX } from '../../engine/counterfactualModes';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
-import { parseArgs, parseIds, stringFlag } from '../args';
+import { parseCommandArgs, parseIds, stderrProgress } from '../args';
 import { CliError, type CliCommand } from '../command';
+import { readDocument } from '../document';
 import { modelDirFrom, openModel } from './trace';
 
-const usage = `usage: moe-lens counterfactual [--model DIR] (--ids 1,2,3 | --text STR | --file F) --mode MODE [--backend node|wasm|cpu]
+const usage = `usage: moe-lens counterfactual [--model DIR] (--ids 1,2,3 | --text STR | --file F) --mode MODE [--backend node|wasm|cpu] [--progress]
 
 Runs the model as it is and again with MODE's routing, and prints (schema moe-lens.counterfactual/1)
 per token KL(model ‖ counterfactual) of the next-token distribution and the change in surprisal of
@@ -26,37 +26,35 @@ modes: ${MODE_SYNTAX}
   sweep-k             topk:1 … topk:E; one summary row per pass (mean/max KL, mean Δsurprisal)
   ablate-each:L       each expert of layer L removed in turn; one summary row per pass
 
-All tokens run as one window (at most the model's context). --ids needs no tokenizer.`;
+All tokens run as one window (at most the model's context). --ids needs no tokenizer; --file - reads
+standard input. Progress goes to stderr when it is a terminal, or always with --progress.`;
 
 export const counterfactualCommand: CliCommand = {
   name: 'counterfactual',
   summary: 'change the routing (k, expert choice, capacity, dense, ablate, force) and print the effect per token',
   usage,
   async run(argv) {
-    const args = parseArgs(argv, ['model', 'ids', 'text', 'file', 'backend', 'mode'], []);
-    if (args.positional.length > 0) {
-      throw new CliError(`unexpected argument '${args.positional[0]}'`, 2);
-    }
-    const sources = ['ids', 'text', 'file'].filter((s) => args.flags.has(s));
+    const { values } = parseCommandArgs(argv, {
+      model: 'string',
+      ids: 'string',
+      text: 'string',
+      file: 'string',
+      backend: 'string',
+      mode: 'string',
+      progress: 'boolean',
+    });
+    const sources = [values.ids, values.text, values.file].filter((s) => s !== undefined);
     if (sources.length !== 1) {
       throw new CliError('give exactly one of --ids, --text or --file', 2);
     }
-    const mode = stringFlag(args, 'mode');
+    const mode = values.mode;
     if (mode === undefined) {
       throw new CliError(`give --mode (${MODE_SYNTAX})`, 2);
     }
-    let ids = args.flags.has('ids') ? parseIds(stringFlag(args, 'ids')!) : null;
-    const file = stringFlag(args, 'file');
-    let text = stringFlag(args, 'text');
-    if (file !== undefined) {
-      try {
-        text = fs.readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new CliError(`cannot read ${file}: ${(err as Error).message}`);
-      }
-    }
-    const dir = modelDirFrom(stringFlag(args, 'model'));
-    const model = await openModel(dir, stringFlag(args, 'backend'));
+    let ids = values.ids !== undefined ? parseIds(values.ids) : null;
+    const text = values.file !== undefined ? await readDocument(values.file) : values.text;
+    const dir = modelDirFrom(values.model);
+    const model = await openModel(dir, values.backend);
     try {
       if (!ids) {
         const tokenizer = await loadTokenizer(dir);
@@ -71,7 +69,7 @@ export const counterfactualCommand: CliCommand = {
       }
       let doc;
       try {
-        doc = await counterfactualIds(model, ids, mode);
+        doc = await counterfactualIds(model, ids, mode, { onProgress: stderrProgress('moe-lens', values.progress) });
       } catch (err) {
         const message = (err as Error).message;
         throw /^bad mode/.test(message) ? new CliError(message, 2) : err;

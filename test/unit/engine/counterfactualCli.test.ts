@@ -16,8 +16,8 @@ const root = path.resolve(__dirname, '..', '..', '..');
 let cli = '';
 let dir: string;
 
-function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, 'counterfactual', '--model', dir, ...args], { encoding: 'utf8', env: { ...process.env, MOE_LENS_BACKEND: '' } });
+function run(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, 'counterfactual', '--model', dir, ...args], { encoding: 'utf8', input, env: { ...process.env, MOE_LENS_BACKEND: '' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -69,6 +69,14 @@ describe('moe-lens counterfactual', () => {
     assert.deepEqual(each.passes.map((p) => p.mode), ['ablate:1:0', 'ablate:1:1', 'ablate:1:2', 'ablate:1:3']);
   });
 
+  test('--file - reads standard input; --progress reports on stderr', () => {
+    const r = run(['--file', '-', '--mode', 'ablate-each:1', '--progress'], 'Hello world, hello again');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as CounterfactualSweepDoc).passes.length, BABY.E);
+    assert.match(r.stderr, /moe-lens: \d+% pass 1\/4 \(ablate:1:0\): layer 2\/2/);
+    assert.match(r.stderr, /moe-lens: 100% /);
+  });
+
   test('more tokens than one window is a clear error', () => {
     const r = run(['--ids', Array.from({ length: 65 }, (_, i) => i + 1).join(','), '--mode', 'dense']);
     assert.equal(r.code, 1);
@@ -81,10 +89,11 @@ describe('moe-lens counterfactual', () => {
       ['--ids', '5,6', '--mode', 'ablate:7:0'],
       ['--ids', '5,6', '--mode', 'nonsense'],
       ['--ids', '5,6'],
+      ['--ids', '5,6', '--mode', 'dense', '--layer', '1'],
     ]) {
       const r = run(args);
       assert.equal(r.code, 2, args.join(' '));
-      assert.match(r.stderr, /^moe-lens: .*(--mode|mode)/);
+      assert.match(r.stderr, /^moe-lens: .*(--mode|mode|unknown option --layer)/);
       assert.equal(r.stderr.trim().split('\n').length, 1);
     }
   });

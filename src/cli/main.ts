@@ -4,11 +4,12 @@
  */
 import { CliError, type CliCommand } from './command';
 import { analyzeCommand } from './commands/analyze';
+import { counterfactualCommand } from './commands/counterfactual';
 import { tokensCommand } from './commands/tokens';
 import { traceCommand } from './commands/trace';
 import { revealInvisibles } from '../shared/tokenText';
 
-const commands: CliCommand[] = [traceCommand, analyzeCommand, tokensCommand];
+const commands: CliCommand[] = [traceCommand, analyzeCommand, tokensCommand, counterfactualCommand];
 
 function help(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

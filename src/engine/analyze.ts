@@ -2,8 +2,11 @@
  * @file Ids or text → a full RoutingTrace: tokenize, split into windows of at most the model's
  * context, run each window, and stitch the per-token results back into one sequence.
  */
+import { COUNTERFACTUAL_SCHEMA, type CounterfactualDoc } from '../shared/counterfactual';
 import { TRACE_SCHEMA, type LayerRouting, type RoutingTrace, type TraceToken, type TraceWindow } from '../shared/trace';
 import { resolveWindows, type WindowSettings } from '../shared/windowSettings';
+import { summarize, type CounterfactualOptions } from './counterfactual';
+import { expandMode, isCausal, parseMode } from './counterfactualModes';
 import type { Model, RunOptions, RunResult } from './model';
 import type { DocumentTokenizer, EncodeOptions } from './tokenizer/tokenizer';
 import { planWindows } from './windows';
@@ -109,4 +112,29 @@ export async function traceText(
   );
   const t2 = performance.now();
   return assembleTrace(model, tokens, result, { tokenizeMs: t1 - t0, forwardMs: t2 - t1, totalMs: t2 - t0 });
+}
+
+/**
+ * One counterfactual mode (`topk:2@3`, `sweep-k`, …; see counterfactualModes.ts) on one window of
+ * ids: the document the CLI prints and an engine request returns. A sweep gives one summary row per pass.
+ */
+export async function counterfactualIds(
+  model: Model,
+  ids: number[],
+  mode: string,
+  opts: Omit<CounterfactualOptions, 'summaryOnly'> = {},
+): Promise<CounterfactualDoc> {
+  const parsed = parseMode(mode);
+  const passes = expandMode(parsed, model.info);
+  if (ids.length > model.maxContext) {
+    // Expert choice and capacity count over one window; stitched windows would each count alone.
+    throw new Error(`counterfactuals run on one window: ${ids.length} tokens exceed the model's context of ${model.maxContext}; give a shorter text`);
+  }
+  const head = { schema: COUNTERFACTUAL_SCHEMA, mode, causal: isCausal(parsed) } as const;
+  if (parsed.kind !== 'passes') {
+    const results = await model.counterfactual(ids, passes, { ...opts, summaryOnly: true });
+    return { ...head, passes: results.map(summarize) };
+  }
+  const [r] = await model.counterfactual(ids, passes, opts);
+  return { ...head, kl: r.kl, surprisalDelta: r.surprisalDelta, layers: r.layers ?? [] };
 }

@@ -75,15 +75,35 @@ export interface Decoder {
   hooks: DecoderHooks;
 }
 
+/** A layer's routing as the pass ran it; `dropped` only under a capacity override. */
+export type RoutedLayer = LayerRouting & { dropped?: number[][] };
+
+/** The residual stream entering layer index `index` of an earlier pass over the same ids. */
+export interface ResumePoint {
+  index: number;
+  residual: tf.Tensor2D; // [T, D], not disposed by the pass
+  /** The routing of layers 0 … index−1 in that pass, reported unchanged. */
+  before: RoutedLayer[];
+}
+
 export interface ForwardContext {
   routing?: RoutingOverride;
+  /**
+   * Start at a layer from a kept residual stream instead of the embeddings: a pass that changes only
+   * layer L and later computes layers before L exactly as the pass that kept it (counterfactuals).
+   */
+  resume?: ResumePoint;
+  /** Keep a copy of the residual stream entering these layer indices (returned in `residuals`; the caller disposes). */
+  keepResiduals?: ReadonlySet<number>;
   signal?: AbortSignal;
   /** Called after each layer with (layers done, layers total). */
   onLayer?: (done: number, total: number) => void;
 }
 
 export interface ForwardResult {
-  layers: LayerRouting[];
+  layers: RoutedLayer[];
+  /** The streams asked for by `keepResiduals`, by layer index. */
+  residuals: Map<number, tf.Tensor2D>;
   hidden: tf.Tensor2D; // [T, D] after the final norm: what the LM head sees (caller disposes)
 }
 
@@ -105,14 +125,24 @@ export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext =
   if (T === 0) {
     throw new Error('cannot run the model on an empty sequence');
   }
+  const resume = ctx.resume;
+  if (resume && (resume.residual.shape[0] !== T || resume.before.length !== resume.index)) {
+    throw new Error(`forward: the resume point does not fit (${resume.residual.shape[0]} tokens, ${resume.before.length} layers before index ${resume.index})`);
+  }
   const rope = ropeTables(dec.rope, Array.from({ length: T }, (_, t) => t)); // cos, sin [T, rd]
-  let h = tf.tidy(() => {
-    const e = tf.gather(dec.embed, tf.tensor1d(ids, 'int32')) as tf.Tensor2D; // [T, D]
-    return dec.hooks.embedding ? dec.hooks.embedding(e) : e;
-  }); // [T, D], the residual stream
-  const layers: LayerRouting[] = [];
+  let h = resume
+    ? tf.clone(resume.residual)
+    : tf.tidy(() => {
+        const e = tf.gather(dec.embed, tf.tensor1d(ids, 'int32')) as tf.Tensor2D; // [T, D]
+        return dec.hooks.embedding ? dec.hooks.embedding(e) : e;
+      }); // [T, D], the residual stream
+  const layers: RoutedLayer[] = resume ? [...resume.before] : [];
+  const residuals = new Map<number, tf.Tensor2D>();
   try {
-    for (let i = 0; i < dec.layers.count; i++) {
+    for (let i = resume?.index ?? 0; i < dec.layers.count; i++) {
+      if (ctx.keepResiduals?.has(i)) {
+        residuals.set(i, tf.clone(h));
+      }
       // wasm/cpu reads resolve as microtasks, so without a macrotask turn an engine process would
       // never see a cancel request or flush progress until the whole window is done.
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -124,7 +154,10 @@ export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext =
       ctx.onLayer?.(i + 1, dec.layers.count);
     }
     const hidden = tf.tidy(() => rmsNorm(h, dec.finalNorm, dec.rmsNormEps)); // [T, D]
-    return { layers, hidden };
+    return { layers, hidden, residuals };
+  } catch (err) {
+    residuals.forEach((r) => r.dispose());
+    throw err;
   } finally {
     h.dispose();
     rope.cos.dispose();
@@ -142,7 +175,7 @@ export async function layerStep(
   h: tf.Tensor2D, // [T, D]
   rope: RopeTables,
   routing?: RoutingOverride,
-): Promise<{ h: tf.Tensor2D; routing: LayerRouting }> {
+): Promise<{ h: tf.Tensor2D; routing: RoutedLayer }> {
   const T = h.shape[0];
   const residual = dec.hooks.residual ?? ((branch: tf.Tensor2D) => branch);
   const ffn = layer.ffn;

@@ -9,6 +9,7 @@ import { ensureBackend, initBackend, tf, type BackendName } from './backend';
 import { openCheckpoint } from './checkpoint/checkpoint';
 import { readModelConfig } from './checkpoint/modelFolder';
 import { parseQuantization } from './checkpoint/quantConfig';
+import { runCounterfactuals, type CounterfactualOptions, type CounterfactualPass, type CounterfactualResult } from './counterfactual';
 import { forward, lmLogits, type Decoder } from './forward';
 import { assertFitsBackend, assertLayerCount } from './loadPlan';
 import { familyFor } from './registry';
@@ -48,6 +49,12 @@ export interface Model {
   /** Longest sequence one run accepts (max_position_embeddings). */
   readonly maxContext: number;
   run(ids: number[], opts?: RunOptions): Promise<RunResult>;
+  /**
+   * The model's own pass on one window of ids, then each counterfactual pass (the function an
+   * engine request runs: progress, abort, every tensor freed). No windowing: expert choice and
+   * capacity count over exactly these tokens.
+   */
+  counterfactual(ids: number[], passes: CounterfactualPass[], opts?: CounterfactualOptions): Promise<CounterfactualResult[]>;
   dispose(): void;
 }
 
@@ -118,18 +125,21 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const embedded = path.resolve(dir) === defaultModelDir();
   const info: TraceModelInfo = { path: embedded ? 'embedded' : path.resolve(dir), name, ...loaded.info };
   let disposed = false;
+  const ready = async (ids: number[]): Promise<void> => {
+    if (disposed) {
+      throw new Error('model was disposed');
+    }
+    if (ids.length > loaded.maxContext) {
+      throw new Error(`${ids.length} tokens exceed the model's context of ${loaded.maxContext}; split into windows`);
+    }
+    await ensureBackend(backend); // weights live on the backend they were loaded on
+  };
   return {
     info,
     backend,
     maxContext: loaded.maxContext,
     async run(ids, runOpts = {}) {
-      if (disposed) {
-        throw new Error('model was disposed');
-      }
-      if (ids.length > loaded.maxContext) {
-        throw new Error(`${ids.length} tokens exceed the model's context of ${loaded.maxContext}; split into windows`);
-      }
-      await ensureBackend(backend); // weights live on the backend they were loaded on
+      await ready(ids);
       const total = decoder.layers.count + 1;
       const { layers, hidden } = await forward(decoder, ids, {
         routing: runOpts.routing,
@@ -144,6 +154,10 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
       } finally {
         hidden.dispose();
       }
+    },
+    async counterfactual(ids, passes, cfOpts = {}) {
+      await ready(ids);
+      return runCounterfactuals(decoder, ids, passes, cfOpts);
     },
     dispose() {
       if (!disposed) {

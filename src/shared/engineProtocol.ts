@@ -9,7 +9,8 @@
  */
 /* eslint-disable @typescript-eslint/no-namespace -- the LSP `namespace X { method; type }` style keeps each message's name and type together */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import type { TraceModelInfo } from './trace';
+import { COUNTERFACTUAL_SCHEMA, type CounterfactualDoc } from './counterfactual';
+import type { TraceModelInfo, TraceToken } from './trace';
 import { checkModelInfo as checkTraceModelInfo } from './traceCheck';
 import type { PackedTrace } from './tracePacking';
 
@@ -49,6 +50,21 @@ export interface AnalyzeParams {
   windowOverlap: number;
   specialTokensInText: 'text' | 'special';
   progressId?: string;
+}
+
+export interface CounterfactualParams {
+  /** The document; run as one window (at most the model's context). */
+  text: string;
+  /** A counterfactual mode as the CLI's --mode takes it (`topk:2@3`, `sweep-k`, …); the engine checks it. */
+  mode: string;
+  specialTokensInText: 'text' | 'special';
+  progressId?: string;
+}
+
+export interface CounterfactualResult {
+  /** The tokens the passes ran on, with their spans in `text`. */
+  tokens: TraceToken[];
+  counterfactual: CounterfactualDoc;
 }
 
 export interface ProgressParams {
@@ -108,6 +124,15 @@ export namespace LoadModelRequest {
 export namespace AnalyzeRequest {
   export const method = 'moeLens/analyze' as const;
   export const type = new RequestType<AnalyzeParams, PackedTrace, void>(method);
+}
+
+/**
+ * Host → engine: the loaded model's own pass and a counterfactual one (or a sweep of them) over a
+ * document, with progress and cancel. A mode the model cannot run is InvalidParams (-32602).
+ */
+export namespace CounterfactualRequest {
+  export const method = 'moeLens/counterfactual' as const;
+  export const type = new RequestType<CounterfactualParams, CounterfactualResult, void>(method);
 }
 
 /** Host → engine: scan the local Hugging Face cache for model snapshots (reads config.json only). */
@@ -211,6 +236,33 @@ export function checkAnalyzeParams(v: unknown): AnalyzeParams {
     throw new ProtocolError('analyze: progressId must be a string');
   }
   return v as unknown as AnalyzeParams;
+}
+
+export function checkCounterfactualParams(v: unknown): CounterfactualParams {
+  if (!isObject(v) || typeof v.text !== 'string' || typeof v.mode !== 'string') {
+    throw new ProtocolError('counterfactual: expected {text: string, mode: string, specialTokensInText, progressId?}');
+  }
+  if (v.specialTokensInText !== 'text' && v.specialTokensInText !== 'special') {
+    throw new ProtocolError("counterfactual: specialTokensInText must be 'text' or 'special'");
+  }
+  if (v.progressId !== undefined && typeof v.progressId !== 'string') {
+    throw new ProtocolError('counterfactual: progressId must be a string');
+  }
+  return v as unknown as CounterfactualParams;
+}
+
+/** The result's outline: the schema, and per-token arrays as long as the tokens (a sweep: its rows). */
+export function checkCounterfactualResult(v: unknown): CounterfactualResult {
+  const doc = isObject(v) ? v.counterfactual : undefined;
+  if (!isObject(v) || !Array.isArray(v.tokens) || !isObject(doc) || doc.schema !== COUNTERFACTUAL_SCHEMA || typeof doc.mode !== 'string') {
+    throw new ProtocolError(`counterfactual result: expected {tokens[], counterfactual: {schema: '${COUNTERFACTUAL_SCHEMA}', mode, …}}`);
+  }
+  const T = v.tokens.length;
+  const perToken = Array.isArray(doc.kl) && Array.isArray(doc.surprisalDelta) && doc.kl.length === T && doc.surprisalDelta.length === T && Array.isArray(doc.layers);
+  if (!perToken && !Array.isArray(doc.passes)) {
+    throw new ProtocolError(`counterfactual result: kl and surprisalDelta must have one entry per token (${T}), or passes[] for a sweep`);
+  }
+  return v as unknown as CounterfactualResult;
 }
 
 export function checkListModelsParams(v: unknown): ListModelsParams {

@@ -11,7 +11,7 @@ import type { FamilyDef, GateInfo } from '../family';
 import type { DecoderLayer } from '../forward';
 import type { SwigluWeights } from '../moe';
 import { applyRope, attention, linear, rmsNorm, type Linear, type RopeSpec, type RopeTables } from '../ops';
-import { sigmoid, sortByWeight, topk, type FamilyRouter } from '../routing';
+import { pick, sigmoid, sortByWeight, topk, type FamilyRouter } from '../routing';
 import { linearTensors, type WeightReader } from '../weights';
 import { readLayerNorms, readSwigluExperts, swigluDenseFfn, swigluMoeFfn } from './standard';
 
@@ -139,11 +139,12 @@ export function selectionQuantity(scores: number[], spec: DeepseekRouterSpec, bl
  * Top-k of the selection quantity, with the experts outside the kept groups at 0.0 rather than −∞,
  * as transformers: with negative biases such an expert can still win. Blocked experts are never chosen.
  */
-function chooseFrom(selection: number[], k: number, blocked: ReadonlySet<number>): number[] {
-  return topk(
+function chooseFrom(selection: number[], k: number, blocked: ReadonlySet<number>, forced?: number): number[] {
+  return pick(
     selection.map((v) => (v === -Infinity ? 0 : v)),
     k,
     blocked,
+    forced,
   );
 }
 
@@ -153,10 +154,10 @@ export function chooseExperts(scores: number[], spec: DeepseekRouterSpec, k: num
 
 /** σ(l) → group-limited choice on σ(l) + b → w = σ(l_i) / (Σ_S σ + 1e-20) (if norm_topk_prob) × routed_scaling_factor. */
 export function makeRouter(spec: DeepseekRouterSpec): FamilyRouter {
-  return (logits, k, blocked) => {
+  return (logits, k, blocked, forced) => {
     const scores = logits.map((row) => row.map(sigmoid)); // [T][E], unbiased
     const selection = scores.map((s) => selectionQuantity(s, spec, blocked)); // [T][E]
-    const experts = selection.map((q) => chooseFrom(q, k, blocked)); // [T][k]
+    const experts = selection.map((q) => chooseFrom(q, k, blocked, forced)); // [T][k]
     const weights = experts.map((row, t) => {
       const w = row.map((e) => scores[t][e]);
       const denom = spec.normTopkProb ? w.reduce((a, b) => a + b, 0) + 1e-20 : 1;

@@ -12,7 +12,7 @@ import type { FamilyDef } from '../family';
 import type { DecoderLayer } from '../forward';
 import type { ExpertMlp } from '../moe';
 import { applyRope, attention, linear, type Linear, type RopeTables } from '../ops';
-import { softmax, topk, type FamilyRouter } from '../routing';
+import { softmax, pick, type FamilyRouter } from '../routing';
 import { linearTensors, type WeightReader } from '../weights';
 import { llamaAttentionShape, readLayerNorms, readLlamaConfig, type LlamaConfig } from './standard';
 
@@ -60,8 +60,8 @@ export function parseConfig(json: Record<string, unknown>): GptOssConfig {
 }
 
 /** Top-k of the raw logits (bias included) → softmax over those k values. */
-export const route: FamilyRouter = (logits, k, blocked) => {
-  const experts = logits.map((l) => topk(l, k, blocked)); // [T][k], descending
+export const route: FamilyRouter = (logits, k, blocked, forced) => {
+  const experts = logits.map((l) => pick(l, k, blocked, forced)); // [T][k], descending
   const weights = experts.map((row, t) => softmax(row.map((e) => logits[t][e]))); // [T][k]
   return { scores: logits, experts, weights };
 };

@@ -11,7 +11,7 @@ import { ConfigReader } from '../config';
 import type { FamilyDef } from '../family';
 import type { DecoderHooks, DecoderLayer } from '../forward';
 import type { SwigluWeights } from '../moe';
-import { softmax, topk, type FamilyRouter } from '../routing';
+import { softmax, pick, type FamilyRouter } from '../routing';
 import type { WeightReader } from '../weights';
 import { llamaAttentionShape, readLayerNorms, readLlamaConfig, standardMoeLayer, type LlamaConfig } from './standard';
 
@@ -52,8 +52,8 @@ export function parseConfig(json: Record<string, unknown>): GraniteMoeConfig {
 }
 
 /** top-k of the raw logits l → w = softmax over the k chosen logits. Scores are the raw logits. */
-export const route: FamilyRouter = (logits, k, blocked) => {
-  const experts = logits.map((l) => topk(l, k, blocked)); // [T][k]
+export const route: FamilyRouter = (logits, k, blocked, forced) => {
+  const experts = logits.map((l) => pick(l, k, blocked, forced)); // [T][k]
   const weights = experts.map((row, t) => softmax(row.map((e) => logits[t][e]))); // [T][k], sums to 1
   return { scores: logits, experts, weights };
 };

@@ -7,7 +7,7 @@ import { readAttention } from '../attention';
 import { ConfigReader } from '../config';
 import type { FamilyDef } from '../family';
 import type { DecoderLayer } from '../forward';
-import { normalize, softmax, topk, type FamilyRouter } from '../routing';
+import { normalize, softmax, pick, type FamilyRouter } from '../routing';
 import type { WeightReader } from '../weights';
 import { llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, softmaxTopkGate, standardMoeLayer, type LlamaConfig } from './standard';
 
@@ -35,9 +35,9 @@ export function parseConfig(json: Record<string, unknown>): MixtralConfig {
 }
 
 /** softmax(l) → top-k → w = s / Σ_S s. */
-export const route: FamilyRouter = (logits, k, blocked) => {
+export const route: FamilyRouter = (logits, k, blocked, forced) => {
   const scores = logits.map(softmax); // [T][E]
-  const experts = scores.map((s) => topk(s, k, blocked)); // [T][k]
+  const experts = scores.map((s) => pick(s, k, blocked, forced)); // [T][k]
   const weights = experts.map((row, t) => normalize(row.map((e) => scores[t][e]))); // [T][k], sums to 1
   return { scores, experts, weights };
 };

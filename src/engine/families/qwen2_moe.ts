@@ -8,7 +8,7 @@ import { attentionTensors, readAttention, standardAttention } from '../attention
 import { ConfigReader } from '../config';
 import type { FamilyDef } from '../family';
 import type { DecoderLayer } from '../forward';
-import { normalize, softmax, topk, type FamilyRouter } from '../routing';
+import { normalize, softmax, pick, type FamilyRouter } from '../routing';
 import type { WeightReader } from '../weights';
 import { llamaAttentionShape, readLayerNorms, readLlamaConfig, readSwigluExperts, swigluDenseFfn, swigluMoeFfn, type LlamaConfig } from './standard';
 
@@ -69,9 +69,9 @@ export function isMoeLayer(cfg: Pick<Qwen2MoeConfig, 'mlpOnlyLayers' | 'numExper
 
 /** softmax(l) → top-k → w = s, or s / Σ_S s with norm_topk_prob. (The shared expert's σ gate is applied by the decoder.) */
 export function makeRouter(normTopkProb: boolean): FamilyRouter {
-  return (logits, k, blocked) => {
+  return (logits, k, blocked, forced) => {
     const scores = logits.map(softmax); // [T][E]
-    const experts = scores.map((s) => topk(s, k, blocked)); // [T][k]
+    const experts = scores.map((s) => pick(s, k, blocked, forced)); // [T][k]
     const picked = experts.map((row, t) => row.map((e) => scores[t][e])); // [T][k]
     return { scores, experts, weights: normTopkProb ? picked.map(normalize) : picked };
   };

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { binaryReason } from '../../shared/binaryText';
-import { traceText } from '../analyze';
+import { counterfactualIds, traceText } from '../analyze';
 import { defaultModelDir, loadModel, type Model } from '../model';
 import { loadTokenizer } from '../tokenizer/tokenizer';
 import type { EngineRuntime, RuntimeModel } from './runtime';
@@ -38,6 +38,11 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
           runOpts?.signal?.throwIfAborted();
           return inner.run(ids, runOpts);
         },
+        async counterfactual(ids, passes, cfOpts) {
+          await new Promise((resolve) => setImmediate(resolve));
+          cfOpts?.signal?.throwIfAborted();
+          return inner.counterfactual(ids, passes, cfOpts);
+        },
         dispose: () => inner.dispose(),
       };
       return {
@@ -58,6 +63,23 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
             onProgress: o.onProgress,
           });
           return { ...trace, model: info };
+        },
+        async counterfactual(text, mode, o) {
+          const binary = binaryReason(text);
+          if (binary !== null) {
+            throw new Error(`Not analysing this document: ${binary}.`);
+          }
+          const tokens = await tokenizer.encode(text, { specialTokensInText: o.specialTokensInText, signal: o.signal });
+          if (tokens.length === 0) {
+            throw new Error('the text produced no tokens');
+          }
+          const doc = await counterfactualIds(
+            loaded,
+            tokens.map((t) => t.id),
+            mode,
+            { signal: o.signal, onProgress: o.onProgress },
+          );
+          return { tokens, counterfactual: doc };
         },
         dispose() {
           loaded.dispose();

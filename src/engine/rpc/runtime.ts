@@ -3,7 +3,7 @@
  * The real implementation sits on model.ts/analyze.ts/tokenizer; tests plug in a fake one, so the
  * server's queueing, cancellation and progress logic is tested without weights.
  */
-import type { BackendPreference } from '../../shared/engineProtocol';
+import type { BackendPreference, CounterfactualResult } from '../../shared/engineProtocol';
 import type { RoutingTrace, TraceModelInfo } from '../../shared/trace';
 
 export interface RuntimeProgress {
@@ -23,6 +23,8 @@ export interface RuntimeModel {
   readonly backend: string;
   readonly maxContext: number;
   analyze(text: string, opts: AnalyzeOptions): Promise<RoutingTrace>;
+  /** One counterfactual mode over the document (analyze.ts counterfactualIds); absent in fakes that do not need it. */
+  counterfactual?(text: string, mode: string, opts: RuntimeProgress & { specialTokensInText: 'text' | 'special' }): Promise<CounterfactualResult>;
   dispose(): void;
 }
 

@@ -6,6 +6,7 @@
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc';
 import {
   AnalyzeRequest,
+  CounterfactualRequest,
   EngineErrorCodes,
   ListModelsRequest,
   LoadModelRequest,
@@ -14,9 +15,11 @@ import {
   ShutdownRequest,
   StatusRequest,
   checkAnalyzeParams,
+  checkCounterfactualParams,
   checkListModelsParams,
   checkLoadModelParams,
   type BackendPreference,
+  type CounterfactualResult,
   type LoadModelResult,
 } from '../../shared/engineProtocol';
 import { realpathOr, rootContaining } from '../../shared/insidePath';
@@ -160,6 +163,39 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
           throw cancelled();
         }
         throw new ResponseError(EngineErrorCodes.AnalyzeFailed, message(err));
+      } finally {
+        abort.dispose();
+      }
+    }),
+  );
+
+  connection.onRequest(CounterfactualRequest.type, (raw, token) =>
+    serial(async (): Promise<CounterfactualResult> => {
+      let params;
+      try {
+        params = checkCounterfactualParams(raw);
+      } catch (err) {
+        return badParams(err);
+      }
+      if (!loaded) {
+        throw new ResponseError(EngineErrorCodes.NoModel, 'No model is loaded: send moeLens/loadModel first.');
+      }
+      const run = loaded.model.counterfactual?.bind(loaded.model);
+      if (!run) {
+        throw new ResponseError(EngineErrorCodes.AnalyzeFailed, 'this engine runtime cannot run counterfactuals');
+      }
+      if (token.isCancellationRequested) {
+        throw cancelled();
+      }
+      const abort = abortSignalFor(token);
+      try {
+        return await run(params.text, params.mode, { specialTokensInText: params.specialTokensInText, signal: abort.signal, onProgress: progress(params.progressId) });
+      } catch (err) {
+        if (abort.signal.aborted) {
+          throw cancelled();
+        }
+        // The mode grammar is the engine's (it needs the model's E and layers): a bad one is bad params.
+        throw new ResponseError(/^bad mode/.test(message(err)) ? -32602 : EngineErrorCodes.AnalyzeFailed, message(err));
       } finally {
         abort.dispose();
       }

@@ -62,8 +62,9 @@ function baseConfig(modelType: Family): Record<string, unknown> {
 
 /** Tensor names and shapes exactly as the family's HF checkpoints store them. */
 function tensorShapes(modelType: Family, cfg: Record<string, unknown>): Map<string, number[]> {
-  const { D, H, KV, hd, E, I } = BABY;
+  const { D, H, KV, hd, I } = BABY;
   const L = cfg.num_hidden_layers as number;
+  const E = (cfg.num_local_experts ?? cfg.num_experts) as number; // BABY.E unless overridden (E = 1 for dense-equals-the-expert)
   const V = cfg.vocab_size as number;
   const shapes = new Map<string, number[]>([
     ['model.embed_tokens.weight', [V, D]],

@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf } from '../src/engine/backend';
+import { HEAD_ROWS } from '../src/engine/head';
 import { loadModel } from '../src/engine/model';
 import { BENCH_OLMOE, olmoeParams, writeOlmoeCheckpoint, type OlmoeShape } from './forwardCheckpoint';
 import { initThreadedWasm } from './forwardWasmThreads';
@@ -115,8 +116,8 @@ async function child(): Promise<void> {
     if (b > 1 || k === headDim || n === headDim) {
       return 'attnScores';
     }
-    if (n === shape.vocabSize) {
-      return 'lmHead';
+    if (n === shape.vocabSize || (n === Math.min(HEAD_ROWS, shape.vocabSize) && k === shape.hiddenSize && m === currentT)) {
+      return 'lmHead'; // by vocabulary slices of HEAD_ROWS
     }
     if (n === shape.numExperts) {
       return 'router';

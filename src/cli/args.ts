@@ -68,6 +68,12 @@ export function intOption(text: string | undefined, name: string, min = 0, max =
   return n;
 }
 
+/** `--max-memory MB`: the engine's memory budget in MB of 2^20 bytes, as bytes (undefined: the engine's default). */
+export function maxMemoryOption(text: string | undefined): number | undefined {
+  const mb = intOption(text, 'max-memory', 1, 2 ** 30);
+  return mb === undefined ? undefined : mb * 2 ** 20;
+}
+
 /** `--timeout-ms`: at most what a timer can wait (longer delays would fire at once). */
 export function timeoutOption(text: string | undefined, name = 'timeout-ms'): number | undefined {
   return intOption(text, name, 1, MAX_TIMEOUT_MS);

@@ -5,11 +5,12 @@
 import { CliError, type CliCommand } from './command';
 import { analyzeCommand } from './commands/analyze';
 import { counterfactualCommand } from './commands/counterfactual';
+import { infoCommand } from './commands/info';
 import { tokensCommand } from './commands/tokens';
 import { traceCommand } from './commands/trace';
 import { revealInvisibles } from '../shared/tokenText';
 
-const commands: CliCommand[] = [traceCommand, analyzeCommand, tokensCommand, counterfactualCommand];
+const commands: CliCommand[] = [traceCommand, analyzeCommand, tokensCommand, counterfactualCommand, infoCommand];
 
 function help(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

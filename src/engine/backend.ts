@@ -43,6 +43,15 @@ export function tensorMemoryLimit(id: string): number | null {
   return id === BACKEND_IDS.wasm ? WASM_HEAP_BYTES : null;
 }
 
+/**
+ * Copies of a weight a backend holds while it is used: the wasm backend's matMul hands each weight
+ * to XNNPACK, which packs it into a second copy kept until the tensor is disposed (so a model whose
+ * weights fill half the heap already runs out: "XNN status … Got status 6", then Aborted()).
+ */
+export function weightCopies(id: string): number {
+  return id === BACKEND_IDS.wasm ? 2 : 1;
+}
+
 let wasmPathsSet = false;
 /** What this module last selected; tf.getBackend() itself would auto-initialise one before we choose. */
 let active: string | null = null;

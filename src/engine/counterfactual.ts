@@ -6,7 +6,8 @@
  */
 import type { CounterfactualSummaryRow } from '../shared/counterfactual';
 import { tf } from './backend';
-import { forward, lmLogits, type Decoder, type ResumePoint, type RoutedLayer } from './forward';
+import { forward, type Decoder, type ResumePoint, type RoutedLayer } from './forward';
+import { HEAD_ROWS } from './head';
 import type { RoutingOverride } from './routing';
 
 export interface CounterfactualPass {
@@ -54,9 +55,21 @@ interface HeadSlice {
   release(): void;
 }
 
-/** The LM head a vocabulary slice at a time (here: one slice, the whole vocabulary). */
-async function* headSlices(dec: Decoder, T: number): AsyncGenerator<HeadSlice> {
-  yield { from: 0, n: dec.embed.shape[0], logits: (hidden) => lmLogits(dec, hidden, 0, T), release: () => undefined };
+/** The LM head a vocabulary slice of HEAD_ROWS rows at a time (head.ts's slices: widened when used unless kept). */
+async function* headSlices(dec: Decoder): AsyncGenerator<HeadSlice> {
+  for (let from = 0; from < dec.lmHead.rows; from += HEAD_ROWS) {
+    const slice = await dec.lmHead.slice(from); // wT [D, n]
+    yield {
+      from,
+      n: slice.wT.shape[1],
+      logits: (hidden) =>
+        tf.tidy(() => {
+          const l = tf.matMul(hidden, slice.wT) as tf.Tensor2D; // [T, n]
+          return dec.hooks.logits ? dec.hooks.logits(l) : l;
+        }),
+      release: () => slice.release(),
+    };
+  }
 }
 
 /**
@@ -74,7 +87,7 @@ async function compareHeads(dec: Decoder, model: tf.Tensor2D, cf: tf.Tensor2D, i
   const sq = new Float64Array(T);
   const tp = new Float64Array(T).fill(NaN); // the next token's logit under p
   const tq = new Float64Array(T).fill(NaN);
-  for await (const slice of headSlices(dec, T)) {
+  for await (const slice of headSlices(dec)) {
     signal?.throwIfAborted();
     const { from, n } = slice;
     const targets = ids.map((_, t) => t).filter((t) => t + 1 < T && ids[t + 1] >= from && ids[t + 1] < from + n); // rows whose next token is in this slice

@@ -1,18 +1,21 @@
 /**
  * @file The forward pass, top to bottom (llama2.c's `forward()`): token ids → embeddings → one
  * `layerStep` per decoder layer (attention, then a dense MLP or the router and its experts) → final
- * norm; `lmLogits` is the LM head on a slice of the result.
+ * norm; head.ts applies the LM head to the result.
  *
  * Shapes: T tokens, D hidden size, E routed experts, V vocabulary. What a family brings is data and
  * closures on the `Decoder`: each layer's attention and FFN, its router (written in the family file),
  * and `hooks` where it departs from the plain residual stream (GraniteMoE's multipliers). Layers are
- * reached through a `LayerProvider`, one at a time, so a provider that reads layer l's weights only
- * while it runs can stream a checkpoint bigger than memory without changing this file.
+ * reached through a `LayerProvider`, one at a time and released after use, so a provider that reads
+ * layer l's weights only while it runs streams a checkpoint bigger than memory; an MoE layer's experts
+ * are loaded after its router has run, only those some token is routed to, a group at a time.
  */
 import type { LayerRouting } from '../shared/trace';
 import { tf } from './backend';
 import { findNonFinite } from './checkpoint/dtypes';
-import { expertFfn, type ExpertMlp } from './moe';
+import type { ExpertBank } from './experts';
+import type { HeadSlices } from './head';
+import { expertUpdate, routedSlots, scatterUpdates, type ExpertSlot } from './moe';
 import { linear, rmsNorm, ropeTables, type Linear, type RopeSpec, type RopeTables } from './ops';
 import { routeLayer, sigmoid, toRows, type FamilyRouter, type RoutingOverride } from './routing';
 
@@ -31,7 +34,8 @@ export interface MoeFfn {
   topK: number; // k
   router: Linear; // [D, E] (+ [E] bias)
   route: FamilyRouter;
-  experts: ExpertMlp;
+  /** Read when routed to; the bank frees what it holds (not listed in the layer's `owned`). */
+  experts: ExpertBank;
   /** A shared expert on every token, scaled by σ(x·gate) when `gate` is given, else by 1. */
   shared: { mlp: (x: tf.Tensor2D) => tf.Tensor2D; gate: Linear | null } | null;
 }
@@ -43,7 +47,7 @@ export interface DecoderLayer {
   postNorm: tf.Tensor1D; // [D]
   attention: (x: tf.Tensor2D, rope: RopeTables) => tf.Tensor2D; // [T, D] → [T, D]
   ffn: DenseFfn | MoeFfn;
-  /** Tensors this layer owns beyond the norms (attention and FFN weights), for dispose. */
+  /** Tensors this layer owns beyond the norms and the experts' bank (attention and FFN weights), for dispose. */
   owned: tf.Tensor[];
 }
 
@@ -61,15 +65,28 @@ export interface DecoderHooks {
 export interface LayerProvider {
   readonly count: number;
   get(i: number): Promise<DecoderLayer>;
+  /** The forward pass is done with a layer `get` gave it (also after an error or a cancel): a streaming provider frees it. */
+  release(layer: DecoderLayer): void;
   /** Frees the weights of every layer it holds. */
   dispose(): void;
 }
 
+/** A [rows, cols] matrix read a few rows at a time (the embedding and the LM head at real vocabulary sizes). */
+export interface VocabMatrix {
+  readonly rows: number; // V
+  readonly cols: number; // D
+  /** float32 rows [from, from + count), row-major. */
+  read(from: number, count: number): Promise<Float32Array>;
+}
+
 export interface Decoder {
-  embed: tf.Tensor2D; // [V, D]
+  embed: VocabMatrix; // [V, D]
   layers: LayerProvider;
   finalNorm: tf.Tensor1D; // [D]
-  lmHead: Linear; // [D, V]
+  /** nn.Linear weight [V, D], no bias (the embedding itself when tied), a slice at a time. */
+  lmHead: HeadSlices;
+  /** Widened float32 bytes of experts loaded at once (at least one expert). */
+  expertGroupBytes: number;
   rmsNormEps: number;
   rope: RopeSpec;
   hooks: DecoderHooks;
@@ -95,6 +112,7 @@ export interface ForwardContext {
   resume?: ResumePoint;
   /** Keep a copy of the residual stream entering these layer indices (returned in `residuals`; the caller disposes). */
   keepResiduals?: ReadonlySet<number>;
+  /** Checked between layers and between expert groups. */
   signal?: AbortSignal;
   /** Called after each layer with (layers done, layers total). */
   onLayer?: (done: number, total: number) => void;
@@ -111,13 +129,29 @@ export interface ForwardResult {
 // The pass
 // ---------------------------------------------------------------------------------------------
 
+/** The embedding rows of `ids`, gathered on the host ([T·D]): the matrix is never widened whole. */
+async function embeddingRows(embed: VocabMatrix, ids: number[]): Promise<Float32Array> {
+  const D = embed.cols;
+  const out = new Float32Array(ids.length * D);
+  const seen = new Map<number, Float32Array>();
+  for (const [t, id] of ids.entries()) {
+    let row = seen.get(id);
+    if (!row) {
+      row = await embed.read(id, 1);
+      seen.set(id, row);
+    }
+    out.set(row, t * D);
+  }
+  return out;
+}
+
 /**
  * Embeddings → every decoder layer → final norm. Each layer's tensors are made in tf.tidy; an MoE
  * layer reads its router outputs back with one await, routes on the host, then runs the chosen experts.
  */
 export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext = {}): Promise<ForwardResult> {
   const T = ids.length;
-  const V = dec.embed.shape[0];
+  const V = dec.embed.rows;
   const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= V);
   if (bad !== undefined) {
     throw new Error(`token id ${bad} is outside the vocabulary (0..${V - 1})`);
@@ -129,13 +163,14 @@ export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext =
   if (resume && (resume.residual.shape[0] !== T || resume.before.length !== resume.index)) {
     throw new Error(`forward: the resume point does not fit (${resume.residual.shape[0]} tokens, ${resume.before.length} layers before index ${resume.index})`);
   }
+  const rows = resume ? null : await embeddingRows(dec.embed, ids); // [T·D]
   const rope = ropeTables(dec.rope, Array.from({ length: T }, (_, t) => t)); // cos, sin [T, rd]
-  let h = resume
-    ? tf.clone(resume.residual)
-    : tf.tidy(() => {
-        const e = tf.gather(dec.embed, tf.tensor1d(ids, 'int32')) as tf.Tensor2D; // [T, D]
+  let h = rows
+    ? tf.tidy(() => {
+        const e = tf.tensor2d(rows, [T, dec.embed.cols]); // [T, D]
         return dec.hooks.embedding ? dec.hooks.embedding(e) : e;
-      }); // [T, D], the residual stream
+      })
+    : tf.clone((resume as ResumePoint).residual); // [T, D], the residual stream
   const layers: RoutedLayer[] = resume ? [...resume.before] : [];
   const residuals = new Map<number, tf.Tensor2D>();
   try {
@@ -147,12 +182,19 @@ export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext =
       // never see a cancel request or flush progress until the whole window is done.
       await new Promise<void>((resolve) => setImmediate(resolve));
       ctx.signal?.throwIfAborted();
-      const step = await layerStep(dec, await dec.layers.get(i), h, rope, ctx.routing); // [T, D] → [T, D]
+      const layer = await dec.layers.get(i);
+      let step;
+      try {
+        step = await layerStep(dec, layer, h, rope, ctx); // [T, D] → [T, D]
+      } finally {
+        dec.layers.release(layer);
+      }
       h.dispose();
       h = step.h;
       layers.push(step.routing);
       ctx.onLayer?.(i + 1, dec.layers.count);
     }
+    ctx.signal?.throwIfAborted();
     const hidden = tf.tidy(() => rmsNorm(h, dec.finalNorm, dec.rmsNormEps)); // [T, D]
     return { layers, hidden, residuals };
   } catch (err) {
@@ -170,11 +212,11 @@ export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext =
  * attention, then pre-norm FFN, each added back. Returns the new stream and the layer's routing.
  */
 export async function layerStep(
-  dec: Pick<Decoder, 'rmsNormEps' | 'hooks'>,
+  dec: Pick<Decoder, 'rmsNormEps' | 'hooks' | 'expertGroupBytes'>,
   layer: DecoderLayer,
   h: tf.Tensor2D, // [T, D]
   rope: RopeTables,
-  routing?: RoutingOverride,
+  ctx: Pick<ForwardContext, 'routing' | 'signal'> = {},
 ): Promise<{ h: tf.Tensor2D; routing: RoutedLayer }> {
   const T = h.shape[0];
   const residual = dec.hooks.residual ?? ((branch: tf.Tensor2D) => branch);
@@ -201,8 +243,15 @@ export async function layerStep(
     assertFiniteRouter(layer.layer, data as Float32Array, width, E);
     const logits = toRows(data, T, width, 0, E); // [T][E]
     const sharedWeight = ffn.shared ? (width > E ? toRows(data, T, width, E, 1).map((r) => sigmoid(r[0])) : logits.map(() => 1)) : null; // [T]
-    const routed = routeLayer({ layer: layer.layer, logits, k: ffn.topK, familyRouter: ffn.route }, routing); // experts, weights [T][k]
-    const out = tf.tidy(() => tf.add(h1, residual(moeOutput(ffn, x, routed.experts, routed.weights, sharedWeight)))) as tf.Tensor2D; // [T, D]
+    const routed = routeLayer({ layer: layer.layer, logits, k: ffn.topK, familyRouter: ffn.route }, ctx.routing); // experts, weights [T][k]
+    const slots = routedSlots(routed.experts, routed.weights);
+    const updates = await routedUpdates(ffn.experts, x, slots, dec.expertGroupBytes, ctx.signal); // [n_e, D] per expert
+    let out: tf.Tensor2D;
+    try {
+      out = tf.tidy(() => tf.add(h1, residual(moeOutput(ffn, x, scatterUpdates(T, x.shape[1], slots, updates), sharedWeight)))) as tf.Tensor2D; // [T, D]
+    } finally {
+      tf.dispose(updates);
+    }
     return { h: out, routing: { layer: layer.layer, kind: 'moe', routerLogits: logits, ...routed, sharedWeight } };
   } finally {
     h1.dispose();
@@ -211,9 +260,38 @@ export async function layerStep(
   }
 }
 
-/** The MoE part of a layer once the routing is known: routed experts (+ shared expert) → [T, D]. */
-function moeOutput(ffn: MoeFfn, x: tf.Tensor2D, experts: number[][], weights: number[][], sharedWeight: number[] | null): tf.Tensor2D {
-  const routed = expertFfn(x, experts, weights, ffn.experts); // [T, D]
+/**
+ * Each routed expert's weighted output on its tokens, loading the experts a group at a time (at most
+ * `groupBytes` of widened weights, at least one expert) and releasing each group before the next.
+ * The updates are the same whatever the grouping, so streamed and resident runs agree bit for bit.
+ */
+async function routedUpdates(bank: ExpertBank, x: tf.Tensor2D, slots: Map<number, ExpertSlot>, groupBytes: number, signal?: AbortSignal): Promise<tf.Tensor2D[]> {
+  const perGroup = Math.max(1, Math.floor(groupBytes / Math.max(1, bank.expertBytes)));
+  const chosen = [...slots.keys()];
+  const updates: tf.Tensor2D[] = [];
+  try {
+    for (let g = 0; g < chosen.length; g += perGroup) {
+      signal?.throwIfAborted();
+      const group = chosen.slice(g, g + perGroup);
+      const set = await bank.load(group);
+      bank.prefetch(chosen.slice(g + perGroup, g + 2 * perGroup)); // read the next group while this one computes
+      try {
+        for (const e of group) {
+          updates.push(tf.tidy(() => expertUpdate(x, e, slots.get(e) as ExpertSlot, set.mlp)));
+        }
+      } finally {
+        set.release();
+      }
+    }
+    return updates;
+  } catch (err) {
+    tf.dispose(updates);
+    throw err;
+  }
+}
+
+/** The MoE part of a layer once the routed experts have run: their sum (+ shared expert) → [T, D]. */
+function moeOutput(ffn: MoeFfn, x: tf.Tensor2D, routed: tf.Tensor2D, sharedWeight: number[] | null): tf.Tensor2D {
   if (!ffn.shared) {
     return routed;
   }
@@ -234,13 +312,4 @@ function assertFiniteRouter(layer: number, data: Float32Array, width: number, E:
     `layer ${layer}: the ${what} is ${String(data[i])} at token ${t}; the hidden states overflowed or are NaN ` +
       '(check config.json values such as rms_norm_eps, rope_theta and rope_scaling, and the weights)',
   );
-}
-
-/** LM head on rows [from, to) of the final hidden states: logits [n, V]. */
-export function lmLogits(dec: Decoder, hidden: tf.Tensor2D, from: number, to: number): tf.Tensor2D {
-  return tf.tidy(() => {
-    const rows = tf.slice(hidden, [from, 0], [to - from, hidden.shape[1]]); // [n, D]
-    const logits = linear(rows, dec.lmHead); // [n, V]
-    return dec.hooks.logits ? dec.hooks.logits(logits) : logits;
-  });
 }

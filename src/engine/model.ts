@@ -1,26 +1,37 @@
 /**
- * @file Loading a model folder and running it: config.json → family → weights → a `Model` whose
- * `run(ids)` returns the routing of every layer, the surprisal of each next token and, on request,
- * the logits. Tensors live only inside a run; the weights live until `dispose()`.
+ * @file Loading a model folder and running it: config.json → family → memory plan → weights → a
+ * `Model` whose `run(ids)` returns the routing of every layer, the surprisal of each next token and,
+ * on request, the logits. The plan (from the headers) decides whether the weights are held at their
+ * stored precision (resident) or read layer by layer from disk (streamed); either way a layer is
+ * widened to float32 only while it runs, unless the budget lets it stay widened.
  */
 import * as path from 'node:path';
 import type { LayerRouting, TraceModelInfo } from '../shared/trace';
-import { ensureBackend, initBackend, tf, type BackendName } from './backend';
+import { ensureBackend, initBackend, tensorMemoryLimit, weightCopies, type BackendName } from './backend';
 import { openCheckpoint } from './checkpoint/checkpoint';
 import { readModelConfig } from './checkpoint/modelFolder';
 import { parseQuantization } from './checkpoint/quantConfig';
 import { runCounterfactuals, type CounterfactualOptions, type CounterfactualPass, type CounterfactualResult } from './counterfactual';
-import { forward, lmLogits, type Decoder } from './forward';
-import { assertFitsBackend, assertLayerCount } from './loadPlan';
+import type { LoadedFamily } from './family';
+import { forward } from './forward';
+import { headOutputs } from './head';
+import { buildDecoder, disposeDecoder } from './layers';
+import { assertLayerCount, layerOf } from './loadPlan';
+import { assertRunnable, planModelMemory, type MemoryPlan } from './memoryPlan';
 import { familyFor } from './registry';
 import type { RoutingOverride } from './routing';
-import { disposeDecoder, loadDecoder } from './weights';
+import { HeldWeights, StreamedWeights, type WeightSource } from './weightSource';
 
 export type { BackendName } from './backend';
 export type { RoutingOverride } from './routing';
+export type { MemoryPlan } from './memoryPlan';
 
 export interface LoadOptions {
   backend?: BackendName;
+  /** The memory budget the plan stays within; default three quarters of physical memory. */
+  maxMemoryBytes?: number;
+  /** Tokens per run the plan sizes activations for (default min(context, 1024)). */
+  planTokens?: number;
   onProgress?: (fraction: number, message: string) => void;
   signal?: AbortSignal;
 }
@@ -48,6 +59,8 @@ export interface Model {
   readonly backend: string;
   /** Longest sequence one run accepts (max_position_embeddings). */
   readonly maxContext: number;
+  /** How the weights are held (resident or streamed), sizes and parameter counts, from the headers. */
+  readonly plan: MemoryPlan;
   run(ids: number[], opts?: RunOptions): Promise<RunResult>;
   /**
    * The model's own pass on one window of ids, then each counterfactual pass (the function an
@@ -65,38 +78,6 @@ export function defaultModelDir(): string {
   return path.basename(__dirname) === 'dist' ? fromBundle : fromSource;
 }
 
-/** LM head in slices of tokens, so a long sequence never holds [T, V] at once unless logits were asked for. */
-const HEAD_CHUNK = 256;
-
-async function headOutputs(dec: Decoder, hidden: tf.Tensor2D, ids: number[], withLogits: boolean): Promise<Pick<RunResult, 'surprisal' | 'logits'>> {
-  const T = ids.length;
-  const surprisal: (number | null)[] = [];
-  const logits: number[][] = [];
-  for (let from = 0; from < T; from += HEAD_CHUNK) {
-    const to = Math.min(T, from + HEAD_CHUNK);
-    const chunk = lmLogits(dec, hidden, from, to); // [n, V]
-    try {
-      const [n, V] = chunk.shape;
-      const targets = ids.slice(from + 1, to + 1); // next token of each row; the very last row has none
-      const picked = tf.tidy(() => {
-        const logp = tf.reshape(tf.logSoftmax(chunk), [n * V]); // [n·V]
-        return tf.gather(logp, tf.tensor1d(targets.map((id, j) => j * V + id), 'int32')); // [n']
-      });
-      const values = await picked.data();
-      picked.dispose();
-      for (let j = 0; j < n; j++) {
-        surprisal.push(j < targets.length ? -values[j] : null);
-      }
-      if (withLogits) {
-        logits.push(...((await chunk.array()) as number[][]));
-      }
-    } finally {
-      chunk.dispose();
-    }
-  }
-  return withLogits ? { surprisal, logits } : { surprisal };
-}
-
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const backend = await initBackend(opts.backend);
   const config = await readModelConfig(dir);
@@ -107,19 +88,31 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   // NaN/Inf weights would turn into NaN routing with no hint why; the check rides on the dtype
   // conversion (see checkpoint/dtypes.ts widen) and names the file, tensor and element.
   const ckpt = await openCheckpoint(dir, { checkFinite: true });
-  let loaded;
+  let source: WeightSource | null = null;
+  let plan: MemoryPlan;
+  let loaded: LoadedFamily;
   try {
-    // Both from the headers alone, before a byte of weights is read.
-    assertFitsBackend(ckpt, backend, spec.tieWordEmbeddings);
+    // All from the headers alone, before a byte of weights is read.
     assertLayerCount(ckpt, spec.numLayers, spec.unusedLayers ?? 0);
-    // Abort is checked after every tensor read; a failed or aborted load frees what it had made.
-    loaded = await loadDecoder(ckpt, family, spec, (f) => {
+    plan = planModelMemory(ckpt, spec, { budgetBytes: opts.maxMemoryBytes, tokens: opts.planTokens, heapBytes: tensorMemoryLimit(backend), weightCopies: weightCopies(backend), numLayers: spec.numLayers });
+    assertRunnable(plan);
+    // Abort is checked after every tensor read and every layer built; a failed or aborted load frees what it had made.
+    const progress = (f: number, message: string): void => {
       opts.signal?.throwIfAborted();
-      opts.onProgress?.(f, 'loading weights');
-    }, quant);
-  } finally {
-    await ckpt.close();
+      opts.onProgress?.(f, message);
+    };
+    if (plan.mode === 'resident') {
+      const used = ckpt.names().filter((n) => (layerOf(n) ?? 0) < spec.numLayers); // not DeepSeek's unused MTP layers
+      source = await HeldWeights.load(ckpt, used, (f) => progress(0.9 * f, 'loading weights'));
+    } else {
+      source = new StreamedWeights(ckpt);
+    }
+    loaded = await buildDecoder(source, family, spec, plan, quant, (done, total) => progress(plan.mode === 'resident' ? 0.9 + (0.1 * done) / total : done / total, 'checking layers'));
+  } catch (err) {
+    await (source ?? ckpt).close();
+    throw err;
   }
+  const weights = source;
   const { decoder } = loaded;
   const name = typeof config._name_or_path === 'string' && config._name_or_path ? config._name_or_path : path.basename(path.resolve(dir));
   const embedded = path.resolve(dir) === defaultModelDir();
@@ -138,6 +131,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     info,
     backend,
     maxContext: loaded.maxContext,
+    plan,
     async run(ids, runOpts = {}) {
       await ready(ids);
       const total = decoder.layers.count + 1;
@@ -148,7 +142,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
       });
       try {
         runOpts.signal?.throwIfAborted();
-        const head = await headOutputs(decoder, hidden, ids, runOpts.withLogits ?? false);
+        const head = await headOutputs(decoder, hidden, ids, runOpts.withLogits ?? false, runOpts.signal);
         runOpts.onProgress?.(1, 'done');
         return { layers, ...head };
       } finally {
@@ -163,6 +157,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
       if (!disposed) {
         disposed = true;
         disposeDecoder(decoder);
+        void weights.close();
       }
     },
   };

@@ -26,13 +26,15 @@ export function swigluExperts(experts: SwigluWeights[]): ExpertMlp {
   return (e, x) => swigluMlp(experts[e], x);
 }
 
-/**
- * Σ_j w[t][j] · E_{experts[t][j]}(x_t) for every token: x [T, D] → [T, D].
- * Tokens are grouped per expert on the host from the routing already read back.
- */
-export function expertFfn(x: tf.Tensor2D, experts: number[][], weights: number[][], mlp: ExpertMlp): tf.Tensor2D {
-  const [T, D] = x.shape;
-  const byExpert = new Map<number, { tokens: number[]; weights: number[] }>();
+/** A routed expert's tokens and the gate weight of each. */
+export interface ExpertSlot {
+  tokens: number[];
+  weights: number[];
+}
+
+/** Tokens grouped per expert on the host from the routing already read back; experts ascending. */
+export function routedSlots(experts: number[][], weights: number[][]): Map<number, ExpertSlot> {
+  const byExpert = new Map<number, ExpertSlot>();
   experts.forEach((row, t) =>
     row.forEach((e, j) => {
       const slot = byExpert.get(e) ?? { tokens: [], weights: [] };
@@ -41,18 +43,33 @@ export function expertFfn(x: tf.Tensor2D, experts: number[][], weights: number[]
       byExpert.set(e, slot);
     }),
   );
-  const updates: tf.Tensor2D[] = [];
-  const indices: number[] = [];
-  for (const e of [...byExpert.keys()].sort((a, b) => a - b)) {
-    const { tokens, weights: w } = byExpert.get(e)!;
-    const xe = tf.gather(x, tokens); // [n, D]
-    const ye = mlp(e, xe); // [n, D]
-    updates.push(tf.mul(ye, tf.tensor2d(w, [w.length, 1]))); // [n, D]
-    indices.push(...tokens);
-  }
+  return new Map([...byExpert.entries()].sort((a, b) => a[0] - b[0]));
+}
+
+/** One expert on its tokens, times their gate weights: [n, D]. */
+export function expertUpdate(x: tf.Tensor2D, e: number, slot: ExpertSlot, mlp: ExpertMlp): tf.Tensor2D {
+  const xe = tf.gather(x, slot.tokens); // [n, D]
+  const ye = mlp(e, xe); // [n, D]
+  return tf.mul(ye, tf.tensor2d(slot.weights, [slot.weights.length, 1])); // [n, D]
+}
+
+/** The experts' updates, in `routedSlots` order, summed into [T, D] rows (a token's k updates added). */
+export function scatterUpdates(T: number, D: number, slots: Map<number, ExpertSlot>, updates: tf.Tensor2D[]): tf.Tensor2D {
   if (updates.length === 0) {
     return tf.zeros([T, D]);
   }
+  const indices = [...slots.values()].flatMap((s) => s.tokens);
   const idx = tf.tensor2d(indices, [indices.length, 1], 'int32'); // [N, 1]
   return tf.scatterND(idx, tf.concat(updates, 0), [T, D]) as tf.Tensor2D; // duplicates summed
+}
+
+/**
+ * Σ_j w[t][j] · E_{experts[t][j]}(x_t) for every token: x [T, D] → [T, D], with every expert's
+ * weights at hand (the forward pass does the same a group of experts at a time).
+ */
+export function expertFfn(x: tf.Tensor2D, experts: number[][], weights: number[][], mlp: ExpertMlp): tf.Tensor2D {
+  const [T, D] = x.shape;
+  const slots = routedSlots(experts, weights);
+  const updates = [...slots.entries()].map(([e, slot]) => expertUpdate(x, e, slot, mlp));
+  return scatterUpdates(T, D, slots, updates);
 }

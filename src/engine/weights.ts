@@ -1,43 +1,42 @@
 /**
  * @file Loading weights: checkpoint names → float32 tf tensors with shape checks, laid out as the
- * forward pass wants them (linear weights transposed, SwiGLU gate and up fused), and the load loop
- * that asks a family for one layer at a time.
+ * forward pass wants them (linear weights transposed, SwiGLU gate and up fused).
  *
- * A `WeightReader` is one load: it remembers every tensor it made, so a load that fails or is
- * aborted frees them (`disposeAll`). There is no module state; two loads never share a reader.
+ * A `WeightReader` reads through a `WeightSource` (held at stored precision, or streamed) and
+ * remembers every tensor it made, so a layer build that fails or is aborted frees them
+ * (`disposeAll`). There is no module state; each layer build gets its own reader.
  */
 import { tf } from './backend';
-import { assertFinite, type Checkpoint } from './checkpoint/checkpoint';
+import { assertFinite } from './checkpoint/checkpoint';
 import { applyBlockScales, scaleGridShape } from './checkpoint/fp8Block';
-import { dequantMxfp4, mxfp4Shape } from './checkpoint/mxfp4';
+import { dequantMxfp4, mxfp4Shape, type Mxfp4Shape } from './checkpoint/mxfp4';
 import type { Quantization } from './checkpoint/quantConfig';
-import type { FamilyConfig, FamilyDef, LoadedFamily } from './family';
-import type { Decoder, DecoderLayer, LayerProvider } from './forward';
 import type { SwigluWeights } from './moe';
 import type { Linear } from './ops';
+import type { ElementRange, WeightPart, WeightSource } from './weightSource';
 
-/** Reads named tensors as float32 tf tensors, checks their shapes, and reports byte progress. */
+/** Reads named tensors as float32 tf tensors and checks their shapes. */
 export class WeightReader {
-  /** Every tensor this load made, so a failed load can free them. */
+  /** Every tensor this reader made, so a failed build can free them. */
   private readonly created: tf.Tensor[] = [];
-  private done = 0;
-  private readonly total: number;
 
   constructor(
-    private readonly ckpt: Checkpoint,
-    private readonly onProgress?: (fraction: number) => void,
+    private readonly source: WeightSource,
     /** config.json's quantization_config: how quantised tensors are dequantised. */
     private readonly quant: Quantization | null = null,
-  ) {
-    this.total = ckpt.names().reduce((sum, n) => sum + (ckpt.info(n).end - ckpt.info(n).start), 0) || 1;
+  ) {}
+
+  /** A fresh reader on the same source with its own list of made tensors (one expert group's load). */
+  scope(): WeightReader {
+    return new WeightReader(this.source, this.quant);
   }
 
   names(): string[] {
-    return this.ckpt.names();
+    return this.source.names();
   }
 
   has(name: string): boolean {
-    return this.ckpt.has(name);
+    return this.source.has(name);
   }
 
   /** Registers a tensor a family made itself from read data, so a failed load frees it too. */
@@ -52,28 +51,77 @@ export class WeightReader {
     this.created.length = 0;
   }
 
-  private progress(bytes: number): void {
-    this.done += bytes;
-    this.onProgress?.(Math.min(1, this.done / this.total));
-  }
-
   /**
    * The float32 values of a tensor whose shape must equal `shape`. Quantised tensors are
    * dequantised here: MXFP4 `${name}_blocks`/`_scales` pairs and F8_E4M3 weights with a
    * `${name}_scale_inv` block grid, so families read them by their unquantised names.
    */
   async read(name: string, shape: number[]): Promise<Float32Array> {
-    if (!this.ckpt.has(name) && this.ckpt.has(`${name}_blocks`)) {
+    if (this.isMxfp4(name)) {
       return this.mxfp4Experts(name, shape);
     }
-    const info = this.ckpt.info(name);
+    const info = this.source.info(name);
     assertShape(name, info.shape, shape);
-    if (info.dtype === 'F8_E4M3' && this.ckpt.has(`${name}_scale_inv`)) {
+    if (this.isFp8Block(name)) {
       return this.fp8Block(name, info.shape);
     }
-    const data = await this.ckpt.readFloat32(name);
-    this.progress(info.end - info.start);
-    return data;
+    return this.source.read(name);
+  }
+
+  /** Entry `index` along the first axis of a tensor of shape `shape` (one expert of a fused [E, …] tensor). */
+  async readEntry(name: string, shape: number[], index: number): Promise<Float32Array> {
+    if (this.isMxfp4(name)) {
+      return this.mxfp4Experts(name, shape, index, index + 1);
+    }
+    this.checkShape(name, shape);
+    if (this.isFp8Block(name)) {
+      const size = shape.slice(1).reduce((a, b) => a * b, 1);
+      return (await this.fp8Block(name, shape)).slice(index * size, (index + 1) * size); // block grids span entries: read whole
+    }
+    return this.source.read(name, WeightReader.entryRange(shape, index));
+  }
+
+  /** Starts reading these parts ahead of their `read` (streamed sources; no-op otherwise); parts stored quantised are read when used. */
+  prefetch(parts: readonly WeightPart[]): void {
+    this.source.prefetch(parts.filter((p) => this.source.has(p.name) && !this.isFp8Block(p.name)));
+  }
+
+  /** The range of entry `index` along the first axis of a tensor of shape `shape`, as `readEntry` reads it. */
+  static entryRange(shape: number[], index: number): ElementRange {
+    const size = shape.slice(1).reduce((a, b) => a * b, 1);
+    return { from: index * size, count: size };
+  }
+
+  /** Throws unless the header gives `name` this shape, dequantised (no bytes read). */
+  checkShape(name: string, shape: number[]): void {
+    if (this.isMxfp4(name)) {
+      const m = this.mxfp4Header(name);
+      assertShape(name, [m.experts, m.cols, m.rows], shape, ' (dequantised from MXFP4)');
+      return;
+    }
+    assertShape(name, this.source.info(name).shape, shape);
+  }
+
+  /** Stored as an MXFP4 pair `${name}_blocks`/`_scales` instead of under its own name. */
+  private isMxfp4(name: string): boolean {
+    return !this.source.has(name) && this.source.has(`${name}_blocks`);
+  }
+
+  private isFp8Block(name: string): boolean {
+    return this.source.info(name).dtype === 'F8_E4M3' && this.source.has(`${name}_scale_inv`);
+  }
+
+  /** The MXFP4 pair's headers, checked: quant_method 'mxfp4', both U8, shapes that agree. */
+  private mxfp4Header(name: string): Mxfp4Shape & { blocks: string; scales: string; file: string } {
+    const blocks = this.source.info(`${name}_blocks`);
+    const scales = this.source.info(`${name}_scales`);
+    if (this.quant?.method !== 'mxfp4') {
+      throw new Error(`tensor '${name}' is stored as MXFP4 blocks and scales, but config.json's quantization_config does not say quant_method 'mxfp4'`);
+    }
+    if (blocks.dtype !== 'U8' || scales.dtype !== 'U8') {
+      throw new Error(`MXFP4 tensors '${blocks.name}' and '${scales.name}' must be U8, not ${blocks.dtype} and ${scales.dtype}`);
+    }
+    return { ...mxfp4Shape(blocks.shape, scales.shape), blocks: blocks.name, scales: scales.name, file: blocks.file };
   }
 
   /**
@@ -81,15 +129,7 @@ export class WeightReader {
    * (`shape` is the whole dequantised tensor [E, cols, rows]): only those experts' bytes are read.
    */
   async mxfp4Experts(name: string, shape: number[], from = 0, to?: number): Promise<Float32Array> {
-    const blocks = this.ckpt.info(`${name}_blocks`);
-    const scales = this.ckpt.info(`${name}_scales`);
-    if (this.quant?.method !== 'mxfp4') {
-      throw new Error(`tensor '${name}' is stored as MXFP4 blocks and scales, but config.json's quantization_config does not say quant_method 'mxfp4'`);
-    }
-    if (blocks.dtype !== 'U8' || scales.dtype !== 'U8') {
-      throw new Error(`MXFP4 tensors '${blocks.name}' and '${scales.name}' must be U8, not ${blocks.dtype} and ${scales.dtype}`);
-    }
-    const m = mxfp4Shape(blocks.shape, scales.shape);
+    const m = this.mxfp4Header(name);
     assertShape(name, [m.experts, m.cols, m.rows], shape, ' (dequantised from MXFP4)');
     const end = to ?? m.experts;
     if (!(0 <= from && from < end && end <= m.experts)) {
@@ -97,11 +137,10 @@ export class WeightReader {
     }
     const blockBytes = m.rows * m.groups * 16; // one expert's
     const scaleBytes = m.rows * m.groups;
-    const b = await this.ckpt.readRaw(blocks.name, from * blockBytes, end * blockBytes);
-    const s = await this.ckpt.readRaw(scales.name, from * scaleBytes, end * scaleBytes);
+    const b = await this.source.readRaw(m.blocks, from * blockBytes, end * blockBytes);
+    const s = await this.source.readRaw(m.scales, from * scaleBytes, end * scaleBytes);
     const data = dequantMxfp4(b, s, end - from, m.rows, m.groups);
-    assertFinite({ name, file: blocks.file, shape: [end - from, m.cols, m.rows] }, data);
-    this.progress(b.length + s.length);
+    assertFinite({ name, file: m.file, shape: [end - from, m.cols, m.rows] }, data);
     return data;
   }
 
@@ -110,13 +149,11 @@ export class WeightReader {
     if (this.quant?.method !== 'fp8') {
       throw new Error(`tensor '${name}' is FP8 with block scales ('${name}_scale_inv'), but config.json's quantization_config does not say quant_method 'fp8'`);
     }
-    const scaleInfo = this.ckpt.info(`${name}_scale_inv`);
+    const scaleInfo = this.source.info(`${name}_scale_inv`);
     assertShape(`${name}_scale_inv`, scaleInfo.shape, scaleGridShape(shape, this.quant.blockSize), ` (weight_block_size [${this.quant.blockSize.join(', ')}])`);
-    const w = await this.ckpt.readFloat32(name);
-    const data = applyBlockScales(w, shape, await this.ckpt.readFloat32(scaleInfo.name), this.quant.blockSize);
-    const info = this.ckpt.info(name);
-    assertFinite(info, data);
-    this.progress(info.end - info.start + scaleInfo.end - scaleInfo.start);
+    const w = await this.source.read(name);
+    const data = applyBlockScales(w, shape, await this.source.read(scaleInfo.name), this.quant.blockSize);
+    assertFinite(this.source.info(name), data);
     return data;
   }
 
@@ -147,23 +184,13 @@ export class WeightReader {
    * named by its config key and both numbers, not as a shape mismatch.
    */
   async router(name: string, E: number, D: number, config: { modelType: string; key: string }, bias = false): Promise<Linear> {
-    const shape = this.ckpt.info(`${name}.weight`).shape;
+    const shape = this.source.info(`${name}.weight`).shape;
     if (shape.length === 2 && shape[0] !== E) {
       throw new Error(
         `config.json (${config.modelType}): '${config.key}' is ${E}, but the router '${name}.weight' has ${shape[0]} experts (shape [${shape.join(', ')}])`,
       );
     }
     return this.linear(name, E, D, bias);
-  }
-
-  /** A plain matrix [rows, cols] as stored, as a tensor. */
-  async matrix(name: string, rows: number, cols: number): Promise<tf.Tensor2D> {
-    return this.adopt(tf.tensor2d(await this.read(name, [rows, cols]), [rows, cols]));
-  }
-
-  /** Tied word embeddings: the LM head is the embedding matrix, kept transposed [D, V] (a copy, for speed). */
-  tiedHead(embed: tf.Tensor2D): Linear {
-    return { wT: this.adopt(tf.transpose(embed) as tf.Tensor2D), b: null };
   }
 }
 
@@ -185,79 +212,3 @@ export function swigluTensors(w: SwigluWeights): tf.Tensor[] {
   return [...linearTensors(w.gateUp), ...linearTensors(w.down)];
 }
 
-// ---------------------------------------------------------------------------------------------
-// The load loop
-// ---------------------------------------------------------------------------------------------
-
-/** Every layer read up front and kept until dispose (what fits in memory today). */
-class ResidentLayers implements LayerProvider {
-  constructor(private readonly layers: DecoderLayer[]) {}
-
-  get count(): number {
-    return this.layers.length;
-  }
-
-  get(i: number): Promise<DecoderLayer> {
-    return Promise.resolve(this.layers[i]);
-  }
-
-  dispose(): void {
-    tf.dispose([...new Set(this.layers.flatMap((l) => [l.inputNorm, l.postNorm, ...l.owned]))]);
-  }
-}
-
-/**
- * Reads a family's weights: each layer through `family.readLayer`, then embeddings, final norm and
- * LM head. If anything throws (a bad tensor, an abort from `onProgress`), every tensor made so far is freed.
- */
-export async function loadDecoder<C extends FamilyConfig>(
-  ckpt: Checkpoint,
-  family: FamilyDef<C>,
-  cfg: C,
-  onProgress?: (fraction: number) => void,
-  quant: Quantization | null = null,
-): Promise<LoadedFamily> {
-  const r = new WeightReader(ckpt, onProgress, quant);
-  try {
-    family.check?.(r);
-    const layers: DecoderLayer[] = [];
-    for (let i = 0; i < cfg.numLayers; i++) {
-      layers.push(await family.readLayer(r, cfg, i));
-    }
-    const { vocabSize: V, hiddenSize: D } = cfg;
-    const embed = await r.matrix('model.embed_tokens.weight', V, D); // [V, D]
-    const finalNorm = await r.vector('model.norm.weight', D); // [D]
-    const lmHead = cfg.tieWordEmbeddings ? r.tiedHead(embed) : await r.linear('lm_head', V, D); // [D, V]
-    const gate = family.gate(cfg);
-    return {
-      info: {
-        modelType: family.modelType,
-        numLayers: cfg.numLayers,
-        numExperts: cfg.numExperts,
-        topK: cfg.topK,
-        vocabSize: V,
-        ...gate,
-        moeLayers: layers.filter((l) => l.ffn.kind === 'moe').map((l) => l.layer),
-      },
-      maxContext: cfg.maxPositions,
-      decoder: {
-        embed,
-        layers: new ResidentLayers(layers),
-        finalNorm,
-        lmHead,
-        rmsNormEps: cfg.rmsNormEps,
-        rope: cfg.rope,
-        hooks: family.hooks?.(cfg) ?? {},
-      },
-    };
-  } catch (err) {
-    r.disposeAll();
-    throw err;
-  }
-}
-
-/** Frees every weight of a loaded decoder. */
-export function disposeDecoder(d: Decoder): void {
-  d.layers.dispose();
-  tf.dispose([d.embed, d.finalNorm, ...linearTensors(d.lmHead)]);
-}

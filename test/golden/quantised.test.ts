@@ -17,6 +17,7 @@ import { fp8e4m3ToFloat } from '../../src/engine/checkpoint/dtypes';
 import { readModelConfig } from '../../src/engine/checkpoint/modelFolder';
 import { parseQuantization } from '../../src/engine/checkpoint/quantConfig';
 import { WeightReader } from '../../src/engine/weights';
+import { StreamedWeights } from '../../src/engine/weightSource';
 import { writeSafetensors, type TensorSpec } from '../helpers/writeSafetensors';
 import { BACKENDS, ROOT, runCliTrace, type CliTrace, type Fixture } from './fixtureGolden';
 
@@ -44,7 +45,7 @@ function sha256(data: Float32Array): string {
 
 async function openReader(dir: string): Promise<{ r: WeightReader; close: () => Promise<void> }> {
   const ckpt = await openCheckpoint(dir, { checkFinite: true });
-  return { r: new WeightReader(ckpt, undefined, parseQuantization(await readModelConfig(dir))), close: () => ckpt.close() };
+  return { r: new WeightReader(new StreamedWeights(ckpt), parseQuantization(await readModelConfig(dir))), close: () => ckpt.close() };
 }
 
 /** The same model with every tensor as the engine dequantises / widens it, saved as F32, no quantization_config. */

@@ -8,7 +8,7 @@ import { readTraceJson } from '../../shared/traceCodec';
 import { traceText } from '../../engine/analyze';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
 import { MAX_DOCUMENT_BYTES, formatBytes } from '../../engine/files';
-import { intOption, parseCommandArgs, stderrProgress } from '../args';
+import { intOption, maxMemoryOption, parseCommandArgs, stderrProgress } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { documentText, readInputBytes } from '../document';
 import { modelDirFrom, openModel } from './trace';
@@ -16,7 +16,7 @@ import { modelDirFrom, openModel } from './trace';
 /** The largest saved trace read back (JSON.parse needs it as one string, and V8 strings end near 512 MB). */
 const MAX_TRACE_BYTES = 256 * 1024 * 1024;
 
-const usage = `usage: moe-lens analyze FILE [--model DIR] [--layer N] [--backend node|wasm|cpu] [--progress]
+const usage = `usage: moe-lens analyze FILE [--model DIR] [--layer N] [--backend node|wasm|cpu] [--max-memory MB] [--progress]
 
 FILE is a text document (run through the model) or a trace JSON written by 'moe-lens trace'
 (validated, then shown). Prints, per token, the chosen experts with their gate weights, the
@@ -24,7 +24,7 @@ shared expert's share, router entropy, margin and near-miss expert (the same fig
 and the token detail), then each layer's expert load. --layer N limits the token table to
 checkpoint layer N. FILE - reads standard input. A document is at most 16 MB of UTF-8 text
 (binary files are refused), a saved trace 256 MB. Progress goes to stderr when it is a terminal,
-or always with --progress.`;
+or always with --progress. --max-memory MB bounds the engine's memory (see 'moe-lens trace --help').`;
 
 const fmt = (v: number | null | undefined, digits = 3): string => formatFigure(v, digits);
 
@@ -125,11 +125,12 @@ export const analyzeCommand: CliCommand = {
   summary: 'per-token routing table and expert load for a text file or a saved trace',
   usage,
   async run(argv) {
-    const { values, positional } = parseCommandArgs(argv, { model: 'string', layer: 'string', backend: 'string', progress: 'boolean' }, 1);
+    const { values, positional } = parseCommandArgs(argv, { model: 'string', layer: 'string', backend: 'string', 'max-memory': 'string', progress: 'boolean' }, 1);
     if (positional.length !== 1) {
       throw new CliError('give exactly one FILE to analyze', 2);
     }
     const layer = intOption(values.layer, 'layer');
+    const maxMemoryBytes = maxMemoryOption(values['max-memory']);
     const file = positional[0];
     // A saved trace may be far larger than a document; the document limit applies once it is not one.
     const bytes = await readInputBytes(file, { maxBytes: MAX_TRACE_BYTES, what: 'the file' });
@@ -143,7 +144,7 @@ export const analyzeCommand: CliCommand = {
       const dir = modelDirFrom(values.model);
       const progress = stderrProgress('moe-lens', values.progress);
       process.stderr.write(`moe-lens: loading ${dir}\n`);
-      const model = await openModel(dir, values.backend);
+      const model = await openModel(dir, values.backend, maxMemoryBytes);
       try {
         const tokenizer = await loadTokenizer(dir);
         try {

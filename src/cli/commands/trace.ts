@@ -3,20 +3,23 @@ import * as fs from 'node:fs';
 import { writeTraceJson } from '../../shared/traceJson';
 import { traceIds, traceText } from '../../engine/analyze';
 import { parseBackendName } from '../../engine/backend';
-import { defaultModelDir, loadModel, type Model } from '../../engine/model';
+import { defaultModelDir, loadModel, type BackendName, type Model } from '../../engine/model';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
-import { parseCommandArgs, parseIds, stderrProgress } from '../args';
+import { maxMemoryOption, parseCommandArgs, parseIds, stderrProgress } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { readDocument } from '../document';
 
-const usage = `usage: moe-lens trace [--model DIR] (--ids 1,2,3 | --text STR | --file F) [--backend node|wasm|cpu] [--with-logits] [--progress]
+const usage = `usage: moe-lens trace [--model DIR] (--ids 1,2,3 | --text STR | --file F) [--backend node|wasm|cpu] [--max-memory MB] [--with-logits] [--progress]
 
 Runs the model once over the tokens and prints the routing trace (schema moe-lens.trace/1) as JSON:
 per layer the router logits, scores, chosen experts, gate weights and shared-expert weight; per token
 the surprisal of the next token in nats. --ids needs no tokenizer; --text and --file use the model
 folder's tokenizer.json; --file - reads standard input. Documents are at most 16 MB of UTF-8
 text; binary files are refused. Progress goes to stderr when it is a terminal, or always with
---progress. --model defaults to the embedded demo model. MOE_LENS_BACKEND also picks the backend.`;
+--progress. --model defaults to the embedded demo model. MOE_LENS_BACKEND also picks the backend.
+--max-memory MB bounds the engine's memory: a model whose weights do not fit is streamed from disk
+layer by layer, one that cannot run even so is refused with the minimum it needs (default: three
+quarters of physical memory; 'moe-lens info' shows the plan).`;
 
 /** Resolves --model, or the embedded demo model with a clear error when it is not there. */
 export function modelDirFrom(value: string | undefined): string {
@@ -30,14 +33,18 @@ export function modelDirFrom(value: string | undefined): string {
   return dir;
 }
 
-export async function openModel(dir: string, backend: string | undefined): Promise<Model> {
-  let pref;
+/** --backend as a BackendName (a usage error when unknown). */
+export function backendOption(backend: string | undefined): BackendName | undefined {
   try {
-    pref = backend === undefined ? undefined : parseBackendName(backend);
+    return backend === undefined ? undefined : parseBackendName(backend);
   } catch (err) {
     throw new CliError((err as Error).message, 2);
   }
-  return loadModel(dir, { backend: pref });
+}
+
+/** Loads the model within --max-memory (as bytes; default three quarters of physical memory). */
+export async function openModel(dir: string, backend: string | undefined, maxMemoryBytes?: number): Promise<Model> {
+  return loadModel(dir, { backend: backendOption(backend), maxMemoryBytes });
 }
 
 export const traceCommand: CliCommand = {
@@ -51,6 +58,7 @@ export const traceCommand: CliCommand = {
       text: 'string',
       file: 'string',
       backend: 'string',
+      'max-memory': 'string',
       'with-logits': 'boolean',
       progress: 'boolean',
     });
@@ -59,9 +67,10 @@ export const traceCommand: CliCommand = {
       throw new CliError('give exactly one of --ids, --text or --file', 2);
     }
     const ids = values.ids !== undefined ? parseIds(values.ids) : null;
+    const maxMemoryBytes = maxMemoryOption(values['max-memory']);
     const text = values.file !== undefined ? await readDocument(values.file) : values.text;
     const dir = modelDirFrom(values.model);
-    const model = await openModel(dir, values.backend);
+    const model = await openModel(dir, values.backend, maxMemoryBytes);
     try {
       const opts = { withLogits: values['with-logits'] === true, onProgress: stderrProgress('moe-lens', values.progress) };
       let trace;

@@ -30,6 +30,8 @@ export interface TensorInfo {
 export interface ReadOptions {
   /** Throw a CheckpointError naming the tensor and the first bad element if any value is NaN or ±Inf. */
   checkFinite?: boolean;
+  /** Only elements [from, from + count) of the flattened tensor (one expert of a fused [E, …] tensor, rows of a matrix). */
+  range?: { from: number; count: number };
 }
 
 export interface Checkpoint {
@@ -40,9 +42,9 @@ export interface Checkpoint {
   has(name: string): boolean;
   /** CheckpointError naming the tensor when absent. */
   info(name: string): TensorInfo;
-  /** F16/BF16/F64/int/bool/fp8 → float32; positioned read of that tensor only. */
+  /** F16/BF16/F64/int/bool/fp8 → float32; positioned read of that tensor (or of `opts.range`) only. */
   readFloat32(name: string, opts?: ReadOptions): Promise<Float32Array>;
-  /** The stored bytes of a tensor, or of bytes [from, to) of it (one expert of a stacked tensor), unconverted. */
+  /** The stored bytes of a tensor, or of bytes [from, to) of it (one expert of a stacked tensor), unconverted; widen them with `widenStored`. */
   readRaw(name: string, from?: number, to?: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
@@ -88,6 +90,58 @@ export function assertFinite(info: Pick<TensorInfo, 'name' | 'file' | 'shape'>, 
   );
 }
 
+function allocate(t: TensorInfo, bytes: number): ArrayBuffer {
+  try {
+    return new ArrayBuffer(bytes);
+  } catch {
+    throw checkpointError(t.file, t.name, `${bytes} bytes are too many to load as one array on this machine`);
+  }
+}
+
+/** Widens `count` values held at the front of `buf` (which has room for count float32s) in place. */
+function widenChecked(t: TensorInfo, buf: ArrayBuffer, count: number, check: boolean): Float32Array {
+  const widened = widen(t.dtype, buf, count, check);
+  if (!widened.finite) {
+    assertFinite(t, widened.data); // the slow pass (count, first index) runs only on a bad tensor
+  }
+  // Wider inputs (F64, I64, U64) are copied out so the 8-byte buffer can be released.
+  return DTYPE_BYTES[t.dtype] > 4 ? widened.data.slice() : widened.data;
+}
+
+/**
+ * Elements [from, from + count) of a tensor held as stored (`readRaw`) → float32, exactly as
+ * `readFloat32` would have read them from the file.
+ */
+export function widenStored(t: TensorInfo, stored: Uint8Array, from: number, count: number, checkFinite: boolean): Float32Array {
+  const size = DTYPE_BYTES[t.dtype];
+  const buf = allocate(t, count * Math.max(size, 4));
+  new Uint8Array(buf).set(stored.subarray(from * size, (from + count) * size));
+  return widenChecked(t, buf, count, checkFinite);
+}
+
+/**
+ * Throws the CheckpointError `readFloat32` would if a tensor held as stored has a NaN or ±Inf, by
+ * testing exponent bits (no widened copy is made unless one is bad and needs naming).
+ */
+export function assertStoredFinite(t: TensorInfo, stored: Uint8Array): void {
+  const count = stored.length / DTYPE_BYTES[t.dtype];
+  let bad = false;
+  if (t.dtype === 'BF16' || t.dtype === 'F16') {
+    const exp = t.dtype === 'BF16' ? 0x7f80 : 0x7c00;
+    const half = new Uint16Array(stored.buffer, stored.byteOffset, count);
+    for (let i = 0; i < count && !bad; i++) {
+      bad = (half[i] & exp) === exp;
+    }
+  } else if (t.dtype === 'F32') {
+    bad = findNonFinite(new Float32Array(stored.buffer, stored.byteOffset, count)) >= 0;
+  } else if (t.dtype === 'F64' || t.dtype === 'F8_E4M3' || t.dtype === 'F8_E5M2') {
+    bad = true; // rare in checkpoints: let the widening below decide
+  }
+  if (bad) {
+    widenStored(t, stored, 0, count, true);
+  }
+}
+
 class SafetensorsCheckpoint implements Checkpoint {
   private closed = false;
 
@@ -115,26 +169,18 @@ class SafetensorsCheckpoint implements Checkpoint {
     return t;
   }
 
-  /** Reads bytes [from, to) of tensor `t` into the front of `bytes`. */
-  private async readInto(t: TensorInfo, bytes: Uint8Array, from: number, to: number): Promise<void> {
-    if (this.closed) {
-      throw checkpointError(t.file, t.name, 'checkpoint already closed');
+  async readFloat32(name: string, opts: ReadOptions = {}): Promise<Float32Array> {
+    const t = this.info(name);
+    const size = DTYPE_BYTES[t.dtype];
+    const total = (t.end - t.start) / size;
+    const { from, count } = opts.range ?? { from: 0, count: total };
+    if (!(Number.isInteger(from) && Number.isInteger(count) && from >= 0 && count >= 0 && from + count <= total)) {
+      throw checkpointError(t.file, name, `elements [${from}, ${from + count}) are outside its ${total} elements (internal error)`);
     }
-    const fh = this.handles.get(t.file);
-    if (!fh) {
-      throw checkpointError(t.file, t.name, 'file handle missing (internal error)');
-    }
-    const start = t.start + from;
-    const nbytes = to - from;
-    let done = 0;
-    while (done < nbytes) {
-      const want = Math.min(READ_CHUNK, nbytes - done);
-      const { bytesRead } = await fh.read(bytes, done, want, start + done);
-      if (bytesRead === 0) {
-        throw checkpointError(t.file, t.name, `file ended at byte ${start + done} while reading bytes [${start}, ${t.start + to}) (was it changed since it was opened?)`);
-      }
-      done += bytesRead;
-    }
+    // The raw bytes are read into the front of the output's own buffer and widened in place.
+    const buf = allocate(t, count * Math.max(size, 4));
+    await this.readInto(t, new Uint8Array(buf, 0, count * size), t.start + from * size);
+    return widenChecked(t, buf, count, opts.checkFinite ?? this.defaults.checkFinite ?? false);
   }
 
   async readRaw(name: string, from = 0, to?: number): Promise<Uint8Array> {
@@ -143,30 +189,29 @@ class SafetensorsCheckpoint implements Checkpoint {
     if (!(Number.isInteger(from) && Number.isInteger(end) && 0 <= from && from <= end && end <= t.end - t.start)) {
       throw checkpointError(t.file, name, `byte range [${from}, ${end}) is outside the tensor's ${t.end - t.start} bytes`);
     }
-    const bytes = new Uint8Array(end - from);
-    await this.readInto(t, bytes, from, end);
+    const bytes = new Uint8Array(allocate(t, end - from));
+    await this.readInto(t, bytes, t.start + from);
     return bytes;
   }
 
-  async readFloat32(name: string, opts: ReadOptions = {}): Promise<Float32Array> {
-    const t = this.info(name);
-    const nbytes = t.end - t.start;
-    const count = nbytes / DTYPE_BYTES[t.dtype];
-    // The raw bytes are read into the front of the output's own buffer and widened in place.
-    let buf: ArrayBuffer;
-    try {
-      buf = new ArrayBuffer(Math.max(nbytes, count * 4));
-    } catch {
-      throw checkpointError(t.file, name, `${count} elements (${nbytes} bytes) are too many to load as one array on this machine`);
+  /** Positioned reads of `into.length` bytes at file offset `offset`, in chunks the OS accepts. */
+  private async readInto(t: TensorInfo, into: Uint8Array, offset: number): Promise<void> {
+    if (this.closed) {
+      throw checkpointError(t.file, t.name, 'checkpoint already closed');
     }
-    await this.readInto(t, new Uint8Array(buf), 0, nbytes);
-    const check = opts.checkFinite ?? this.defaults.checkFinite ?? false;
-    const widened = widen(t.dtype, buf, count, check);
-    if (!widened.finite) {
-      assertFinite(t, widened.data); // the slow pass (count, first index) runs only on a bad tensor
+    const fh = this.handles.get(t.file);
+    if (!fh) {
+      throw checkpointError(t.file, t.name, 'file handle missing (internal error)');
     }
-    // Wider inputs (F64, I64, U64) are copied out so the 8-byte buffer can be released.
-    return DTYPE_BYTES[t.dtype] > 4 ? widened.data.slice() : widened.data;
+    let done = 0;
+    while (done < into.length) {
+      const want = Math.min(READ_CHUNK, into.length - done);
+      const { bytesRead } = await fh.read(into, done, want, offset + done);
+      if (bytesRead === 0) {
+        throw checkpointError(t.file, t.name, `file ended at byte ${offset + done} while reading bytes [${t.start}, ${t.end}) (was it changed since it was opened?)`);
+      }
+      done += bytesRead;
+    }
   }
 
   async close(): Promise<void> {

@@ -246,7 +246,7 @@ export async function readLayer(r: WeightReader, cfg: DeepseekV3Config, i: numbe
   }
   const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'deepseek_v3', key: 'n_routed_experts' }); // [D, E]
   const bias = Array.from(await r.read(`${p}.mlp.gate.e_score_correction_bias`, [E])); // [E]
-  const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
+  const experts = readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
   const shared = cfg.numSharedExperts > 0 ? await mlp(`${p}.mlp.shared_experts`, I * cfg.numSharedExperts) : null;
   const route = makeRouter({ bias, nGroup: cfg.nGroup, topkGroup: cfg.topkGroup, normTopkProb: cfg.normTopkProb, routedScalingFactor: cfg.routedScalingFactor });
   const moe = swigluMoeFfn({ router, route, experts, topK: cfg.topK, shared: shared && { mlp: shared, gate: null } }); // shared weight 1

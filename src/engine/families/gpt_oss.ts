@@ -10,10 +10,10 @@ import { tf } from '../backend';
 import { ConfigReader } from '../config';
 import type { FamilyDef } from '../family';
 import type { DecoderLayer } from '../forward';
-import type { ExpertMlp } from '../moe';
+import { lazyExperts, type ExpertBank } from '../experts';
 import { applyRope, attention, linear, type Linear, type RopeTables } from '../ops';
 import { softmax, pick, type FamilyRouter } from '../routing';
-import { linearTensors, type WeightReader } from '../weights';
+import { linearTensors, WeightReader } from '../weights';
 import { llamaAttentionShape, readLayerNorms, readLlamaConfig, type LlamaConfig } from './standard';
 
 export interface GptOssConfig extends LlamaConfig {
@@ -103,47 +103,56 @@ interface GptOssExpert {
   down: Linear; // [I, D]
 }
 
-/** gate_up_proj [E, D, 2I] (x·W layout, gate at even columns, up at odd) → per-expert [D, 2I] with gate first. */
-async function readExperts(r: WeightReader, p: string, E: number, D: number, I: number): Promise<GptOssExpert[]> {
-  // The released checkpoints store both as MXFP4 blocks + scales; the reader dequantises them to this layout.
-  const gu = await r.read(`${p}.gate_up_proj`, [E, D, 2 * I]);
-  const guBias = await r.read(`${p}.gate_up_proj_bias`, [E, 2 * I]);
-  const down = await r.read(`${p}.down_proj`, [E, I, D]);
-  const downBias = await r.read(`${p}.down_proj_bias`, [E, D]);
-  const experts: GptOssExpert[] = [];
-  for (let e = 0; e < E; e++) {
-    const w = new Float32Array(D * 2 * I);
-    const b = new Float32Array(2 * I);
-    for (let j = 0; j < I; j++) {
-      b[j] = guBias[e * 2 * I + 2 * j];
-      b[I + j] = guBias[e * 2 * I + 2 * j + 1];
-      for (let d = 0; d < D; d++) {
-        const src = (e * D + d) * 2 * I;
-        w[d * 2 * I + j] = gu[src + 2 * j];
-        w[d * 2 * I + I + j] = gu[src + 2 * j + 1];
-      }
-    }
-    // Adopted by the reader, so a load that fails or is aborted later frees these too.
-    experts.push({
-      gateUp: { wT: r.adopt(tf.tensor2d(w, [D, 2 * I])), b: r.adopt(tf.tensor1d(b)) },
-      down: {
-        wT: r.adopt(tf.tensor2d(down.subarray(e * I * D, (e + 1) * I * D), [I, D])),
-        b: r.adopt(tf.tensor1d(downBias.subarray(e * D, (e + 1) * D))),
-      },
-    });
+/** gate_up_proj [E, D, 2I] (x·W layout, gate at even columns, up at odd) → per-expert [D, 2I] with gate first, read when routed to. */
+function readExperts(r: WeightReader, p: string, E: number, D: number, I: number): ExpertBank {
+  // The released checkpoints store both as MXFP4 blocks + scales; the reader dequantises them to this layout, one expert at a time.
+  const shapes: Record<string, number[]> = {
+    [`${p}.gate_up_proj`]: [E, D, 2 * I],
+    [`${p}.gate_up_proj_bias`]: [E, 2 * I],
+    [`${p}.down_proj`]: [E, I, D],
+    [`${p}.down_proj_bias`]: [E, D],
+  };
+  for (const [name, shape] of Object.entries(shapes)) {
+    r.checkShape(name, shape);
   }
-  return experts;
+  const entry = (s: WeightReader, name: string, e: number): Promise<Float32Array> => s.readEntry(`${p}.${name}`, shapes[`${p}.${name}`], e);
+  return lazyExperts<GptOssExpert>(r, {
+    numExperts: E,
+    expertBytes: (3 * D * I + 2 * I + D) * 4,
+    async read(s, e) {
+      const gu = await entry(s, 'gate_up_proj', e); // [D, 2I], interleaved
+      const guBias = await entry(s, 'gate_up_proj_bias', e); // [2I], interleaved
+      const down = await entry(s, 'down_proj', e); // [I, D]
+      const downBias = await entry(s, 'down_proj_bias', e); // [D]
+      const w = new Float32Array(D * 2 * I);
+      const b = new Float32Array(2 * I);
+      for (let j = 0; j < I; j++) {
+        b[j] = guBias[2 * j];
+        b[I + j] = guBias[2 * j + 1];
+        for (let d = 0; d < D; d++) {
+          w[d * 2 * I + j] = gu[d * 2 * I + 2 * j];
+          w[d * 2 * I + I + j] = gu[d * 2 * I + 2 * j + 1];
+        }
+      }
+      // Adopted by the reader, so a load that fails or is aborted later frees these too.
+      return {
+        gateUp: { wT: s.adopt(tf.tensor2d(w, [D, 2 * I])), b: s.adopt(tf.tensor1d(b)) },
+        down: { wT: s.adopt(tf.tensor2d(down, [I, D])), b: s.adopt(tf.tensor1d(downBias)) },
+      };
+    },
+    parts: (e) => Object.entries(shapes).map(([name, shape]) => ({ name, range: WeightReader.entryRange(shape, e) })),
+    tensors: (x) => [...linearTensors(x.gateUp), ...linearTensors(x.down)],
+    run: clampedSwiglu,
+  });
 }
 
 /** (clip(up, ±7) + 1) · g · σ(1.702 g) with g = min(gate, 7), then the down projection: x [n, D] → [n, D]. */
-function clampedSwigluExperts(experts: GptOssExpert[]): ExpertMlp {
-  return (e, x) => {
-    const [gate, up] = tf.split(linear(x, experts[e].gateUp), 2, 1) as tf.Tensor2D[]; // [n, I] each
-    const g = tf.minimum(gate, SWIGLU_LIMIT);
-    const u = tf.clipByValue(up, -SWIGLU_LIMIT, SWIGLU_LIMIT);
-    const glu = tf.mul(g, tf.sigmoid(tf.mul(g, SWIGLU_ALPHA))); // [n, I]
-    return linear(tf.mul(tf.add(u, 1), glu) as tf.Tensor2D, experts[e].down); // [n, D]
-  };
+function clampedSwiglu(expert: GptOssExpert, x: tf.Tensor2D): tf.Tensor2D {
+  const [gate, up] = tf.split(linear(x, expert.gateUp), 2, 1) as tf.Tensor2D[]; // [n, I] each
+  const g = tf.minimum(gate, SWIGLU_LIMIT);
+  const u = tf.clipByValue(up, -SWIGLU_LIMIT, SWIGLU_LIMIT);
+  const glu = tf.mul(g, tf.sigmoid(tf.mul(g, SWIGLU_ALPHA))); // [n, I]
+  return linear(tf.mul(tf.add(u, 1), glu) as tf.Tensor2D, expert.down); // [n, D]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,13 +167,13 @@ export async function readLayer(r: WeightReader, cfg: GptOssConfig, i: number): 
   const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: true, o: true });
   const sinks = await r.vector(`${p}.self_attn.sinks`, cfg.numHeads); // [H]
   const router = await r.router(`${p}.mlp.router`, E, D, { modelType: 'gpt_oss', key: 'num_local_experts' }, true); // [D, E] + [E]
-  const experts = await readExperts(r, `${p}.mlp.experts`, E, D, cfg.intermediateSize);
+  const experts = readExperts(r, `${p}.mlp.experts`, E, D, cfg.intermediateSize);
   return {
     layer: i,
     ...(await readLayerNorms(r, p, D)),
     attention: sinkAttention(attn, shape, sinks),
-    ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts: clampedSwigluExperts(experts), shared: null },
-    owned: [...attentionTensors(attn), sinks, ...linearTensors(router), ...experts.flatMap((x) => [...linearTensors(x.gateUp), ...linearTensors(x.down)])],
+    ffn: { kind: 'moe', numExperts: E, topK: cfg.topK, router, route, experts, shared: null },
+    owned: [...attentionTensors(attn), sinks, ...linearTensors(router)],
   };
 }
 

@@ -10,9 +10,10 @@ import { tf } from '../backend';
 import { ConfigReader } from '../config';
 import type { FamilyDef } from '../family';
 import type { DecoderHooks, DecoderLayer } from '../forward';
-import type { SwigluWeights } from '../moe';
+import { lazyExperts, type ExpertBank } from '../experts';
+import { swigluMlp, type SwigluWeights } from '../moe';
 import { softmax, pick, type FamilyRouter } from '../routing';
-import type { WeightReader } from '../weights';
+import { swigluTensors, WeightReader } from '../weights';
 import { llamaAttentionShape, readLayerNorms, readLlamaConfig, standardMoeLayer, type LlamaConfig } from './standard';
 
 export interface GraniteMoeConfig extends LlamaConfig {
@@ -58,16 +59,26 @@ export const route: FamilyRouter = (logits, k, blocked, forced) => {
   return { scores: logits, experts, weights };
 };
 
-/** Splits the fused [E, 2I, D] / [E, D, I] expert tensors into per-expert transposed SwiGLU weights. */
-async function readExperts(r: WeightReader, p: string, E: number, D: number, I: number): Promise<SwigluWeights[]> {
-  const input = await r.read(`${p}.input_linear.weight`, [E, 2 * I, D]);
-  const output = await r.read(`${p}.output_linear.weight`, [E, D, I]);
-  return Array.from({ length: E }, (_, e) => {
-    const [gateUp, down] = tf.tidy(() => [
-      tf.transpose(tf.tensor2d(input.subarray(e * 2 * I * D, (e + 1) * 2 * I * D), [2 * I, D])), // [D, 2I]
-      tf.transpose(tf.tensor2d(output.subarray(e * D * I, (e + 1) * D * I), [D, I])), // [I, D]
-    ]) as tf.Tensor2D[];
-    return { gateUp: { wT: r.adopt(gateUp), b: null }, down: { wT: r.adopt(down), b: null } };
+/** The fused [E, 2I, D] / [E, D, I] expert tensors, one expert's slice read and transposed when routed to. */
+function readExperts(r: WeightReader, p: string, E: number, D: number, I: number): ExpertBank {
+  const [input, output] = [`${p}.input_linear.weight`, `${p}.output_linear.weight`];
+  r.checkShape(input, [E, 2 * I, D]);
+  r.checkShape(output, [E, D, I]);
+  return lazyExperts<SwigluWeights>(r, {
+    numExperts: E,
+    expertBytes: 3 * D * I * 4,
+    async read(s, e) {
+      const gateUpRows = await s.readEntry(input, [E, 2 * I, D], e); // [2I, D]
+      const downRows = await s.readEntry(output, [E, D, I], e); // [D, I]
+      const [gateUp, down] = tf.tidy(() => [tf.transpose(tf.tensor2d(gateUpRows, [2 * I, D])), tf.transpose(tf.tensor2d(downRows, [D, I]))]) as tf.Tensor2D[]; // [D, 2I], [I, D]
+      return { gateUp: { wT: s.adopt(gateUp), b: null }, down: { wT: s.adopt(down), b: null } };
+    },
+    parts: (e) => [
+      { name: input, range: WeightReader.entryRange([E, 2 * I, D], e) },
+      { name: output, range: WeightReader.entryRange([E, D, I], e) },
+    ],
+    tensors: swigluTensors,
+    run: swigluMlp,
   });
 }
 
@@ -78,7 +89,7 @@ export async function readLayer(r: WeightReader, cfg: GraniteMoeConfig, i: numbe
   const p = `model.layers.${i}`;
   const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
   const router = await r.router(`${p}.block_sparse_moe.router.layer`, E, D, { modelType: 'granitemoe', key: 'num_local_experts' }); // [D, E]
-  const experts = await readExperts(r, `${p}.block_sparse_moe`, E, D, I);
+  const experts = readExperts(r, `${p}.block_sparse_moe`, E, D, I);
   return standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK });
 }
 

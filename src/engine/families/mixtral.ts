@@ -49,7 +49,7 @@ export async function readLayer(r: WeightReader, cfg: MixtralConfig, i: number):
   const p = `model.layers.${i}`;
   const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: false, o: false });
   const router = await r.router(`${p}.block_sparse_moe.gate`, E, D, { modelType: 'mixtral', key: 'num_local_experts' }); // [D, E]
-  const experts = await readSwigluExperts(r, `${p}.block_sparse_moe.experts`, E, D, I, ['w1', 'w3', 'w2']); // w1 gate, w3 up, w2 down
+  const experts = readSwigluExperts(r, `${p}.block_sparse_moe.experts`, E, D, I, ['w1', 'w3', 'w2']); // w1 gate, w3 up, w2 down
   return standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK });
 }
 

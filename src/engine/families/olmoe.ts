@@ -56,7 +56,7 @@ export async function readLayer(r: WeightReader, cfg: OlmoeConfig, i: number): P
   const p = `model.layers.${i}`;
   const attn = await readAttention(r, `${p}.self_attn`, D, shape, { qkv: cfg.attentionBias, o: cfg.attentionBias });
   const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'olmoe', key: 'num_experts' }); // [D, E]
-  const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
+  const experts = readSwigluExperts(r, `${p}.mlp.experts`, E, D, I);
   const route = makeRouter(cfg.normTopkProb);
   return standardMoeLayer({ layer: i, norms: await readLayerNorms(r, p, D), attn, shape, router, route, experts, topK: cfg.topK });
 }

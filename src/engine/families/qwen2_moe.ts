@@ -93,7 +93,7 @@ export async function readLayer(r: WeightReader, cfg: Qwen2MoeConfig, i: number)
     return { ...common, ffn: dense.ffn, owned: [...attentionTensors(attn), ...dense.owned] };
   }
   const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen2_moe', key: 'num_experts' }); // [D, E]
-  const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
+  const experts = readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
   const s = `${p}.mlp.shared_expert`;
   const shared = await r.swiglu(`${s}.gate_proj`, `${s}.up_proj`, `${s}.down_proj`, D, cfg.sharedExpertIntermediateSize);
   const sharedGate = await r.linear(`${p}.mlp.shared_expert_gate`, 1, D); // [D, 1]

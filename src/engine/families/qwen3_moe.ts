@@ -64,7 +64,7 @@ export async function readLayer(r: WeightReader, cfg: Qwen3MoeConfig, i: number)
     return { layer: i, ...norms, attention: standardAttention(attn, shape), ffn: dense.ffn, owned: [...attentionTensors(attn), ...dense.owned] };
   }
   const router = await r.router(`${p}.mlp.gate`, E, D, { modelType: 'qwen3_moe', key: 'num_experts' }); // [D, E]
-  const experts = await readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
+  const experts = readSwigluExperts(r, `${p}.mlp.experts`, E, D, cfg.moeIntermediateSize);
   const route = makeRouter(cfg.normTopkProb);
   return standardMoeLayer({ layer: i, norms, attn, shape, router, route, experts, topK: cfg.topK });
 }

@@ -1,7 +1,7 @@
 /**
  * @file The Llama-style pieces most families share: the common config.json keys (each family passes
- * its own transformers defaults), the GQA attention shape, the two per-layer norms, a stack of
- * SwiGLU experts, and the MoE and dense FFNs built from them.
+ * its own transformers defaults), the GQA attention shape, the two per-layer norms, a bank of
+ * SwiGLU experts read on demand, and the MoE and dense FFNs built from them.
  * Routers stay in the family files, where their order of operations can be read.
  */
 import { standardAttention, attentionTensors, type AttentionShape, type AttentionWeights } from '../attention';
@@ -9,7 +9,8 @@ import type { tf } from '../backend';
 import type { ConfigReader } from '../config';
 import type { FamilyConfig, GateInfo } from '../family';
 import type { DecoderLayer, DenseFfn, MoeFfn } from '../forward';
-import { swigluExperts, swigluMlp, type SwigluWeights } from '../moe';
+import { lazyExperts, type ExpertBank } from '../experts';
+import { swigluMlp, type SwigluWeights } from '../moe';
 import type { Linear } from '../ops';
 import type { FamilyRouter } from '../routing';
 import { linearTensors, swigluTensors, type WeightReader } from '../weights';
@@ -101,21 +102,33 @@ export async function readLayerNorms(r: WeightReader, p: string, D: number): Pro
   };
 }
 
-/** E SwiGLU experts stored one module each, `${prefix}.${e}.{gate,up,down}` (Mixtral names them w1, w3, w2). */
-export async function readSwigluExperts(
+/**
+ * E SwiGLU experts stored one module each, `${prefix}.${e}.{gate,up,down}` (Mixtral names them w1, w3, w2),
+ * read when routed to. Their shapes are checked from the headers now, so a wrong size fails the load.
+ */
+export function readSwigluExperts(
   r: WeightReader,
   prefix: string,
   E: number,
   D: number,
   I: number,
   [gate, up, down]: [string, string, string] = ['gate_proj', 'up_proj', 'down_proj'],
-): Promise<SwigluWeights[]> {
-  const experts: SwigluWeights[] = [];
+): ExpertBank {
+  const names = (e: number): [string, string, string] => [`${prefix}.${e}.${gate}`, `${prefix}.${e}.${up}`, `${prefix}.${e}.${down}`];
   for (let e = 0; e < E; e++) {
-    const x = `${prefix}.${e}`;
-    experts.push(await r.swiglu(`${x}.${gate}`, `${x}.${up}`, `${x}.${down}`, D, I));
+    const [g, u, d] = names(e);
+    r.checkShape(`${g}.weight`, [I, D]);
+    r.checkShape(`${u}.weight`, [I, D]);
+    r.checkShape(`${d}.weight`, [D, I]);
   }
-  return experts;
+  return lazyExperts<SwigluWeights>(r, {
+    numExperts: E,
+    expertBytes: 3 * D * I * 4,
+    read: (s, e) => s.swiglu(...names(e), D, I),
+    parts: (e) => names(e).map((n) => ({ name: `${n}.weight` })),
+    tensors: swigluTensors,
+    run: swigluMlp,
+  });
 }
 
 /** The parts of a layer of standard attention and routed SwiGLU experts with no shared expert. */
@@ -127,7 +140,7 @@ export interface StandardMoeParts {
   router: Linear; // [D, E]
   /** The family's own router (top-k and gate weights from the logits). */
   route: FamilyRouter;
-  experts: SwigluWeights[]; // E
+  experts: ExpertBank; // E
   topK: number;
 }
 
@@ -139,12 +152,13 @@ export function standardMoeLayer(l: StandardMoeParts): DecoderLayer {
 
 /**
  * Routed SwiGLU experts, plus a shared SwiGLU expert on every token when given: scaled by σ(x·gate)
- * with a gate (Qwen2-MoE), by 1 without (DeepSeek). Returns the FFN and the tensors it owns.
+ * with a gate (Qwen2-MoE), by 1 without (DeepSeek). Returns the FFN and the tensors it owns (the
+ * experts' bank frees its own).
  */
 export function swigluMoeFfn(m: {
   router: Linear; // [D, E]
   route: FamilyRouter;
-  experts: SwigluWeights[]; // E
+  experts: ExpertBank; // E
   topK: number;
   shared: { mlp: SwigluWeights; gate: Linear | null } | null;
 }): { ffn: MoeFfn; owned: tf.Tensor[] } {
@@ -152,14 +166,14 @@ export function swigluMoeFfn(m: {
   return {
     ffn: {
       kind: 'moe',
-      numExperts: m.experts.length,
+      numExperts: m.experts.numExperts,
       topK: m.topK,
       router: m.router,
       route: m.route,
-      experts: swigluExperts(m.experts),
+      experts: m.experts,
       shared: shared ? { mlp: (x) => swigluMlp(shared.mlp, x), gate: shared.gate } : null,
     },
-    owned: [...linearTensors(m.router), ...m.experts.flatMap(swigluTensors), ...(shared ? [...swigluTensors(shared.mlp), ...linearTensors(shared.gate)] : [])],
+    owned: [...linearTensors(m.router), ...(shared ? [...swigluTensors(shared.mlp), ...linearTensors(shared.gate)] : [])],
   };
 }
 

@@ -9,6 +9,15 @@ import { defaultModelDir, loadModel, type Model } from '../model';
 import { loadTokenizer } from '../tokenizer/tokenizer';
 import type { EngineRuntime, RuntimeModel } from './runtime';
 
+/**
+ * The memory budget the engine process plans loads within: MOE_LENS_MAX_MEMORY_MB when its parent
+ * sets it (the extension's moeLens.memoryLimitMb), else the engine's default.
+ */
+export function budgetFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const mb = Number(env.MOE_LENS_MAX_MEMORY_MB);
+  return Number.isFinite(mb) && mb > 0 ? mb * 2 ** 20 : undefined;
+}
+
 export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', message: string) => void): EngineRuntime {
   return {
     defaultModelDir,
@@ -17,7 +26,7 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
       let model;
       try {
         opts.signal?.throwIfAborted();
-        model = await loadModel(dir, { backend: backend === 'auto' ? undefined : backend, signal: opts.signal, onProgress: opts.onProgress });
+        model = await loadModel(dir, { backend: backend === 'auto' ? undefined : backend, maxMemoryBytes: budgetFromEnv(), signal: opts.signal, onProgress: opts.onProgress });
       } catch (err) {
         tokenizer.dispose();
         throw err;
@@ -33,6 +42,7 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
         info: inner.info,
         backend: inner.backend,
         maxContext: inner.maxContext,
+        plan: inner.plan,
         async run(ids, runOpts) {
           await new Promise((resolve) => setImmediate(resolve));
           runOpts?.signal?.throwIfAborted();

@@ -21,7 +21,7 @@ export function rng(seed: number): (scale?: number) => number {
 
 export const BABY = { V: 64, D: 32, H: 4, KV: 2, hd: 8, L: 2, E: 4, k: 2, I: 16 } as const;
 
-type Family = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe';
+export type Family = 'mixtral' | 'qwen2_moe' | 'qwen3_moe' | 'olmoe' | 'granitemoe';
 
 function baseConfig(modelType: Family): Record<string, unknown> {
   const { V, D, H, KV, L, E, k, I } = BABY;
@@ -117,13 +117,15 @@ function tensorShapes(modelType: Family, cfg: Record<string, unknown>): Map<stri
 
 /**
  * Writes a baby checkpoint of `modelType` (config overrides merged in) and returns its folder.
- * `edit` may change a tensor's values before it is written (e.g. weights that overflow).
+ * `edit` may change a tensor's values before it is written (e.g. weights that overflow); `dtype`
+ * BF16 stores them as real checkpoints ship.
  */
 export function makeBabyModel(
   modelType: Family,
   overrides: Record<string, unknown> = {},
   seed = 7,
   edit?: (name: string, data: Float32Array) => void,
+  dtype: 'F32' | 'BF16' = 'F32',
 ): string {
   const cfg = { ...baseConfig(modelType), ...overrides };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `moe-lens-baby-${modelType}-`));
@@ -134,7 +136,7 @@ export function makeBabyModel(
     const isNorm = name.endsWith('norm.weight');
     const data = Float32Array.from({ length: n }, () => (isNorm ? 1 + rand(0.1) : rand(0.4)));
     edit?.(name, data);
-    tensors[name] = { dtype: 'F32', shape, data };
+    tensors[name] = { dtype, shape, data };
   }
   // Stored in name order (the random draws above keep the shape table's order, so seeds give the same weights).
   const sorted = Object.fromEntries(Object.entries(tensors).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -173,3 +173,35 @@ describe('moe-lens analyze', () => {
     assert.match(r.stderr, /--layer 7: the model has layers 0, 1/);
   });
 });
+
+describe('moe-lens info and --max-memory', () => {
+  test('info prints family, parameters, experts, dtypes, bytes on disk and the memory plan, reading no weights', () => {
+    const r = run(['info', '--model', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.deepEqual(lines.map((l) => l.split(/\s+/)[0]), ['model', 'family', 'parameters', 'layers', 'experts', 'dtypes', 'on', 'memory']);
+    assert.equal(lines[1], 'family      qwen2_moe');
+    assert.equal(lines[4], 'experts     4, k = 2');
+    assert.match(lines[7], /^memory {6}resident: holds about \d+ MB of a budget of \d+ MB/);
+    const tiny = run(['info', '--model', dir, '--max-memory', '1']);
+    assert.equal(tiny.code, 0, tiny.stderr);
+    assert.match(tiny.stdout, /\nmemory {6}refused: this model needs at least (\d+) MB to run layer by layer .*\(--max-memory \1, or the moeLens\.memoryLimitMb setting\)\n$/);
+  });
+
+  test('trace --max-memory: streamed at the minimum gives the resident trace; below it, one line naming the minimum', () => {
+    const minimum = Number(/needs at least (\d+) MB/.exec(run(['info', '--model', dir, '--max-memory', '1']).stdout)?.[1]);
+    assert.ok(minimum > 0);
+    assert.match(run(['info', '--model', dir, '--max-memory', String(minimum)]).stdout, /\nmemory {6}streamed: /);
+    const resident = run(['trace', '--model', dir, '--ids', '5,6,7,8']);
+    const streamed = run(['trace', '--model', dir, '--ids', '5,6,7,8', '--max-memory', String(minimum)]);
+    assert.equal(streamed.code, 0, streamed.stderr);
+    const strip = (t: RoutingTrace): unknown => ({ ...t, timing: null });
+    assert.deepEqual(strip(readTraceJson(streamed.stdout)), strip(readTraceJson(resident.stdout)));
+    const refused = run(['trace', '--model', dir, '--ids', '5,6', '--max-memory', String(minimum - 1)]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`^moe-lens: this model needs at least ${minimum} MB to run layer by layer`));
+    const bad = run(['analyze', 'x.txt', '--max-memory', '2GB']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--max-memory must be a whole number 1 or more|--max-memory must be a whole number from 1/);
+  });
+});

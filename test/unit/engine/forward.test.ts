@@ -10,9 +10,10 @@ import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '../../../src/engine/backend';
 import { openCheckpoint } from '../../../src/engine/checkpoint/checkpoint';
 import { forward, type DecoderLayer, type LayerProvider } from '../../../src/engine/forward';
+import { buildDecoder, disposeDecoder } from '../../../src/engine/layers';
 import { loadModel } from '../../../src/engine/model';
 import { familyFor } from '../../../src/engine/registry';
-import { disposeDecoder, loadDecoder } from '../../../src/engine/weights';
+import { HeldWeights } from '../../../src/engine/weightSource';
 
 const fixtures = path.resolve(__dirname, '..', '..', 'fixtures');
 
@@ -41,31 +42,38 @@ describe('weight loading', () => {
 });
 
 describe('forward', () => {
-  test('reaches layer weights only through the provider, once each and in order', async () => {
+  test('reaches layer weights only through the provider, once each and in order, releasing each', async () => {
     const dir = path.join(fixtures, 'deepseek_v3');
     const family = familyFor('deepseek_v3');
     const cfg = family.parseConfig(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>);
     const ckpt = await openCheckpoint(dir);
-    const { decoder } = await loadDecoder(ckpt, family, cfg);
-    await ckpt.close();
-    const asked: number[] = [];
-    const resident = decoder.layers;
-    const counting: LayerProvider = {
-      count: resident.count,
-      get: (i: number): Promise<DecoderLayer> => {
-        asked.push(i);
-        return resident.get(i);
-      },
-      dispose: () => resident.dispose(),
-    };
+    const source = await HeldWeights.load(ckpt, ckpt.names());
+    const start = tf.memory().numTensors;
+    const { decoder } = await buildDecoder(source, family, cfg, { mode: 'resident', cachedLayers: 0, headCached: false, expertGroupBytes: Infinity });
     const ids = [5, 6, 7, 8, 9];
     const plain = await forward(decoder, ids);
+    const asked: string[] = [];
+    const inner = decoder.layers;
+    const counting: LayerProvider = {
+      count: inner.count,
+      get: (i: number): Promise<DecoderLayer> => {
+        asked.push(`get ${i}`);
+        return inner.get(i);
+      },
+      release: (layer: DecoderLayer) => {
+        asked.push(`release ${layer.layer}`);
+        inner.release(layer);
+      },
+      dispose: () => inner.dispose(),
+    };
     const viaCounting = await forward({ ...decoder, layers: counting }, ids);
-    assert.deepEqual(asked, [0, 1, 2]);
+    assert.deepEqual(asked, ['get 0', 'release 0', 'get 1', 'release 1', 'get 2', 'release 2']);
     assert.deepEqual(viaCounting.layers, plain.layers);
     assert.deepEqual(await viaCounting.hidden.data(), await plain.hidden.data());
     plain.hidden.dispose();
     viaCounting.hidden.dispose();
     disposeDecoder(decoder);
+    await source.close();
+    assert.equal(tf.memory().numTensors, start);
   });
 });

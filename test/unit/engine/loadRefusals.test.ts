@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '../../../src/engine/backend';
 import { openCheckpoint } from '../../../src/engine/checkpoint/checkpoint';
-import { assertFitsBackend, planMemory } from '../../../src/engine/loadPlan';
+import { planModelMemory } from '../../../src/engine/memoryPlan';
+import { familyFor } from '../../../src/engine/registry';
 import { loadModel } from '../../../src/engine/model';
 import { makeBabyModel } from './babyModel';
 
@@ -88,20 +89,20 @@ describe('a non-finite router output is an error naming the layer', () => {
   });
 });
 
-describe('a model too big for the wasm heap is refused from its headers', () => {
+describe('a model one layer of which is too big for the wasm heap is refused from its headers', () => {
   /**
-   * A Mixtral whose embedding alone is 1.34e9 BF16 values (5.4 GB as float32): the data area is a
-   * sparse file, so the test writes a few bytes and reads only the header.
+   * A Mixtral whose layer-0 q_proj alone is 1.34e9 BF16 values (5.4 GB as float32): the data area is
+   * a sparse file, so the test writes a few bytes and reads only the header.
    */
   function bigCheckpoint(): string {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'moe-lens-big-'));
-    const [V, D] = [131072, 10240];
+    const [V, D, Q] = [64, 10240, 131072];
     const cfg = { model_type: 'mixtral', vocab_size: V, hidden_size: D, num_hidden_layers: 1, num_attention_heads: 80, intermediate_size: 64, num_local_experts: 2, num_experts_per_tok: 1 };
     writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
-    const embedBytes = V * D * 2;
+    const qBytes = Q * D * 2;
     const header = {
-      'model.embed_tokens.weight': { dtype: 'BF16', shape: [V, D], data_offsets: [0, embedBytes] },
-      'model.layers.0.input_layernorm.weight': { dtype: 'BF16', shape: [D], data_offsets: [embedBytes, embedBytes + 2 * D] },
+      'model.embed_tokens.weight': { dtype: 'BF16', shape: [V, D], data_offsets: [0, V * D * 2] },
+      'model.layers.0.self_attn.q_proj.weight': { dtype: 'BF16', shape: [Q, D], data_offsets: [V * D * 2, V * D * 2 + qBytes] },
     };
     let json = JSON.stringify(header);
     json += ' '.repeat((8 - (json.length % 8)) % 8);
@@ -109,19 +110,21 @@ describe('a model too big for the wasm heap is refused from its headers', () => 
     len.writeBigUInt64LE(BigInt(json.length));
     const file = path.join(dir, 'model.safetensors');
     writeFileSync(file, Buffer.concat([len, Buffer.from(json)]));
-    truncateSync(file, 8 + json.length + embedBytes + 2 * D);
+    truncateSync(file, 8 + json.length + V * D * 2 + qBytes);
     return dir;
   }
 
-  test('the plan counts every tensor widened to float32, and what the load makes besides', async () => {
+  test('the plan counts the layer widened to float32, with its transient transposed copy; only the wasm backend has a ceiling', async () => {
     const ckpt = await openCheckpoint(bigCheckpoint());
     try {
-      const embed = 131072 * 10240 * 4;
-      const norm = 10240 * 4;
-      assert.deepEqual(planMemory(ckpt, false), { weightBytes: embed + norm, extraBytes: 0, peakBytes: embed + norm });
-      assert.deepEqual(planMemory(ckpt, true), { weightBytes: embed + norm, extraBytes: embed, peakBytes: 2 * embed + norm }, 'tied: the LM head is a transposed copy');
-      assert.doesNotThrow(() => assertFitsBackend(ckpt, 'cpu', false), 'the cpu backend has no such ceiling');
-      assert.throws(() => assertFitsBackend(ckpt, 'wasm', false), /more than the 4\.3 GB heap of the wasm backend/);
+      const q = 131072 * 10240 * 4;
+      const cfg = familyFor('mixtral').parseConfig(JSON.parse(readFileSync(path.join(ckpt.dir, 'config.json'), 'utf8')) as Record<string, unknown>);
+      const plan = planModelMemory(ckpt, cfg, { budgetBytes: 2 ** 50, heapBytes: null, numLayers: 1 });
+      assert.equal(plan.layerBytes, 2 * q, 'the matrix, and its transposed copy for a moment');
+      assert.equal(plan.mode, 'resident');
+      const onWasm = planModelMemory(ckpt, cfg, { budgetBytes: 2 ** 50, heapBytes: 4294901760, numLayers: 1 });
+      assert.equal(onWasm.mode, 'refused');
+      assert.match(onWasm.refusal ?? '', /more than the 4096 MB heap of the wasm backend/);
     } finally {
       await ckpt.close();
     }
@@ -131,11 +134,63 @@ describe('a model too big for the wasm heap is refused from its headers', () => 
     await initBackend('wasm');
     try {
       await assert.rejects(
-        loadModel(bigCheckpoint(), { backend: 'wasm' }),
-        /^Error: this model needs about 5\.4 GB to load as float32 \(1\.34B parameters\), more than the 4\.3 GB heap of the wasm backend, which holds at most about 1\.07B parameters: run it on the cpu backend \(--backend cpu, or the moeLens\.backend setting\)/,
+        loadModel(bigCheckpoint(), { backend: 'wasm', maxMemoryBytes: 2 ** 50 }),
+        /^Error: one layer of this model needs about \d+ MB of tensors \(its weights widened to float32 and the activations of 1024 tokens\), more than the 4096 MB heap of the wasm backend: run it on the cpu backend \(--backend cpu, or the moeLens\.backend setting\)/,
       );
     } finally {
       await initBackend('cpu');
+    }
+  });
+});
+
+describe('the wasm heap holds each weight twice while it is used (XNNPACK packs a copy)', () => {
+  /** A Mixtral of 4 layers of 8 experts [4096 × 2048] in BF16, headers only (a sparse file): 870 MB a layer widened. */
+  function fatExperts(): string {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'moe-lens-fat-'));
+    const [V, D, I, E, L] = [64, 2048, 4096, 8, 4];
+    const cfg = { model_type: 'mixtral', vocab_size: V, hidden_size: D, num_hidden_layers: L, num_attention_heads: 16, num_key_value_heads: 16, intermediate_size: I, num_local_experts: E, num_experts_per_tok: 2 };
+    writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+    const shapes: [string, number[]][] = [['model.embed_tokens.weight', [V, D]], ['model.norm.weight', [D]], ['lm_head.weight', [V, D]]];
+    for (let i = 0; i < L; i++) {
+      const p = `model.layers.${i}`;
+      shapes.push([`${p}.input_layernorm.weight`, [D]], [`${p}.post_attention_layernorm.weight`, [D]], [`${p}.block_sparse_moe.gate.weight`, [E, D]]);
+      for (const x of ['q', 'k', 'v', 'o']) {
+        shapes.push([`${p}.self_attn.${x}_proj.weight`, [D, D]]);
+      }
+      for (let e = 0; e < E; e++) {
+        shapes.push([`${p}.block_sparse_moe.experts.${e}.w1.weight`, [I, D]], [`${p}.block_sparse_moe.experts.${e}.w3.weight`, [I, D]], [`${p}.block_sparse_moe.experts.${e}.w2.weight`, [D, I]]);
+      }
+    }
+    const header: Record<string, unknown> = {};
+    let offset = 0;
+    for (const [name, shape] of shapes) {
+      const bytes = shape.reduce((a, b) => a * b, 1) * 2;
+      header[name] = { dtype: 'BF16', shape, data_offsets: [offset, offset + bytes] };
+      offset += bytes;
+    }
+    let json = JSON.stringify(header);
+    json += ' '.repeat((8 - (json.length % 8)) % 8);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    const file = path.join(dir, 'model.safetensors');
+    writeFileSync(file, Buffer.concat([len, Buffer.from(json)]));
+    truncateSync(file, 8 + json.length + offset);
+    return dir;
+  }
+
+  test('resident on wasm keeps only as many layers widened as fit the heap twice over', async () => {
+    const ckpt = await openCheckpoint(fatExperts());
+    try {
+      const cfg = familyFor('mixtral').parseConfig(JSON.parse(readFileSync(path.join(ckpt.dir, 'config.json'), 'utf8')) as Record<string, unknown>);
+      const heap = 4294901760;
+      const onWasm = planModelMemory(ckpt, cfg, { budgetBytes: 2 ** 40, heapBytes: heap, weightCopies: 2, numLayers: 4 });
+      const onCpu = planModelMemory(ckpt, cfg, { budgetBytes: 2 ** 40, heapBytes: null, weightCopies: 1, numLayers: 4 });
+      assert.equal(onCpu.cachedLayers, 4);
+      assert.equal(onWasm.mode, 'resident');
+      assert.equal(onWasm.cachedLayers, 1, 'a layer is 870 MB widened, 1.7 GB with its packed copies: two would overflow the 4 GB heap');
+      assert.ok(onWasm.cacheBytes + onWasm.layerBytes + onWasm.activationBytes <= heap);
+    } finally {
+      await ckpt.close();
     }
   });
 });

@@ -51,6 +51,10 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   } else {
     lines.push(`**Layer ${selectedLayer}** · top-${r.experts.length} of ${info.numExperts} experts · weight = ${GATE_SHORT[info.gate] ?? escapeMarkdown(info.gate)}`);
     lines.push('');
+    if (!layer.weights) {
+      lines.push('*No gate weights in this trace (imported from a source without them).*');
+      lines.push('');
+    }
     lines.push('| expert | weight | score | score rank |');
     lines.push('|---:|---:|---:|---:|');
     r.experts.forEach((e, i) => {

@@ -3,8 +3,8 @@
  * number parsing, and the trace built from what a format carries, with null for everything it lacks.
  * An imported trace goes through the one validator (`checkTrace`) before anyone sees it.
  */
-import { open } from 'node:fs/promises';
 import * as path from 'node:path';
+import { FileReadError, readRegularFile } from '../engine/files';
 import { TRACE_LIMITS, checkTrace } from '../shared/traceCheck';
 import { TRACE_SCHEMA, type LayerRouting, type RoutingTrace, type TraceModelInfo, type TraceToken } from '../shared/trace';
 
@@ -17,29 +17,12 @@ export function importFail(what: string): never {
 /** Largest file an import reads (a trace of a long document in float32 is far smaller). */
 export const MAX_IMPORT_BYTES = 1 << 30;
 
-/** The whole file, refused before reading when it is not a regular file or is over `limit` bytes. */
+/** The whole file, streamed in bounded chunks (src/engine/files.ts): a non-regular or over-limit file is refused. */
 export async function readImportFile(file: string, limit = MAX_IMPORT_BYTES): Promise<Buffer> {
-  const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => importFail(`cannot open ${file}: ${err.code ?? err.message}`));
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) {
-      importFail(`${file} is not a regular file`);
-    }
-    if (st.size > limit) {
-      importFail(`${file} is ${st.size} bytes, over the ${limit}-byte import limit`);
-    }
-    const buf = Buffer.alloc(st.size);
-    let done = 0;
-    while (done < st.size) {
-      const { bytesRead } = await fh.read(buf, done, st.size - done, done);
-      if (bytesRead === 0) {
-        importFail(`${file} shrank while being read`);
-      }
-      done += bytesRead;
-    }
-    return buf;
-  } finally {
-    await fh.close();
+    return await readRegularFile(file, { maxBytes: limit, what: 'the import file' });
+  } catch (err) {
+    return importFail(err instanceof FileReadError ? err.message : String(err));
   }
 }
 

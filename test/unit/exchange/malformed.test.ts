@@ -169,9 +169,9 @@ describe('malformed imports: one clear error each', () => {
   }
   test('a file over the size limit is refused before it is read', async () => {
     const f = stFile('big', Buffer.alloc(2048));
-    await assertOneImportError(() => readImportFile(f, 1024), /2048 bytes, over the 1024-byte import limit/);
+    await assertOneImportError(() => readImportFile(f, 1024), /the import file is 2 KB, over the 1 KB limit/);
     await assertOneImportError(() => safetensorsToTrace(f, { limit: 1024 }), /over the 1024-byte import limit/);
-    await assertOneImportError(() => readImportFile(dir), /not a regular file/);
+    await assertOneImportError(() => readImportFile(dir), /regular file|directory/i);
   });
   test('a "__proto__" key in the metadata stays an inert own key', async () => {
     const rest = JSON.parse(traceToJsonRest()) as Record<string, unknown>;

@@ -12,6 +12,7 @@ import { ImportError, readImportFile } from '../../../src/exchange/importedTrace
 import { npyToTrace, traceToNpy } from '../../../src/exchange/npy';
 import { METADATA_KEY, encodeSafetensors, safetensorsToTrace, traceToSafetensors } from '../../../src/exchange/safetensorsExchange';
 import type { RoutingTrace } from '../../../src/shared/trace';
+import { packTrace, unpackTrace } from '../../../src/shared/tracePacking';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'moe-lens-malformed-'));
 const H = 'token,start,end,text,layer,rank,expert,weight,score';
@@ -157,6 +158,13 @@ describe('malformed imports: one clear error each', () => {
     const st = await safetensorsToTrace(stFile('good', goodSt));
     assert.deepStrictEqual(st.layers[0].weights, [[0.5, 0.25], [0.75, -Infinity]]);
     assert.equal(csvToTrace(traceToCsv(base), 'again.csv', { experts: 4 }).layers[0].weights![1][1], -Infinity, 'non-finite numbers round-trip');
+  });
+  test('an imported trace without ids or weights crosses the host → webview hop and passes the validator there', async () => {
+    const npy = npyToTrace(GOOD_NPY, 'good.npy');
+    const back = await unpackTrace(JSON.parse(JSON.stringify(packTrace(npy))), async () => {});
+    assert.deepStrictEqual(back.layers[0].experts, npy.layers[0].experts);
+    assert.equal(back.layers[0].weights, null);
+    assert.equal(back.tokens[0].id, null);
   });
   for (const [name, text, want] of csvCases) {
     test(`csv: ${name}`, () => assertOneImportError(() => csvToTrace(text, 'bad.csv', { experts: name.includes('--experts') ? 4 : undefined }), want));

@@ -19,7 +19,7 @@ export default tseslint.config(
       curly: 'error',
     },
   },
-  { files: ['src/engine/**/*.ts', 'src/cli/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [vscode] }] } },
+  { files: ['src/engine/**/*.ts', 'src/cli/**/*.ts', 'src/exchange/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [vscode] }] } },
   { files: ['src/webview/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [vscode], patterns: [tfjs] }] } },
   { files: ['src/extension/**/*.ts', 'src/shared/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [tfjs] }] } },
 );

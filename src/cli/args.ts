@@ -105,3 +105,8 @@ export function stderrProgress(label: string, forced = false): ((fraction: numbe
     }
   };
 }
+
+/** `-o FILE` as `--out FILE`, the one short option the file-writing commands take. */
+export function outAlias(argv: string[]): string[] {
+  return argv.map((a) => (a === '-o' ? '--out' : a));
+}

@@ -5,12 +5,24 @@
 import { CliError, type CliCommand } from './command';
 import { analyzeCommand } from './commands/analyze';
 import { counterfactualCommand } from './commands/counterfactual';
+import { diffCommand } from './commands/diff';
+import { exportCommand } from './commands/export';
+import { importCommand } from './commands/import';
 import { infoCommand } from './commands/info';
 import { tokensCommand } from './commands/tokens';
 import { traceCommand } from './commands/trace';
 import { revealInvisibles } from '../shared/tokenText';
 
-const commands: CliCommand[] = [traceCommand, analyzeCommand, tokensCommand, counterfactualCommand, infoCommand];
+const commands: CliCommand[] = [
+  traceCommand,
+  analyzeCommand,
+  tokensCommand,
+  infoCommand,
+  counterfactualCommand,
+  diffCommand,
+  exportCommand,
+  importCommand,
+];
 
 function help(): string {
   const lines = commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`);

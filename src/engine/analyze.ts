@@ -3,7 +3,7 @@
  * context, run each window, and stitch the per-token results back into one sequence.
  */
 import { COUNTERFACTUAL_SCHEMA, type CounterfactualDoc } from '../shared/counterfactual';
-import { TRACE_SCHEMA, type LayerRouting, type RoutingTrace, type TraceToken, type TraceWindow } from '../shared/trace';
+import { TRACE_SCHEMA, type LayerRouting, type RoutingTrace, type EncodedToken, type TraceWindow } from '../shared/trace';
 import { resolveWindows, type WindowSettings } from '../shared/windowSettings';
 import { summarize, type CounterfactualOptions } from './counterfactual';
 import { expandMode, isCausal, parseMode } from './counterfactualModes';
@@ -79,14 +79,14 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
 }
 
 /** The trace around the windows' results, in the key order the JSON output shows. */
-function assembleTrace(model: Model, tokens: TraceToken[], result: WindowsResult, timing: NonNullable<RoutingTrace['timing']>): RoutingTrace {
+function assembleTrace(model: Model, tokens: EncodedToken[], result: WindowsResult, timing: NonNullable<RoutingTrace['timing']>): RoutingTrace {
   return { schema: TRACE_SCHEMA, model: model.info, backend: model.backend, tokens, ...result, timing };
 }
 
 /** A trace of token ids (no document: spans are null; text comes from the tokenizer when given). */
 export async function traceIds(model: Model, ids: number[], opts: TraceOptions & { tokenizer?: DocumentTokenizer } = {}): Promise<RoutingTrace> {
   const t0 = performance.now();
-  const tokens: TraceToken[] = ids.map((id) => ({ id, text: opts.tokenizer ? opts.tokenizer.tokenText(id) : null, start: null, end: null }));
+  const tokens: EncodedToken[] = ids.map((id) => ({ id, text: opts.tokenizer ? opts.tokenizer.tokenText(id) : null, start: null, end: null }));
   const result = await runWindows(model, ids, opts);
   const ms = performance.now() - t0;
   return assembleTrace(model, tokens, result, { tokenizeMs: 0, forwardMs: ms, totalMs: ms });

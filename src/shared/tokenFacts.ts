@@ -36,8 +36,9 @@ export function formatShare(x: number | null | undefined): string {
 export interface TokenFacts {
   /** Chosen experts in descending applied weight, and their weights exactly as the model applies them. */
   experts: number[];
-  weights: number[];
-  weightSum: number;
+  /** Null per expert in an imported trace whose source has no weights (npy). */
+  weights: (number | null)[];
+  weightSum: number | null;
   /** Score of each chosen expert (null without scores). */
   scores: (number | null)[];
   /** 1-based rank of each chosen expert among all experts by score (ties to the lower index); null without scores. */
@@ -111,19 +112,19 @@ function scoreRank(scores: readonly number[], e: number): number {
 /** Everything the surfaces show about token `t` in layer `l`; null for a dense layer. */
 export function tokenFacts(model: Pick<TraceModelInfo, 'gate' | 'numExperts'>, l: LayerRouting, t: number): TokenFacts | null {
   const experts = l.experts?.[t];
-  const weights = l.weights?.[t];
-  if (l.kind !== 'moe' || !experts || !weights) {
+  if (l.kind !== 'moe' || !experts) {
     return null;
   }
+  const weights = l.weights?.[t] ?? null;
   const scores = scoresRow(model, l, t);
   const ranks = experts.map((e) => (scores ? scoreRank(scores, e) : null));
   const h = tokenEntropy(model, l, t);
   const E = l.routerLogits?.[t]?.length ?? scores?.length ?? model.numExperts;
-  const weightSum = weights.reduce((a, b) => a + b, 0);
+  const weightSum = weights ? weights.reduce((a, b) => a + b, 0) : null;
   const shared = l.sharedWeight?.[t] ?? null;
   return {
     experts,
-    weights,
+    weights: weights ?? experts.map(() => null),
     weightSum,
     scores: experts.map((e) => scores?.[e] ?? null),
     scoreRanks: ranks,
@@ -133,6 +134,6 @@ export function tokenFacts(model: Pick<TraceModelInfo, 'gate' | 'numExperts'>, l
     ...tokenMargin(model, l, t),
     selectionBy: l.selection ? 'score + bias' : 'score',
     sharedWeight: shared,
-    sharedShare: shared !== null && shared + weightSum > 0 ? shared / (shared + weightSum) : null,
+    sharedShare: shared !== null && weightSum !== null && shared + weightSum > 0 ? shared / (shared + weightSum) : null,
   };
 }

@@ -34,9 +34,9 @@ export function revealInvisibles(text: string): string {
 }
 
 /** A token's text made visible: whitespace as · ↵ ␍ ⇥, invisibles by name, ∅ when empty, #id without text. */
-export function visibleTokenText(text: string | null, id: number): string {
+export function visibleTokenText(text: string | null, id: number | null): string {
   if (text === null) {
-    return `#${id}`;
+    return id === null ? '?' : `#${id}`;
   }
   if (text === '') {
     return '∅';

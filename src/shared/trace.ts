@@ -23,11 +23,14 @@ export type GateKind =
   /** sigmoid scores, optionally renormalised over the chosen k, times routed_scaling_factor (DeepSeek-V3). */
   | 'sigmoid-scaled'
   /** softmax over all experts, top-k, times routed_scaling_factor (DeepSeek-V2). */
-  | 'softmax-scaled';
+  | 'softmax-scaled'
+  /** Not known: a trace imported from a format that does not say (CSV, npy). */
+  | 'unknown';
 
 /** One token of the analysed sequence. Spans are in UTF-16 code units of the original document. */
 export interface TraceToken {
-  id: number;
+  /** The token id; null in a trace imported from a format that does not carry ids (CSV, npy). */
+  id: number | null;
   /** The token's text as decoded (null when only ids were given). */
   text: string | null;
   /** [start, end) in the document; null for tokens added by the post-processor (BOS/EOS) or when only ids were given. */
@@ -35,6 +38,11 @@ export interface TraceToken {
   end: number | null;
   /** True when this token shares a split code point with its neighbour (byte-level BPE cutting an emoji or CJK character). */
   partial?: boolean;
+}
+
+/** A token as the tokenizer makes it: always with its id. */
+export interface EncodedToken extends TraceToken {
+  id: number;
 }
 
 /** Routing of one decoder layer. Dense layers carry nulls. */
@@ -48,7 +56,7 @@ export interface LayerRouting {
   scores: number[][] | null;
   /** Chosen experts, [T][k], in descending applied weight. */
   experts: number[][] | null;
-  /** Gate weights exactly as the model multiplies the expert outputs, [T][k], aligned with `experts`. */
+  /** Gate weights exactly as the model multiplies the expert outputs, [T][k], aligned with `experts`; null in an imported trace whose source has none (npy). */
   weights: number[][] | null;
   /** Weight of the shared expert per token, [T] (σ(g·x) for Qwen2-MoE, 1 for DeepSeek), or null when the family has none. */
   sharedWeight: number[] | null;

@@ -18,7 +18,7 @@ export const TRACE_LIMITS = {
   vocab: 10_000_000,
 } as const;
 
-const GATES: readonly GateKind[] = ['softmax-renormalized', 'softmax-raw', 'topk-softmax', 'sigmoid-scaled', 'softmax-scaled'];
+const GATES: readonly GateKind[] = ['softmax-renormalized', 'softmax-raw', 'topk-softmax', 'sigmoid-scaled', 'softmax-scaled', 'unknown'];
 
 export class TraceError extends Error {}
 
@@ -115,8 +115,9 @@ function checkTokens(tokens: unknown): number {
     fail(`tokens must be an array of at most ${TRACE_LIMITS.tokens} tokens`);
   }
   tokens.forEach((t: unknown, i) => {
-    if (!isRecord(t) || typeof t.id !== 'number' || !Number.isSafeInteger(t.id) || t.id < 0) {
-      fail(`token ${i} has no integer id`);
+    // An imported trace may lack ids (CSV, npy): null, never a made-up number.
+    if (!isRecord(t) || (t.id !== null && (typeof t.id !== 'number' || !Number.isSafeInteger(t.id) || t.id < 0))) {
+      fail(`token ${i} has no integer id (or null)`);
     }
     if (t.text !== null && typeof t.text !== 'string') {
       fail(`token ${i}: text must be a string or null`);
@@ -143,7 +144,8 @@ function checkLayer(l: unknown, i: number, T: number, E: number): void {
     return;
   }
   const { experts, weights } = l;
-  if (!Array.isArray(experts) || !Array.isArray(weights) || experts.length !== T || weights.length !== T) {
+  // weights may be null in an imported trace (npy carries experts only).
+  if (!Array.isArray(experts) || experts.length !== T || (weights !== null && (!Array.isArray(weights) || weights.length !== T))) {
     fail(`${where}: experts and weights must have ${T} rows`);
   }
   for (let t = 0; t < T; t++) {
@@ -157,7 +159,9 @@ function checkLayer(l: unknown, i: number, T: number, E: number): void {
         intIn(e, 0, E - 1, `${where}: experts[${t}][${j}]`); // throws, with the message
       }
     }
-    numberRow(weights[t], row.length, false, () => `${where}: weights[${t}]`);
+    if (weights !== null) {
+      numberRow(weights[t], row.length, false, () => `${where}: weights[${t}]`);
+    }
   }
   optionalMatrix(l.routerLogits, T, E, `${where}: routerLogits`);
   optionalMatrix(l.scores, T, E, `${where}: scores`);

@@ -99,7 +99,11 @@ export function renderTokenDetail(
     }
   }
 
+  // Layers without weights (an imported npy trace) are left out of this weighted view, and said so.
   const moe = trace.layers.filter((x) => x.kind === 'moe' && x.experts && x.weights);
+  if (moe.length < trace.layers.filter((x) => x.kind === 'moe' && x.experts).length) {
+    root.appendChild(el('p', 'note', 'Some layers have no gate weights in this trace (imported from a source without them): not drawn below.'));
+  }
   if (moe.length) {
     root.appendChild(el('h3', undefined, 'All layers'));
     root.appendChild(layerGrid(trace, moe, t, layer, palette, actions));

@@ -38,8 +38,11 @@ function tokenLabel(trace: RoutingTrace, t: number): string {
 /** Per-token table of one MoE layer, figures from the shared per-token facts. */
 export function tokenTable(trace: RoutingTrace, l: LayerRouting): string[] {
   const lines = [`layer ${l.layer} (${l.kind})`];
-  if (l.kind !== 'moe' || !l.experts || !l.weights) {
+  if (l.kind !== 'moe' || !l.experts) {
     return [...lines, '  dense layer: no routing'];
+  }
+  if (!l.weights) {
+    lines.push('  (no gate weights in this trace: imported from a source without them)');
   }
   const k = trace.model.topK;
   const shared = l.sharedWeight !== null;

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { checkTimeoutMs } from '../../shared/timeouts';
-import type { TraceToken } from '../../shared/trace';
+import type { EncodedToken } from '../../shared/trace';
 import type { DecodeTable } from './core';
 import { decodeIds, tokenTextOf } from './decode';
 import { FLAG_NO_SPAN, FLAG_PARTIAL, type CoreEncoding } from './encoding';
@@ -35,7 +35,7 @@ export interface DocumentTokenizer {
   readonly bosTokenId: number | null;
   readonly eosTokenId: number | null;
   /** Ids exactly as HF Rust `tokenizers`; spans in UTF-16 code units of `text`; runs under a watchdog (rejects with a clear error on timeout). */
-  encode(text: string, opts?: EncodeOptions): Promise<TraceToken[]>;
+  encode(text: string, opts?: EncodeOptions): Promise<EncodedToken[]>;
   decode(ids: number[]): string;
   /** human-readable text of one token (for --ids traces and tables) */
   tokenText(id: number): string;
@@ -224,7 +224,7 @@ class WorkerTokenizer implements DocumentTokenizer {
     this.eosTokenId = table.eosTokenId;
   }
 
-  async encode(text: string, opts: EncodeOptions = {}): Promise<TraceToken[]> {
+  async encode(text: string, opts: EncodeOptions = {}): Promise<EncodedToken[]> {
     if (this.disposed) {
       throw new TokenizerError('the tokenizer was disposed', this.dir);
     }
@@ -238,10 +238,10 @@ class WorkerTokenizer implements DocumentTokenizer {
       timeoutMs,
       opts.signal,
     );
-    const tokens: TraceToken[] = new Array(enc.ids.length);
+    const tokens: EncodedToken[] = new Array(enc.ids.length);
     for (let i = 0; i < enc.ids.length; i++) {
       const f = enc.flags[i];
-      const token: TraceToken = {
+      const token: EncodedToken = {
         id: enc.ids[i],
         text: this.tokenText(enc.ids[i]),
         start: f & FLAG_NO_SPAN ? null : enc.starts[i],

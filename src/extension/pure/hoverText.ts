@@ -23,6 +23,7 @@ const GATE_SHORT: Record<GateKind, string> = {
   'topk-softmax': 'softmax over the k chosen logits',
   'sigmoid-scaled': 'sigmoid score × routed scaling factor',
   'softmax-scaled': 'softmax probability × routed scaling factor',
+  unknown: 'not known (an imported trace that does not say)',
 };
 
 export interface HoverOptions {
@@ -36,7 +37,7 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   const info = trace.model;
   const lines: string[] = [];
   const text = escapeMarkdown(visibleTokenText(tok.text, tok.id));
-  lines.push(`**MoE Lens** · token #${t} of ${trace.tokens.length} (numbered from 0, as in the trace) · id ${tok.id}${tok.partial ? ' · part of a split character' : ''}`);
+  lines.push(`**MoE Lens** · token #${t} of ${trace.tokens.length} (numbered from 0, as in the trace) · id ${tok.id ?? 'not in the trace'}${tok.partial ? ' · part of a split character' : ''}`);
   lines.push('');
   lines.push(`Token: **${text}**`);
   lines.push('');
@@ -50,6 +51,10 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   } else {
     lines.push(`**Layer ${selectedLayer}** · top-${r.experts.length} of ${info.numExperts} experts · weight = ${GATE_SHORT[info.gate] ?? escapeMarkdown(info.gate)}`);
     lines.push('');
+    if (!layer.weights) {
+      lines.push('*No gate weights in this trace (imported from a source without them).*');
+      lines.push('');
+    }
     lines.push('| expert | weight | score | score rank |');
     lines.push('|---:|---:|---:|---:|');
     r.experts.forEach((e, i) => {

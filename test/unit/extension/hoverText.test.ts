@@ -77,3 +77,23 @@ describe('hover text', () => {
     assert.match(buildHoverMarkdown(trace, trace.tokens.length - 1, 0), /surprisal – \(last token\)/);
   });
 });
+
+describe('hover on an imported trace without weights or ids', () => {
+  it('says the weights are missing and shows the experts, instead of failing', () => {
+    const trace = fakeTrace('a b');
+    for (const l of trace.layers) {
+      l.weights = null;
+      l.scores = null;
+      l.routerLogits = null;
+    }
+    trace.tokens.forEach((t) => (t.id = null));
+    const layer = trace.layers.find((l) => l.kind === 'moe')!;
+    const md = buildHoverMarkdown(trace, 0, layer.layer);
+    assert.match(md, /No gate weights in this trace/);
+    assert.match(md, /id not in the trace/);
+    assert.match(md, new RegExp(`\\| ${layer.experts![0][0]} \\| – \\|`));
+    const f = tokenFacts(trace.model, layer, 0)!;
+    assert.deepEqual(f.weights, layer.experts![0].map(() => null));
+    assert.equal(f.weightSum, null);
+  });
+});

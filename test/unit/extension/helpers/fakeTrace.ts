@@ -35,7 +35,7 @@ export function fakeTrace(text: string, opts: FakeTraceOptions = {}): RoutingTra
   const T = tokens.length;
   const layers: LayerRouting[] = [];
   for (let l = 0; l < L; l++) {
-    const routerLogits = tokens.map((tok, t) => Array.from({ length: E }, (_, e) => Math.sin((tok.id + 1) * (e + 1) * (l + 1) + t * 0.1) * 3));
+    const routerLogits = tokens.map((tok, t) => Array.from({ length: E }, (_, e) => Math.sin(((tok.id ?? 0) + 1) * (e + 1) * (l + 1) + t * 0.1) * 3));
     const scores = routerLogits.map(softmaxRow);
     const experts = scores.map((row) => row.map((s, e) => [s, e]).sort((a, b) => b[0] - a[0]).slice(0, k).map(([, e]) => e));
     const weights = experts.map((ex, t) => {

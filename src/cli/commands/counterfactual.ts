@@ -2,12 +2,12 @@
 import { counterfactualIds } from '../../engine/analyze';
 import { MODE_SYNTAX } from '../../engine/counterfactualModes';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
-import { parseCommandArgs, parseIds, stderrProgress } from '../args';
+import { maxMemoryOption, parseCommandArgs, parseIds, stderrProgress } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { readDocument } from '../document';
 import { modelDirFrom, openModel } from './trace';
 
-const usage = `usage: moe-lens counterfactual [--model DIR] (--ids 1,2,3 | --text STR | --file F) --mode MODE [--backend node|wasm|cpu] [--progress]
+const usage = `usage: moe-lens counterfactual [--model DIR] (--ids 1,2,3 | --text STR | --file F) --mode MODE [--backend node|wasm|cpu] [--max-memory MB] [--progress]
 
 Runs the model as it is and again with MODE's routing, and prints (schema moe-lens.counterfactual/1)
 per token KL(model ‖ counterfactual) of the next-token distribution and the change in surprisal of
@@ -27,7 +27,9 @@ modes: ${MODE_SYNTAX}
   ablate-each:L       each expert of layer L removed in turn; one summary row per pass
 
 All tokens run as one window (at most the model's context). --ids needs no tokenizer; --file - reads
-standard input. Progress goes to stderr when it is a terminal, or always with --progress.`;
+standard input. Progress goes to stderr when it is a terminal, or always with --progress.
+--max-memory MB bounds the engine's memory as for 'moe-lens trace' (streamed when the weights do not
+fit; 'moe-lens info' shows the plan).`;
 
 export const counterfactualCommand: CliCommand = {
   name: 'counterfactual',
@@ -40,6 +42,7 @@ export const counterfactualCommand: CliCommand = {
       text: 'string',
       file: 'string',
       backend: 'string',
+      'max-memory': 'string',
       mode: 'string',
       progress: 'boolean',
     });
@@ -54,7 +57,7 @@ export const counterfactualCommand: CliCommand = {
     let ids = values.ids !== undefined ? parseIds(values.ids) : null;
     const text = values.file !== undefined ? await readDocument(values.file) : values.text;
     const dir = modelDirFrom(values.model);
-    const model = await openModel(dir, values.backend);
+    const model = await openModel(dir, values.backend, maxMemoryOption(values['max-memory']));
     try {
       if (!ids) {
         const tokenizer = await loadTokenizer(dir);

@@ -83,6 +83,19 @@ describe('moe-lens counterfactual', () => {
     assert.match(r.stderr, /^moe-lens: counterfactuals run on one window: 65 tokens exceed the model's context of 64; give a shorter text\n$/);
   });
 
+  test('--max-memory: streamed at the minimum gives the resident result; below it, one line naming the minimum', () => {
+    const info = spawnSync(process.execPath, [cli, 'info', '--model', dir, '--max-memory', '1'], { encoding: 'utf8' });
+    const minimum = Number(/needs at least (\d+) MB/.exec(info.stdout)?.[1]);
+    assert.ok(minimum > 0, info.stdout + info.stderr);
+    const resident = run(['--ids', '5,6,7,8', '--mode', 'topk:1']);
+    const streamed = run(['--ids', '5,6,7,8', '--mode', 'topk:1', '--max-memory', String(minimum)]);
+    assert.equal(streamed.code, 0, streamed.stderr);
+    assert.deepEqual(JSON.parse(streamed.stdout), JSON.parse(resident.stdout));
+    const refused = run(['--ids', '5,6', '--mode', 'topk:1', '--max-memory', String(minimum - 1)]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`^moe-lens: this model needs at least ${minimum} MB to run layer by layer[^\\n]*\\n$`));
+  });
+
   test('bad modes and missing --mode are usage errors (exit 2, one line)', () => {
     for (const args of [
       ['--ids', '5,6', '--mode', 'topk:9'],

@@ -4,7 +4,7 @@
  * the actual next token changed. A pass that changes only layer L and later starts from the
  * residual stream the model's own pass had entering L, so the layers before L are not recomputed.
  */
-import type { CounterfactualSummaryRow } from '../shared/counterfactual';
+import type { CounterfactualLayerDoc, CounterfactualSummaryRow } from '../shared/counterfactual';
 import { tf } from './backend';
 import { forward, type Decoder, type ResumePoint, type RoutedLayer } from './forward';
 import { HEAD_ROWS } from './head';
@@ -18,17 +18,6 @@ export interface CounterfactualPass {
   fromLayer: number | null;
 }
 
-/** What served each token in one MoE layer of a counterfactual pass. */
-export interface CounterfactualLayer {
-  layer: number;
-  /** Experts that served token t, [T][…], possibly none (expert choice, capacity). */
-  experts: number[][];
-  /** Their gate weights as applied, aligned with `experts`. */
-  weights: number[][];
-  /** Capacity only: experts token t chose but lost to a full expert. */
-  dropped?: number[][];
-}
-
 export interface CounterfactualResult {
   mode: string;
   /** KL(model ‖ counterfactual) of the next-token distribution at each token, nats, [T]. */
@@ -36,7 +25,7 @@ export interface CounterfactualResult {
   /** Surprisal of the actual next token, counterfactual − model, nats, [T]; null for the last token. */
   surprisalDelta: (number | null)[];
   /** Per MoE layer; omitted when the caller asked for summaries only. */
-  layers?: CounterfactualLayer[];
+  layers?: CounterfactualLayerDoc[];
 }
 
 export interface CounterfactualOptions {
@@ -148,7 +137,7 @@ async function compareHeads(dec: Decoder, model: tf.Tensor2D, cf: tf.Tensor2D, i
   return { kl, surprisalDelta };
 }
 
-function servedBy(layers: RoutedLayer[]): CounterfactualLayer[] {
+function servedBy(layers: RoutedLayer[]): CounterfactualLayerDoc[] {
   return layers
     .filter((l) => l.kind === 'moe')
     .map((l) => ({ layer: l.layer, experts: l.experts!, weights: l.weights!, ...(l.dropped ? { dropped: l.dropped } : {}) }));

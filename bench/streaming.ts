@@ -7,9 +7,14 @@
  *   npx tsx bench/streaming.ts                       # writes bench/out/olmoe-1gb (reused), 256 tokens
  *   npx tsx bench/streaming.ts --tokens 128 --streamed-mb 700 --dir /tmp/olmoe-1gb
  *   npx tsx bench/streaming.ts --existing --dir /tmp/realshape/granite --streamed-mb 2048   # any model folder (tools/realshape)
+ *   npx tsx bench/streaming.ts --existing --dir /tmp/realshape/olmoe --streamed-mb 3072 --modes streamed   # only the streamed run
+ *
+ * Each run's time is split (checkpoint/readTimings.ts): positioned reads (I/O, overlapping compute
+ * where read ahead), the time the pass waited on them, widening/dequantising, and the rest: compute.
  */
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
+import { readTimings, resetReadTimings, type ReadTimings } from '../src/engine/checkpoint/readTimings';
 import { loadModel } from '../src/engine/model';
 import { BENCH_OLMOE, writeOlmoeCheckpoint, type OlmoeShape } from './forwardCheckpoint';
 
@@ -23,6 +28,8 @@ interface ChildResult {
   runMs: number;
   tokens: number;
   peakRssMb: number;
+  /** The run's (not the load's) time with the weights. */
+  timings: ReadTimings;
   experts: number[][][];
   surprisal: (number | null)[];
 }
@@ -40,6 +47,7 @@ async function child(): Promise<void> {
   const model = await loadModel(dir, { backend: 'wasm', ...(budgetMb > 0 ? { maxMemoryBytes: budgetMb * 2 ** 20 } : {}) });
   const t1 = performance.now();
   const ids = Array.from({ length: tokens }, (_, t) => (t * 7919 + 13) % model.info.vocabSize);
+  resetReadTimings();
   const r = await model.run(ids);
   const t2 = performance.now();
   model.dispose();
@@ -50,6 +58,7 @@ async function child(): Promise<void> {
     runMs: t2 - t1,
     tokens,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
+    timings: { ...readTimings },
     experts: r.layers.map((l) => l.experts ?? []),
     surprisal: r.surprisal,
   };
@@ -72,21 +81,38 @@ function main(): void {
         maxBuffer: 1 << 28,
       }),
     ) as ChildResult;
-  const resident = run('resident (default budget)', 0);
-  const heldMb = Math.ceil((resident.plan.minimumBytes + resident.plan.storedBytes) / 2 ** 20) + 64;
-  const held = run(`resident, nothing cached widened (--max-memory ${heldMb})`, heldMb);
-  const streamedMb = Number(arg('streamed-mb', String(Math.ceil(resident.plan.minimumBytes / 2 ** 20) + 64)));
-  const streamed = run(`streamed (--max-memory ${streamedMb})`, streamedMb);
-  for (const r of [resident, held, streamed]) {
+  // --modes streamed: only the streamed run (a model too big to hold resident on this machine); it then needs --streamed-mb.
+  const modes = arg('modes', 'resident,held,streamed').split(',');
+  const results: ChildResult[] = [];
+  let minimumMb = Number(arg('streamed-mb', '0')) - 64;
+  if (modes.includes('resident')) {
+    const resident = run('resident (default budget)', 0);
+    results.push(resident);
+    minimumMb = Math.ceil(resident.plan.minimumBytes / 2 ** 20);
+    if (modes.includes('held')) {
+      const heldMb = Math.ceil((resident.plan.minimumBytes + resident.plan.storedBytes) / 2 ** 20) + 64;
+      results.push(run(`resident, nothing cached widened (--max-memory ${heldMb})`, heldMb));
+    }
+  }
+  if (modes.includes('streamed')) {
+    const streamedMb = Number(arg('streamed-mb', String(minimumMb + 64)));
+    results.push(run(`streamed (--max-memory ${streamedMb})`, streamedMb));
+  }
+  const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  for (const r of results) {
     const mb = (b: number): string => `${Math.round(b / 2 ** 20)} MB`;
+    const t = r.timings;
     console.log(
       `${r.mode}: plan ${r.plan.mode} (hold ≈ ${mb(r.plan.holdBytes)}, minimum ${mb(r.plan.minimumBytes)}, ${r.plan.cachedLayers} layers cached widened); ` +
-        `load ${(r.loadMs / 1000).toFixed(1)} s, run ${(r.runMs / 1000).toFixed(1)} s = ${(r.tokens / (r.runMs / 1000)).toFixed(1)} tokens/s, peak RSS ${Math.round(r.peakRssMb)} MB`,
+        `load ${s(r.loadMs)}, run ${s(r.runMs)} = ${(r.tokens / (r.runMs / 1000)).toFixed(1)} tokens/s, peak RSS ${Math.round(r.peakRssMb)} MB\n` +
+        `  run split: waiting on reads ${s(t.waitMs)}, widening ${s(t.widenMs)}, compute ${s(r.runMs - t.waitMs - t.widenMs)}; ` +
+        `positioned reads ${(t.bytesRead / 1e9).toFixed(2)} GB in ${s(t.readMs)} of I/O (${t.readMs > 0 ? Math.round(t.bytesRead / 1e6 / (t.readMs / 1000)) : '—'} MB/s, overlapping compute where read ahead)`,
     );
   }
   const key = (r: ChildResult): string => JSON.stringify([r.experts, r.surprisal]);
-  const same = key(resident) === key(streamed) && key(resident) === key(held);
-  console.log(`experts and surprisal identical: ${same ? 'yes' : 'NO'}`);
+  if (results.length > 1) {
+    console.log(`experts and surprisal identical: ${results.every((r) => key(r) === key(results[0])) ? 'yes' : 'NO'}`);
+  }
 }
 
 if (process.argv.includes('--child')) {

@@ -6,12 +6,12 @@
  * widens more experts at once.
  */
 import * as os from 'node:os';
+import { formatMb, type MemoryMode } from '../shared/modelPlanText';
 import type { Checkpoint } from './checkpoint/checkpoint';
 import type { FamilyConfig } from './family';
 import { HEAD_ROWS } from './head';
 import { isExpertTensor, layerOf, widenedBytesPerElement } from './loadPlan';
 
-export type MemoryMode = 'resident' | 'streamed' | 'refused';
 
 export interface MemoryPlan {
   mode: MemoryMode;
@@ -73,10 +73,6 @@ export function defaultBudgetBytes(): number {
 }
 
 const MB = 2 ** 20;
-
-export function formatMb(bytes: number): string {
-  return `${Math.ceil(bytes / MB)} MB`;
-}
 
 interface LayerSize {
   /** All its tensors as stored (dropped from memory once the layer is cached widened). */

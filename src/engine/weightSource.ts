@@ -5,7 +5,9 @@
  * with the same code (checkpoint.ts), so a streamed run is bit-identical to a resident one.
  */
 import type { Checkpoint, TensorInfo } from './checkpoint/checkpoint';
-import { assertStoredFinite, widenStored } from './checkpoint/checkpoint';
+import { NonFiniteWeightsError, assertStoredFinite, widenStored } from './checkpoint/checkpoint';
+import { timedWait } from './checkpoint/readTimings';
+import { layerOf } from './loadPlan';
 
 /** Elements [from, from + count) of a flattened tensor. */
 export interface ElementRange {
@@ -114,10 +116,16 @@ export class HeldWeights implements WeightSource {
   }
 }
 
-/** Nothing held: every read is a positioned read of just the bytes asked for. */
+/**
+ * Nothing held: every read is a positioned read of just the bytes asked for. Nothing is checked up
+ * front either, so a NaN or ±Inf weight is found when a run first reads its layer: the error names
+ * the tensor and layer and says the file is corrupt, the reads started ahead are dropped, and every
+ * later read fails at once with the same error instead of streaming up to it again.
+ */
 export class StreamedWeights implements WeightSource {
   /** Reads started ahead of use (the next layer's tensors, the next expert group), by tensor and range. */
   private readonly ahead = new Map<string, Promise<Float32Array>>();
+  private corrupt: NonFiniteWeightsError | null = null;
 
   constructor(private readonly ckpt: Checkpoint) {}
 
@@ -137,18 +145,25 @@ export class StreamedWeights implements WeightSource {
     return 0;
   }
 
-  read(name: string, range?: ElementRange): Promise<Float32Array> {
+  async read(name: string, range?: ElementRange): Promise<Float32Array> {
+    if (this.corrupt) {
+      throw this.corrupt;
+    }
     const key = partKey({ name, range });
     const pending = this.ahead.get(key);
-    if (pending) {
-      this.ahead.delete(key);
-      return pending;
+    this.ahead.delete(key);
+    try {
+      return await timedWait(pending ?? this.ckpt.readFloat32(name, range ? { range, checkFinite: true } : { checkFinite: true }));
+    } catch (err) {
+      throw this.noteCorrupt(err);
     }
-    return this.ckpt.readFloat32(name, range ? { range, checkFinite: true } : { checkFinite: true });
   }
 
-  readRaw(name: string, from: number, to: number): Promise<Uint8Array> {
-    return this.ckpt.readRaw(name, from, to);
+  async readRaw(name: string, from: number, to: number): Promise<Uint8Array> {
+    if (this.corrupt) {
+      throw this.corrupt;
+    }
+    return timedWait(this.ckpt.readRaw(name, from, to));
   }
 
   prefetch(parts: readonly WeightPart[]): void {
@@ -169,6 +184,24 @@ export class StreamedWeights implements WeightSource {
   async close(): Promise<void> {
     this.ahead.clear();
     await this.ckpt.close();
+  }
+
+  /** A non-finite weight: remembered, said as a corrupt file at its layer, and the reads ahead let go. */
+  private noteCorrupt(err: unknown): unknown {
+    if (!(err instanceof NonFiniteWeightsError) || err.file === undefined || err.tensor === undefined) {
+      return err;
+    }
+    const layer = layerOf(err.tensor);
+    const where = layer === null ? '' : ` (layer ${layer})`;
+    this.corrupt = new NonFiniteWeightsError(
+      err.file,
+      err.tensor,
+      err.detail,
+      `${err.file}: tensor ${JSON.stringify(err.tensor)}${where} ${err.detail}: the checkpoint file is corrupt (or overflowed when saved); ` +
+        'this model streams, so its weights are checked as each layer is read: re-download or re-save the file',
+    );
+    this.ahead.clear();
+    return this.corrupt;
   }
 }
 

@@ -10,6 +10,7 @@ import { tf } from './backend';
 import { assertFinite } from './checkpoint/checkpoint';
 import { applyBlockScales, scaleGridShape } from './checkpoint/fp8Block';
 import { dequantMxfp4, mxfp4Shape, type Mxfp4Shape } from './checkpoint/mxfp4';
+import { timedWiden } from './checkpoint/readTimings';
 import type { Quantization } from './checkpoint/quantConfig';
 import type { SwigluWeights } from './moe';
 import type { Linear } from './ops';
@@ -139,7 +140,7 @@ export class WeightReader {
     const scaleBytes = m.rows * m.groups;
     const b = await this.source.readRaw(m.blocks, from * blockBytes, end * blockBytes);
     const s = await this.source.readRaw(m.scales, from * scaleBytes, end * scaleBytes);
-    const data = dequantMxfp4(b, s, end - from, m.rows, m.groups);
+    const data = timedWiden(() => dequantMxfp4(b, s, end - from, m.rows, m.groups));
     assertFinite({ name, file: m.file, shape: [end - from, m.cols, m.rows] }, data);
     return data;
   }
@@ -152,7 +153,9 @@ export class WeightReader {
     const scaleInfo = this.source.info(`${name}_scale_inv`);
     assertShape(`${name}_scale_inv`, scaleInfo.shape, scaleGridShape(shape, this.quant.blockSize), ` (weight_block_size [${this.quant.blockSize.join(', ')}])`);
     const w = await this.source.read(name);
-    const data = applyBlockScales(w, shape, await this.source.read(scaleInfo.name), this.quant.blockSize);
+    const { blockSize } = this.quant;
+    const scales = await this.source.read(scaleInfo.name);
+    const data = timedWiden(() => applyBlockScales(w, shape, scales, blockSize));
     assertFinite(this.source.info(name), data);
     return data;
   }

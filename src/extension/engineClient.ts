@@ -16,6 +16,7 @@ import {
 import { IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
 import {
   AnalyzeRequest,
+  DescribeModelsRequest,
   EngineErrorCodes,
   ListModelsRequest,
   LoadModelRequest,
@@ -24,11 +25,14 @@ import {
   ProtocolError,
   ShutdownRequest,
   StatusRequest,
+  checkDescribeModelsResult,
   checkEngineStatus,
   checkListModelsResult,
   checkLoadModelResult,
   checkProgressParams,
   type AnalyzeParams,
+  type DescribeModelsParams,
+  type DescribeModelsResult,
   type EngineStatus,
   type ListModelsResult,
   type LoadModelParams,
@@ -38,15 +42,18 @@ import {
 import { MAX_TIMEOUT_MS } from '../shared/timeouts';
 import type { RoutingTrace } from '../shared/trace';
 import { unpackTrace } from '../shared/tracePacking';
+import { engineEnv, watchdogLimitMb } from './pure/memoryBudget';
 import { RestartLimiter } from './pure/restartLimiter';
 
 export interface EngineClientOptions {
   /** dist/engine.js. */
   enginePath: string;
   /**
-   * Memory limit of the engine in MB; 0 = none. Passed as the V8 heap limit (--max-old-space-size)
-   * and, on Linux, watched as the process's resident size: model weights live in WebAssembly or
-   * native memory, outside the V8 heap, so the heap limit alone would not hold them.
+   * The engine's memory budget in MB (moeLens.memoryLimitMb); 0 = none (the engine's default).
+   * Passed as MOE_LENS_MAX_MEMORY_MB, which the engine plans each load within (resident, streamed or
+   * refused), and as the V8 heap limit (--max-old-space-size); on Linux the process's resident size
+   * is watched too, with headroom above the budget (watchdogLimitMb), since model weights live in
+   * WebAssembly or native memory, outside the V8 heap.
    */
   memoryLimitMb: number;
   /** How often the resident size is checked (ms). */
@@ -193,6 +200,14 @@ export class EngineClient {
     return this.serial(undefined, async () =>
       checkListModelsResult(await this.request<unknown>((c, token) => c.sendRequest(ListModelsRequest.type, { hubDir }, token))),
     );
+  }
+
+  /**
+   * Family, size and memory plan of model folders from their headers, under the engine's budget;
+   * not queued behind this client's requests (the engine answers at once, even mid-analysis).
+   */
+  async describeModels(params: DescribeModelsParams): Promise<DescribeModelsResult> {
+    return checkDescribeModelsResult(await this.request<unknown>((c, token) => c.sendRequest(DescribeModelsRequest.type, params, token)));
   }
 
   /** Answered at once by the engine, even mid-analysis; starts the engine when it is not running. */
@@ -345,7 +360,7 @@ export class EngineClient {
     const child = fork(this.options.enginePath, [], {
       execArgv,
       // Inside VS Code, process.execPath is Electron: this makes it behave as plain Node.
-      env: { ...(this.options.env ?? process.env), ELECTRON_RUN_AS_NODE: '1' },
+      env: engineEnv(this.options.env ?? process.env, this.options.memoryLimitMb),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const stderrTail: string[] = [];
@@ -420,9 +435,10 @@ export class EngineClient {
     return running;
   }
 
-  /** Kills the engine when its resident size passes the limit (Linux: /proc/PID/status VmRSS). */
+  /** Kills the engine when its resident size passes the budget plus headroom (Linux: /proc/PID/status VmRSS). */
   private watchMemory(running: Running): void {
-    const limit = this.options.memoryLimitMb;
+    const budget = this.options.memoryLimitMb;
+    const limit = watchdogLimitMb(budget);
     const pid = running.child.pid;
     if (!(limit > 0) || process.platform !== 'linux' || pid === undefined) {
       return;
@@ -433,7 +449,7 @@ export class EngineClient {
           const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? 0);
           const mb = Math.round(kb / 1024);
           if (mb > limit && running.child.exitCode === null && running.killReason === undefined) {
-            running.killReason = `out of memory: the engine reached ${mb} MB, over the ${limit} MB limit (setting moeLens.memoryLimitMb)`;
+            running.killReason = `out of memory: the engine reached ${mb} MB, over the ${limit} MB it may reach with a memory budget of ${budget} MB (setting moeLens.memoryLimitMb)`;
             running.child.kill('SIGKILL');
           }
         },

@@ -10,6 +10,7 @@
 /* eslint-disable @typescript-eslint/no-namespace -- the LSP `namespace X { method; type }` style keeps each message's name and type together */
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
 import { COUNTERFACTUAL_SCHEMA, type CounterfactualDoc } from './counterfactual';
+import type { ModelPlanInfo } from './modelPlanText';
 import type { TraceModelInfo, TraceToken } from './trace';
 import { checkModelInfo as checkTraceModelInfo } from './traceCheck';
 import type { PackedTrace } from './tracePacking';
@@ -100,6 +101,28 @@ export interface ListModelsResult {
   models: CachedModel[];
 }
 
+export interface DescribeModelsParams {
+  /** Model folders; null = the embedded model. */
+  paths: (string | null)[];
+  /** Whose heap ceiling the plan respects ('auto' plans for wasm, the stricter). */
+  backend: BackendPreference;
+  /** As loadModel's: folders inside these are not read, not even their headers. */
+  forbiddenRoots?: string[];
+}
+
+/** One folder described from config.json and the safetensors headers, under the engine's budget (MOE_LENS_MAX_MEMORY_MB). */
+export interface DescribedModel {
+  /** As asked. */
+  path: string | null;
+  /** Null when the folder cannot be described; `error` says why. */
+  info: ModelPlanInfo | null;
+  error: string | null;
+}
+
+export interface DescribeModelsResult {
+  models: DescribedModel[];
+}
+
 export interface EngineStatus {
   pid: number;
   /** Loaded model folder ("embedded" for the default), or null. */
@@ -139,6 +162,15 @@ export namespace CounterfactualRequest {
 export namespace ListModelsRequest {
   export const method = 'moeLens/listModels' as const;
   export const type = new RequestType<ListModelsParams, ListModelsResult, void>(method);
+}
+
+/**
+ * Host → engine: family, size and memory plan of model folders from their headers alone (no weight
+ * read), as `moe-lens info` prints them; answered at once, not queued behind an analysis.
+ */
+export namespace DescribeModelsRequest {
+  export const method = 'moeLens/describeModels' as const;
+  export const type = new RequestType<DescribeModelsParams, DescribeModelsResult, void>(method);
 }
 
 /** Host → engine: pid, loaded model and memory, answered at once (not queued behind an analysis). */
@@ -273,6 +305,46 @@ export function checkListModelsParams(v: unknown): ListModelsParams {
     throw new ProtocolError('listModels: params must be {hubDir?: string}');
   }
   return v as ListModelsParams;
+}
+
+export function checkDescribeModelsParams(v: unknown): DescribeModelsParams {
+  if (!isObject(v) || !Array.isArray(v.paths) || !v.paths.every((p) => p === null || (typeof p === 'string' && p.length > 0))) {
+    throw new ProtocolError('describeModels: paths must be an array of non-empty strings or null');
+  }
+  if (typeof v.backend !== 'string' || !BACKENDS.includes(v.backend)) {
+    throw new ProtocolError(`describeModels: backend must be one of ${BACKENDS.join(', ')}`);
+  }
+  if (v.forbiddenRoots !== undefined && !isStringArray(v.forbiddenRoots)) {
+    throw new ProtocolError('describeModels: forbiddenRoots must be an array of strings');
+  }
+  return v as unknown as DescribeModelsParams;
+}
+
+const PLAN_MODES: readonly unknown[] = ['resident', 'streamed', 'refused'];
+const PLAN_NUMBERS = ['budgetBytes', 'diskBytes', 'storedBytes', 'totalParams', 'activeParams', 'minimumBytes', 'holdBytes', 'cachedLayers'] as const;
+
+export function checkDescribeModelsResult(v: unknown): DescribeModelsResult {
+  if (!isObject(v) || !Array.isArray(v.models)) {
+    throw new ProtocolError('describeModels result: expected {models[]}');
+  }
+  for (const m of v.models as unknown[]) {
+    if (!isObject(m) || (m.path !== null && typeof m.path !== 'string') || (m.error !== null && typeof m.error !== 'string')) {
+      throw new ProtocolError('describeModels result: each model needs path and error (string or null)');
+    }
+    if (m.info === null) {
+      continue;
+    }
+    const info = m.info;
+    const plan = isObject(info) ? info.plan : undefined;
+    if (!isObject(info) || typeof info.modelType !== 'string' || !isNonNegInt(info.numLayers) || !isNonNegInt(info.numExperts) || !isNonNegInt(info.topK) || !isObject(plan)) {
+      throw new ProtocolError('describeModels result: info needs modelType, numLayers, numExperts, topK and plan');
+    }
+    const badNumber = PLAN_NUMBERS.find((k) => typeof plan[k] !== 'number' || !Number.isFinite(plan[k]) || (plan[k] as number) < 0);
+    if (!PLAN_MODES.includes(plan.mode) || badNumber !== undefined || !isStringArray(plan.dtypes) || (plan.refusal !== null && typeof plan.refusal !== 'string')) {
+      throw new ProtocolError(`describeModels result: plan needs mode, refusal, dtypes and non-negative ${badNumber ?? 'sizes'}`);
+    }
+  }
+  return v as unknown as DescribeModelsResult;
 }
 
 export function checkProgressParams(v: unknown): ProgressParams {

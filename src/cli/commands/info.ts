@@ -1,6 +1,6 @@
 /** `moe-lens info`: what a model folder is and how it would run in memory, from its headers alone. */
 import { summarizeModel } from '../../engine/modelSummary';
-import { formatModelInfo } from '../modelInfoText';
+import { formatModelInfo } from '../../shared/modelPlanText';
 import { maxMemoryOption, parseCommandArgs } from '../args';
 import type { CliCommand } from '../command';
 import { backendOption, modelDirFrom } from './trace';

@@ -8,12 +8,13 @@ import type { FileHandle } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DTYPE_BYTES, findNonFinite, widen, type Dtype } from './dtypes';
-import { CheckpointError, checkpointError } from './errors';
+import { CheckpointError, NonFiniteWeightsError, checkpointError } from './errors';
 import { INDEX_FILE, SINGLE_FILE, assertDirectory, listWeightFiles, pickleRefusal, readJsonFile, resolveInside } from './modelFolder';
+import { readTimings, timedWiden } from './readTimings';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensorsHeader';
 import { isJsonObject } from './strictJson';
 
-export { CheckpointError } from './errors';
+export { CheckpointError, NonFiniteWeightsError } from './errors';
 export type { Dtype } from './dtypes';
 export { findNonFinite } from './dtypes';
 
@@ -83,11 +84,7 @@ export function assertFinite(info: Pick<TensorInfo, 'name' | 'file' | 'shape'>, 
     idx.unshift(size > 0 ? rem % size : 0);
     rem = size > 0 ? Math.floor(rem / size) : 0;
   }
-  throw checkpointError(
-    info.file,
-    info.name,
-    `holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${String(data[first])} at [${idx.join(', ')}]); the weights are corrupt or overflowed when saved`,
-  );
+  throw new NonFiniteWeightsError(info.file, info.name, `holds ${count} non-finite value${count === 1 ? '' : 's'} (first: ${String(data[first])} at [${idx.join(', ')}])`);
 }
 
 function allocate(t: TensorInfo, bytes: number): ArrayBuffer {
@@ -100,7 +97,7 @@ function allocate(t: TensorInfo, bytes: number): ArrayBuffer {
 
 /** Widens `count` values held at the front of `buf` (which has room for count float32s) in place. */
 function widenChecked(t: TensorInfo, buf: ArrayBuffer, count: number, check: boolean): Float32Array {
-  const widened = widen(t.dtype, buf, count, check);
+  const widened = timedWiden(() => widen(t.dtype, buf, count, check));
   if (!widened.finite) {
     assertFinite(t, widened.data); // the slow pass (count, first index) runs only on a bad tensor
   }
@@ -203,6 +200,7 @@ class SafetensorsCheckpoint implements Checkpoint {
     if (!fh) {
       throw checkpointError(t.file, t.name, 'file handle missing (internal error)');
     }
+    const started = performance.now();
     let done = 0;
     while (done < into.length) {
       const want = Math.min(READ_CHUNK, into.length - done);
@@ -212,6 +210,8 @@ class SafetensorsCheckpoint implements Checkpoint {
       }
       done += bytesRead;
     }
+    readTimings.readMs += performance.now() - started;
+    readTimings.bytesRead += done;
   }
 
   async close(): Promise<void> {

@@ -20,3 +20,15 @@ export function checkpointError(file: string, tensor: string | undefined, what: 
   const prefix = tensor === undefined ? `${file}: ` : `${file}: tensor ${JSON.stringify(tensor)}: `;
   return new CheckpointError(prefix + what, { file, tensor });
 }
+
+/** A tensor holds NaN or ±Inf: the file is corrupt (or overflowed when saved). */
+export class NonFiniteWeightsError extends CheckpointError {
+  /** "holds N non-finite values (first: NaN at [i, j])". */
+  readonly detail: string;
+
+  constructor(file: string, tensor: string, detail: string, message = `${file}: tensor ${JSON.stringify(tensor)}: ${detail}; the weights are corrupt or overflowed when saved`) {
+    super(message, { file, tensor });
+    this.name = 'NonFiniteWeightsError';
+    this.detail = detail;
+  }
+}

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { binaryReason } from '../../shared/binaryText';
 import { counterfactualIds, traceText } from '../analyze';
 import { defaultModelDir, loadModel, type Model } from '../model';
+import { summarizeModel } from '../modelSummary';
 import { loadTokenizer } from '../tokenizer/tokenizer';
 import type { EngineRuntime, RuntimeModel } from './runtime';
 
@@ -21,6 +22,15 @@ export function budgetFromEnv(env: NodeJS.ProcessEnv = process.env): number | un
 export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', message: string) => void): EngineRuntime {
   return {
     defaultModelDir,
+    async describe(dir, backend) {
+      const s = await summarizeModel(dir, { maxMemoryBytes: budgetFromEnv(), backend: backend === 'auto' ? undefined : backend });
+      const p = s.plan;
+      const plan = {
+        mode: p.mode, refusal: p.refusal, budgetBytes: p.budgetBytes, diskBytes: p.diskBytes, storedBytes: p.storedBytes, dtypes: p.dtypes,
+        totalParams: p.totalParams, activeParams: p.activeParams, minimumBytes: p.minimumBytes, holdBytes: p.holdBytes, cachedLayers: p.cachedLayers,
+      };
+      return { path: s.path, modelType: s.modelType, numLayers: s.numLayers, numExperts: s.numExperts, topK: s.topK, plan };
+    },
     async load(dir, backend, opts): Promise<RuntimeModel> {
       const tokenizer = await loadTokenizer(dir, { signal: opts.signal });
       let model;

@@ -4,6 +4,7 @@
  * server's queueing, cancellation and progress logic is tested without weights.
  */
 import type { BackendPreference, CounterfactualResult } from '../../shared/engineProtocol';
+import type { ModelPlanInfo } from '../../shared/modelPlanText';
 import type { RoutingTrace, TraceModelInfo } from '../../shared/trace';
 
 export interface RuntimeProgress {
@@ -32,4 +33,6 @@ export interface EngineRuntime {
   /** The embedded model folder, used when loadModel's path is null. */
   defaultModelDir(): string;
   load(dir: string, backend: BackendPreference, opts: RuntimeProgress): Promise<RuntimeModel>;
+  /** The folder's family, size and memory plan from its headers alone, under the engine's budget; absent in fakes that do not need it. */
+  describe?(dir: string, backend: BackendPreference): Promise<ModelPlanInfo>;
 }

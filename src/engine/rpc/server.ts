@@ -7,6 +7,7 @@ import { ResponseError, type CancellationToken, type MessageConnection } from 'v
 import {
   AnalyzeRequest,
   CounterfactualRequest,
+  DescribeModelsRequest,
   EngineErrorCodes,
   ListModelsRequest,
   LoadModelRequest,
@@ -16,10 +17,12 @@ import {
   StatusRequest,
   checkAnalyzeParams,
   checkCounterfactualParams,
+  checkDescribeModelsParams,
   checkListModelsParams,
   checkLoadModelParams,
   type BackendPreference,
   type CounterfactualResult,
+  type DescribedModel,
   type LoadModelResult,
 } from '../../shared/engineProtocol';
 import { realpathOr, rootContaining } from '../../shared/insidePath';
@@ -214,6 +217,34 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
       return { hubDir, models: await scanHubCache(hubDir) };
     }),
   );
+
+  // Not serialised: headers only, so Select Model lists plans while a long analysis runs.
+  connection.onRequest(DescribeModelsRequest.type, async (raw) => {
+    let params;
+    try {
+      params = checkDescribeModelsParams(raw);
+    } catch (err) {
+      return badParams(err);
+    }
+    const describe = runtime.describe?.bind(runtime);
+    const models: DescribedModel[] = [];
+    for (const asked of params.paths) {
+      try {
+        if (!describe) {
+          throw new Error('this engine runtime cannot describe models');
+        }
+        const dir = await realpathOr(asked ?? runtime.defaultModelDir());
+        const root = await rootContaining(dir, params.forbiddenRoots ?? []);
+        if (root !== undefined) {
+          throw new Error(`${dir} lies in the untrusted workspace folder ${root}`);
+        }
+        models.push({ path: asked, info: await describe(dir, params.backend), error: null });
+      } catch (err) {
+        models.push({ path: asked, info: null, error: message(err) });
+      }
+    }
+    return { models };
+  });
 
   // Not serialised: the host asks for status while an analysis runs.
   connection.onRequest(StatusRequest.type, () => {

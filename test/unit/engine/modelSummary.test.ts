@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { formatModelInfo } from '../../../src/cli/modelInfoText';
+import { formatModelInfo } from '../../../src/shared/modelPlanText';
 import { initBackend } from '../../../src/engine/backend';
 import { loadModel } from '../../../src/engine/model';
 import { summarizeModel } from '../../../src/engine/modelSummary';

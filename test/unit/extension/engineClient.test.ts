@@ -138,10 +138,26 @@ describe('EngineClient with a forked engine', () => {
     const c = client({ FAKE_ENGINE_RSS: 'HOLD' }, { memoryLimitMb: 160, memoryPollMs: 100 });
     await assert.rejects(c.analyze(embedded, params('HOLD')), (err: unknown) => {
       assert.ok(err instanceof EngineCrashedError);
-      assert.match(err.exit.reason, /^out of memory: the engine reached \d+ MB, over the 160 MB limit \(setting moeLens\.memoryLimitMb\)$/);
+      // The budget is what loads plan within; the watchdog kills only past it plus headroom (512 MB at least).
+      assert.match(err.exit.reason, /^out of memory: the engine reached \d+ MB, over the 672 MB it may reach with a memory budget of 160 MB \(setting moeLens\.memoryLimitMb\)$/);
       return true;
     });
     assert.equal((await c.analyze(embedded, params('fine after'))).trace.tokens.length, 4);
+  });
+
+  it('moeLens.memoryLimitMb reaches the engine as its planning budget (MOE_LENS_MAX_MEMORY_MB), and describeModels answers mid-analysis', async () => {
+    const c = client({ MOE_LENS_MAX_MEMORY_MB: '99999', FAKE_ENGINE_DELAY_MS: '300' }, { memoryLimitMb: 3072 });
+    const running = c.analyze(embedded, params('a b c d e f'));
+    const described = await c.describeModels({ paths: ['/some/model', null, '/x/missing'], backend: 'auto' });
+    assert.equal(c.pending, 1, 'answered while the analysis still runs');
+    assert.deepEqual(
+      described.models.map((m) => [m.path, m.info?.plan.budgetBytes ?? null, m.error]),
+      [['/some/model', 3072 * 2 ** 20, null], [null, 3072 * 2 ** 20, null], ['/x/missing', null, 'no config.json in /x/missing']],
+    );
+    await running;
+    // No budget set: the engine's own default, not a value inherited from the editor's environment.
+    const none = client({ MOE_LENS_MAX_MEMORY_MB: '99999' }, { memoryLimitMb: 0 });
+    assert.equal((await none.describeModels({ paths: [null], backend: 'auto' })).models[0].info?.plan.budgetBytes, 0);
   });
 
   it('a hung request is killed after the timeout', async () => {

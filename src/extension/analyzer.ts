@@ -2,15 +2,19 @@
  * @file Runs analyses of documents on the engine: one running and one waiting per document (the
  * AnalysisQueue), an edit cancels the running one, live mode re-analyses ≈250 ms after typing
  * stops. Interactive runs show a cancellable notification with percent; results go to the store.
+ * A model that streams from disk (pure/streamGate.ts) is analysed only on command, after a modal
+ * confirmation the first time; live mode and analyze-on-open skip it.
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { effectiveLayer } from '../shared/effectiveLayer';
 import type { AnalyzeParams, LoadModelParams } from '../shared/engineProtocol';
+import type { ModelPlanInfo } from '../shared/modelPlanText';
 import type { RoutingTrace } from '../shared/trace';
 import { readConfig, type MoeLensConfig } from './config';
 import { CancelledError, EngineCrashedError, EngineGaveUpError, type EngineClient } from './engineClient';
 import { AnalysisQueue, type Outcome } from './pure/analysisQueue';
+import { confirmText, estimateStreamedRun, streamGate } from './pure/streamGate';
 import type { RoutingStore } from './routingStore';
 
 interface Job {
@@ -47,6 +51,9 @@ export class Analyzer implements vscode.Disposable {
   private readonly followed = new Set<string>();
   /** The last layer preference applied from settings, so a user's pick is not overridden by every analysis. */
   private appliedLayerSetting: number | undefined;
+  /** Streamed models the user agreed to analyse (this session), and those live mode said it skips. */
+  private readonly streamConfirmed = new Set<string>();
+  private readonly streamSkipLogged = new Set<string>();
 
   readonly onDidChangeBusy = this.busyEmitter.event;
 
@@ -106,6 +113,9 @@ export class Analyzer implements vscode.Disposable {
     const uri = document.uri.toString();
     this.followed.add(uri);
     const job = this.makeJob(document);
+    if (!(await this.mayStream(job, interactive))) {
+      return false;
+    }
     const name = path.basename(document.uri.path) || uri;
     const outcome = interactive
       ? await vscode.window.withProgress(
@@ -129,6 +139,41 @@ export class Analyzer implements vscode.Disposable {
         )
       : await this.queue.submit(uri, job);
     return this.finish(document, job, outcome, interactive);
+  }
+
+  /**
+   * Whether to go ahead, given the model's memory plan (asked of the engine, from the headers): a
+   * streamed model needs the user's yes once (command) and is never analysed by live mode or on open.
+   * When the plan cannot be had (bad folder, untrusted), the analysis goes ahead and reports the error.
+   */
+  private async mayStream(job: Job, interactive: boolean): Promise<boolean> {
+    let info: ModelPlanInfo | null = null;
+    try {
+      const { forbiddenRoots } = job.model;
+      info = (await this.engine.describeModels({ paths: [job.model.path], backend: job.model.backend, ...(forbiddenRoots ? { forbiddenRoots } : {}) })).models[0]?.info ?? null;
+    } catch (err) {
+      this.output.warn(`could not read the model's memory plan: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const key = JSON.stringify([job.model.path, job.model.backend]);
+    const gate = streamGate(info?.plan.mode, interactive ? 'command' : 'live', this.streamConfirmed.has(key));
+    if (gate === 'run' || !info) {
+      return true;
+    }
+    const name = job.model.path ? path.basename(job.model.path) : 'the embedded model';
+    if (gate === 'skip') {
+      if (!this.streamSkipLogged.has(key)) {
+        this.streamSkipLogged.add(key);
+        this.output.info(`live mode and analyze-on-open are off for ${name}: it streams from disk under the memory budget; use "MoE Lens: Analyze Current Document"`);
+      }
+      return false;
+    }
+    const { message, detail } = confirmText(name, info, estimateStreamedRun(info.plan, job.text.length));
+    const pick = await vscode.window.showWarningMessage(message, { modal: true, detail }, 'Analyse');
+    if (pick !== 'Analyse') {
+      return false;
+    }
+    this.streamConfirmed.add(key);
+    return true;
   }
 
   /** Cancels the analysis of one document, or of all. */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as vscode from 'vscode';
-import type { CachedModel } from '../shared/engineProtocol';
+import type { CachedModel, DescribedModel } from '../shared/engineProtocol';
 import { rootContaining } from '../shared/insidePath';
 import type { RoutingTrace } from '../shared/trace';
 import { traceJsonPieces } from '../shared/traceJson';
@@ -16,6 +16,7 @@ import type { Analyzer } from './analyzer';
 import { readConfig } from './config';
 import type { DecorationController } from './decorationController';
 import type { EngineClient } from './engineClient';
+import { modelDescription, modelDetail } from './pure/modelPick';
 import type { RoutingStore } from './routingStore';
 
 /** Writes the trace in pieces: a long trace is longer than the longest string V8 can build. */
@@ -34,17 +35,6 @@ export interface CommandDeps {
   decorations: DecorationController;
   panels: { showRouting(): void; showDashboard(): void };
   output: vscode.LogOutputChannel;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 && i > 0 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 function activeDocument(arg?: unknown): vscode.TextDocument | undefined {
@@ -100,24 +90,35 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     quickPick.items = base;
     quickPick.busy = true;
     quickPick.show();
-    // The cache scan runs in the engine process: a big cache never stalls the extension host.
-    engine.listModels().then(
-      (res) => {
+    // The cache scan and the memory plans (headers only) run in the engine process: a big cache
+    // never stalls the extension host, and no weight is read here.
+    const listed = async (): Promise<void> => {
+      const res = await engine.listModels();
+      const entries = (described: Map<string | null, DescribedModel>): Item[] => {
         const cached: Item[] = res.models.map((m) => ({
           label: `$(database) ${m.repoId}`,
-          description: `${m.modelType} · ${m.experts ?? 'dense'}${m.experts ? ' experts' : ''}${m.topK ? ` · k=${m.topK}` : ''} · ${formatBytes(m.sizeBytes)}${m.path === cfg.modelPath ? ' · current' : ''}`,
-          detail: m.safetensors ? m.path : `${m.path} — no .safetensors weights (not supported)`,
+          description: modelDescription(m, described.get(m.path), m.path === cfg.modelPath),
+          detail: modelDetail(m.path, described.get(m.path), m.safetensors),
           model: m,
         }));
-        quickPick.items = [
-          ...base,
+        const embedded = described.get(null)?.info;
+        return [
+          { ...base[0], ...(embedded ? { detail: modelDetail('embedded', described.get(null)) } : {}) },
+          base[1],
           { label: `Hugging Face cache (${res.hubDir})`, kind: vscode.QuickPickItemKind.Separator },
           ...(cached.length > 0 ? cached : [{ label: '$(info) no models in the cache', description: res.hubDir }]),
         ];
-        quickPick.busy = false;
-      },
+      };
+      quickPick.items = entries(new Map());
+      const paths = [null, ...res.models.filter((m) => m.safetensors).map((m) => m.path)];
+      const { forbiddenRoots } = analyzer.modelParams(cfg);
+      const plans = await engine.describeModels({ paths, backend: cfg.backend, ...(forbiddenRoots ? { forbiddenRoots } : {}) });
+      quickPick.items = entries(new Map(plans.models.map((d) => [d.path, d])));
+    };
+    listed().then(
+      () => (quickPick.busy = false),
       (err: unknown) => {
-        output.warn(`Hugging Face cache scan failed: ${err instanceof Error ? err.message : String(err)}`);
+        output.warn(`Hugging Face cache scan or model plans failed: ${err instanceof Error ? err.message : String(err)}`);
         quickPick.busy = false;
       },
     );

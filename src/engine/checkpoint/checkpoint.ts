@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { DTYPE_BYTES, findNonFinite, widen, type Dtype } from './dtypes';
 import { CheckpointError, NonFiniteWeightsError, checkpointError } from './errors';
 import { INDEX_FILE, SINGLE_FILE, assertDirectory, listWeightFiles, pickleRefusal, readJsonFile, resolveInside } from './modelFolder';
-import { readTimings, timedWiden } from './readTimings';
+import { readEnded, readStarted, timedWiden } from './readTimings';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensorsHeader';
 import { isJsonObject } from './strictJson';
 
@@ -200,18 +200,20 @@ class SafetensorsCheckpoint implements Checkpoint {
     if (!fh) {
       throw checkpointError(t.file, t.name, 'file handle missing (internal error)');
     }
-    const started = performance.now();
     let done = 0;
-    while (done < into.length) {
-      const want = Math.min(READ_CHUNK, into.length - done);
-      const { bytesRead } = await fh.read(into, done, want, offset + done);
-      if (bytesRead === 0) {
-        throw checkpointError(t.file, t.name, `file ended at byte ${offset + done} while reading bytes [${t.start}, ${t.end}) (was it changed since it was opened?)`);
+    readStarted();
+    try {
+      while (done < into.length) {
+        const want = Math.min(READ_CHUNK, into.length - done);
+        const { bytesRead } = await fh.read(into, done, want, offset + done);
+        if (bytesRead === 0) {
+          throw checkpointError(t.file, t.name, `file ended at byte ${offset + done} while reading bytes [${t.start}, ${t.end}) (was it changed since it was opened?)`);
+        }
+        done += bytesRead;
       }
-      done += bytesRead;
+    } finally {
+      readEnded(done);
     }
-    readTimings.readMs += performance.now() - started;
-    readTimings.bytesRead += done;
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
  * checkpoint, the weight source and the weight reader all add to it; two performance.now() a read.
  */
 export interface ReadTimings {
-  /** Σ durations of positioned reads (may overlap compute and each other when read ahead). */
+  /** Wall time with at least one positioned read in flight (reads ahead overlap compute and each other). */
   readMs: number;
   /** Σ bf16/f16/fp8 → float32 widening and MXFP4/FP8 block dequantisation (main thread, exclusive). */
   widenMs: number;
@@ -16,8 +16,27 @@ export interface ReadTimings {
 
 export const readTimings: ReadTimings = { readMs: 0, widenMs: 0, waitMs: 0, bytesRead: 0 };
 
+let inFlight = 0;
+let firstStarted = 0;
+
 export function resetReadTimings(): void {
   Object.assign(readTimings, { readMs: 0, widenMs: 0, waitMs: 0, bytesRead: 0 });
+  firstStarted = performance.now();
+}
+
+/** A positioned read begins. */
+export function readStarted(): void {
+  if (inFlight++ === 0) {
+    firstStarted = performance.now();
+  }
+}
+
+/** A positioned read of `bytes` ended (or failed with 0). */
+export function readEnded(bytes: number): void {
+  readTimings.bytesRead += bytes;
+  if (--inFlight === 0) {
+    readTimings.readMs += performance.now() - firstStarted;
+  }
 }
 
 /** Runs `fn` and adds its duration to widenMs. */

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import type { LayerRouting, TraceModelInfo } from '../shared/trace';
 import { ensureBackend, initBackend, tensorMemoryLimit, weightCopies, type BackendName } from './backend';
-import { openCheckpoint } from './checkpoint/checkpoint';
+import { NonFiniteWeightsError, openCheckpoint } from './checkpoint/checkpoint';
 import { readModelConfig } from './checkpoint/modelFolder';
 import { parseQuantization } from './checkpoint/quantConfig';
 import { runCounterfactuals, type CounterfactualOptions, type CounterfactualPass, type CounterfactualResult } from './counterfactual';
@@ -118,9 +118,20 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const embedded = path.resolve(dir) === defaultModelDir();
   const info: TraceModelInfo = { path: embedded ? 'embedded' : path.resolve(dir), name, ...loaded.info };
   let disposed = false;
+  // A NaN/Inf weight a streamed run met: the file is corrupt, so later runs fail at once instead of streaming up to it again.
+  let corrupt: NonFiniteWeightsError | null = null;
+  const remember = (err: unknown): never => {
+    if (err instanceof NonFiniteWeightsError) {
+      corrupt = err;
+    }
+    throw err;
+  };
   const ready = async (ids: number[]): Promise<void> => {
     if (disposed) {
       throw new Error('model was disposed');
+    }
+    if (corrupt) {
+      throw corrupt;
     }
     if (ids.length > loaded.maxContext) {
       throw new Error(`${ids.length} tokens exceed the model's context of ${loaded.maxContext}; split into windows`);
@@ -139,10 +150,10 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
         routing: runOpts.routing,
         signal: runOpts.signal,
         onLayer: (done) => runOpts.onProgress?.(done / total, `layer ${done}/${decoder.layers.count}`),
-      });
+      }).catch(remember);
       try {
         runOpts.signal?.throwIfAborted();
-        const head = await headOutputs(decoder, hidden, ids, runOpts.withLogits ?? false, runOpts.signal);
+        const head = await headOutputs(decoder, hidden, ids, runOpts.withLogits ?? false, runOpts.signal).catch(remember);
         runOpts.onProgress?.(1, 'done');
         return { layers, ...head };
       } finally {
@@ -151,7 +162,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
     },
     async counterfactual(ids, passes, cfOpts = {}) {
       await ready(ids);
-      return runCounterfactuals(decoder, ids, passes, cfOpts);
+      return runCounterfactuals(decoder, ids, passes, cfOpts).catch(remember);
     },
     dispose() {
       if (!disposed) {

@@ -119,13 +119,11 @@ export class HeldWeights implements WeightSource {
 /**
  * Nothing held: every read is a positioned read of just the bytes asked for. Nothing is checked up
  * front either, so a NaN or ±Inf weight is found when a run first reads its layer: the error names
- * the tensor and layer and says the file is corrupt, the reads started ahead are dropped, and every
- * later read fails at once with the same error instead of streaming up to it again.
+ * the tensor and layer and says the file is corrupt, and the reads started ahead are dropped.
  */
 export class StreamedWeights implements WeightSource {
   /** Reads started ahead of use (the next layer's tensors, the next expert group), by tensor and range. */
   private readonly ahead = new Map<string, Promise<Float32Array>>();
-  private corrupt: NonFiniteWeightsError | null = null;
 
   constructor(private readonly ckpt: Checkpoint) {}
 
@@ -146,9 +144,6 @@ export class StreamedWeights implements WeightSource {
   }
 
   async read(name: string, range?: ElementRange): Promise<Float32Array> {
-    if (this.corrupt) {
-      throw this.corrupt;
-    }
     const key = partKey({ name, range });
     const pending = this.ahead.get(key);
     this.ahead.delete(key);
@@ -160,9 +155,6 @@ export class StreamedWeights implements WeightSource {
   }
 
   async readRaw(name: string, from: number, to: number): Promise<Uint8Array> {
-    if (this.corrupt) {
-      throw this.corrupt;
-    }
     return timedWait(this.ckpt.readRaw(name, from, to));
   }
 
@@ -193,15 +185,14 @@ export class StreamedWeights implements WeightSource {
     }
     const layer = layerOf(err.tensor);
     const where = layer === null ? '' : ` (layer ${layer})`;
-    this.corrupt = new NonFiniteWeightsError(
+    this.ahead.clear();
+    return new NonFiniteWeightsError(
       err.file,
       err.tensor,
       err.detail,
       `${err.file}: tensor ${JSON.stringify(err.tensor)}${where} ${err.detail}: the checkpoint file is corrupt (or overflowed when saved); ` +
         'this model streams, so its weights are checked as each layer is read: re-download or re-save the file',
     );
-    this.ahead.clear();
-    return this.corrupt;
   }
 }
 

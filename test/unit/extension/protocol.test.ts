@@ -8,6 +8,8 @@ import { isInside } from '../../../src/shared/insidePath';
 import {
   ProtocolError,
   checkAnalyzeParams,
+  checkDescribeModelsParams,
+  checkDescribeModelsResult,
   checkLoadModelParams,
   checkProgressParams,
 } from '../../../src/shared/engineProtocol';
@@ -29,6 +31,19 @@ describe('engine protocol validation', () => {
     assert.throws(() => checkAnalyzeParams({ ...ok, windowSize: -1 }), /non-negative/);
     assert.throws(() => checkAnalyzeParams({ ...ok, specialTokensInText: 'raw' }), /specialTokensInText/);
     assert.throws(() => checkProgressParams({ progressId: 'a', fraction: NaN, message: '' }), ProtocolError);
+  });
+
+  it('describeModels: paths (null = embedded) and backend in; each answer a plan with sizes, or an error', () => {
+    assert.deepEqual(checkDescribeModelsParams({ paths: [null, '/m'], backend: 'auto' }), { paths: [null, '/m'], backend: 'auto' });
+    assert.throws(() => checkDescribeModelsParams({ paths: [''], backend: 'auto' }), /paths/);
+    assert.throws(() => checkDescribeModelsParams({ paths: ['/m'], backend: 'gpu' }), /backend/);
+    const plan = { mode: 'streamed', refusal: null, budgetBytes: 1, diskBytes: 2, storedBytes: 2, dtypes: ['BF16'], totalParams: 3, activeParams: 1, minimumBytes: 1, holdBytes: 1, cachedLayers: 0 };
+    const info = { path: '/m', modelType: 'olmoe', numLayers: 2, numExperts: 4, topK: 2, plan };
+    const good = { models: [{ path: '/m', info, error: null }, { path: null, info: null, error: 'no config.json' }] };
+    assert.equal(checkDescribeModelsResult(good), good);
+    assert.throws(() => checkDescribeModelsResult({ models: [{ path: '/m', info: { ...info, plan: { ...plan, mode: 'maybe' } }, error: null }] }), ProtocolError);
+    assert.throws(() => checkDescribeModelsResult({ models: [{ path: '/m', info: { ...info, plan: { ...plan, holdBytes: -1 } }, error: null }] }), /holdBytes/);
+    assert.throws(() => checkDescribeModelsResult({ models: [{ path: '/m', info: { ...info, topK: 'k' }, error: null }] }), /topK/);
   });
 
   it('checks trace shapes', () => {

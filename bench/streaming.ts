@@ -106,7 +106,7 @@ function main(): void {
       `${r.mode}: plan ${r.plan.mode} (hold ≈ ${mb(r.plan.holdBytes)}, minimum ${mb(r.plan.minimumBytes)}, ${r.plan.cachedLayers} layers cached widened); ` +
         `load ${s(r.loadMs)}, run ${s(r.runMs)} = ${(r.tokens / (r.runMs / 1000)).toFixed(1)} tokens/s, peak RSS ${Math.round(r.peakRssMb)} MB\n` +
         `  run split: waiting on reads ${s(t.waitMs)}, widening ${s(t.widenMs)}, compute ${s(r.runMs - t.waitMs - t.widenMs)}; ` +
-        `positioned reads ${(t.bytesRead / 1e9).toFixed(2)} GB in ${s(t.readMs)} of I/O (${t.readMs > 0 ? Math.round(t.bytesRead / 1e6 / (t.readMs / 1000)) : '—'} MB/s, overlapping compute where read ahead)`,
+        `positioned reads: ${(t.bytesRead / 1e9).toFixed(2)} GB, in flight ${s(t.readMs)} of the run (overlapping compute where read ahead)`,
     );
   }
   const key = (r: ChildResult): string => JSON.stringify([r.experts, r.surprisal]);

@@ -167,7 +167,7 @@ export class Analyzer implements vscode.Disposable {
       }
       return false;
     }
-    const { message, detail } = confirmText(name, info, estimateStreamedRun(info.plan, job.text.length));
+    const { message, detail } = confirmText(name, info, estimateStreamedRun(info.plan, job.text.length), readConfig().requestTimeoutSeconds);
     const pick = await vscode.window.showWarningMessage(message, { modal: true, detail }, 'Analyse');
     if (pick !== 'Analyse') {
       return false;

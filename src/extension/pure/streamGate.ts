@@ -56,15 +56,20 @@ export function formatDuration(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-/** The modal's message and detail. */
-export function confirmText(name: string, info: ModelPlanInfo, est: StreamEstimate): { message: string; detail: string } {
+/** The modal's message and detail; `timeoutSeconds` (moeLens.requestTimeoutSeconds, 0 = none) is named when the estimate passes it. */
+export function confirmText(name: string, info: ModelPlanInfo, est: StreamEstimate, timeoutSeconds = 0): { message: string; detail: string } {
   const mb = (b: number): string => `${Math.ceil(b / 2 ** 20)} MB`;
+  const overTimeout =
+    timeoutSeconds > 0 && est.seconds > timeoutSeconds
+      ? `That is longer than moeLens.requestTimeoutSeconds (${timeoutSeconds} s), after which the engine is stopped: raise it first. `
+      : '';
   return {
     message: `Analyse with ${name}? It is streamed from disk: it does not fit the memory budget of ${mb(info.plan.budgetBytes)}.`,
     detail:
       `Each analysis reads up to ${(est.bytes / 1e9).toFixed(2)} GB of weights from disk, layer by layer (again for each window), holding about ${mb(info.plan.holdBytes)}. ` +
       `This document (about ${est.tokens.toLocaleString('en-US')} tokens, ${formatParams(info.plan.activeParams)} active parameters a token) should take about ${formatDuration(est.seconds)} ` +
-      `(estimated from rates measured on a 2-core machine: ${STREAM_BYTES_PER_SECOND / 1e6} MB/s read and widen, ${PARAM_TOKENS_PER_SECOND / 1e9} G parameter-tokens/s compute).\n\n` +
+      `(estimated from rates measured on a 2-core machine: ${STREAM_BYTES_PER_SECOND / 1e6} MB/s read and widen, ${PARAM_TOKENS_PER_SECOND / 1e9} G parameter-tokens/s compute). ` +
+      `${overTimeout}\n\n` +
       'Live mode and analyze-on-open stay off for this model; raise moeLens.memoryLimitMb to hold it in memory instead.',
   };
 }

@@ -45,6 +45,10 @@ describe('stream gate', () => {
     assert.match(detail, /^Each analysis reads up to 13\.84 GB of weights from disk, layer by layer \(again for each window\), holding about 3010 MB\. /);
     assert.match(detail, /This document \(about 1,000 tokens, 1\.28 B active parameters a token\) should take about 13 min /);
     assert.match(detail, /Live mode and analyze-on-open stay off for this model/);
+    assert.doesNotMatch(detail, /requestTimeoutSeconds/);
+    // 13 min is past a 300 s request timeout: the engine would be stopped, so the modal says to raise it.
+    assert.match(confirmText('olmoe', olmoe, estimateStreamedRun(olmoePlan, 4000), 300).detail, /That is longer than moeLens\.requestTimeoutSeconds \(300 s\), after which the engine is stopped: raise it first\./);
+    assert.doesNotMatch(confirmText('olmoe', olmoe, estimateStreamedRun(olmoePlan, 4000), 3600).detail, /requestTimeoutSeconds/);
     assert.deepEqual([formatDuration(0.2), formatDuration(89), formatDuration(240), formatDuration(7200)], ['1 s', '89 s', '4 min', '2.0 h']);
   });
 });

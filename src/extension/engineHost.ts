@@ -15,7 +15,7 @@ export function createEngine(context: vscode.ExtensionContext, output: vscode.Lo
     requestTimeoutMs: cfg.requestTimeoutSeconds * 1000,
   });
   context.subscriptions.push(
-    engine.onDidStart((pid) => output.info(`engine started (pid ${pid}, memory limit ${readConfig().memoryLimitMb || 'default'} MB)`)),
+    engine.onDidStart((pid) => output.info(`engine started (pid ${pid}, memory budget ${readConfig().memoryLimitMb || 'default'} MB)`)),
     engine.onDidLog((l) => {
       const line = `engine: ${l.message}`;
       if (l.level === 'error' || l.level === 'stderr') {
@@ -48,7 +48,7 @@ export function createEngine(context: vscode.ExtensionContext, output: vscode.Lo
         const c = readConfig();
         engine.updateOptions({ memoryLimitMb: c.memoryLimitMb, requestTimeoutMs: c.requestTimeoutSeconds * 1000 });
         if (e.affectsConfiguration('moeLens.memoryLimitMb') && engine.state === 'running') {
-          void vscode.window.showInformationMessage('MoE Lens: the new memory limit applies when the engine restarts.', 'Restart Engine').then((pick) => {
+          void vscode.window.showInformationMessage('MoE Lens: the new memory budget applies when the engine restarts.', 'Restart Engine').then((pick) => {
             if (pick) {
               void vscode.commands.executeCommand('moeLens.restartEngine');
             }

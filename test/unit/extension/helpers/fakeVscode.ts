@@ -78,6 +78,8 @@ export enum ExtensionMode {
 export interface FakeVscode {
   /** Command ids registered since the last reset, in order. */
   registered: string[];
+  /** The registered commands' handlers, by id (the last registration wins). */
+  handlers: Map<string, (...args: unknown[]) => unknown>;
   /**
    * Settings by full key ('moeLens.liveMode'). get() answers the workspace value over the user's,
    * as a host that does not apply Workspace Trust would; inspect() tells them apart.
@@ -88,6 +90,7 @@ export interface FakeVscode {
 
 function makeFake(): FakeVscode {
   const registered: string[] = [];
+  const handlers: FakeVscode['handlers'] = new Map();
   const settings: FakeVscode['settings'] = new Map();
   const event = (): { dispose(): void } => disposable;
   // Top-level names must be own properties: the TypeScript loader copies the module's own keys.
@@ -115,8 +118,9 @@ function makeFake(): FakeVscode {
       }
     },
     commands: partial({
-      registerCommand(id: string): { dispose(): void } {
+      registerCommand(id: string, handler: (...args: unknown[]) => unknown): { dispose(): void } {
         registered.push(id);
+        handlers.set(id, handler);
         return disposable;
       },
     }),
@@ -145,7 +149,7 @@ function makeFake(): FakeVscode {
       onDidChangeActiveColorTheme: event,
     }),
   }) as unknown as Record<string, unknown>;
-  return { registered, settings, module };
+  return { registered, handlers, settings, module };
 }
 
 /**

@@ -16,6 +16,7 @@ import {
 import { IPCMessageReader, IPCMessageWriter } from 'vscode-jsonrpc/node';
 import {
   AnalyzeRequest,
+  CounterfactualRequest,
   DescribeModelsRequest,
   EngineErrorCodes,
   ListModelsRequest,
@@ -25,12 +26,15 @@ import {
   ProtocolError,
   ShutdownRequest,
   StatusRequest,
+  checkCounterfactualResult,
   checkDescribeModelsResult,
   checkEngineStatus,
   checkListModelsResult,
   checkLoadModelResult,
   checkProgressParams,
   type AnalyzeParams,
+  type CounterfactualParams,
+  type CounterfactualResult,
   type DescribeModelsParams,
   type DescribeModelsResult,
   type EngineStatus,
@@ -193,6 +197,18 @@ export class EngineClient {
         throw new ProtocolError(`analyze result: ${err instanceof Error ? err.message : String(err)}`);
       }
       return { trace, model: loaded };
+    });
+  }
+
+  /**
+   * Makes sure `model` is loaded, then runs one counterfactual mode (or a sweep, one pass after
+   * another) over `params.text` in the engine; aborting cancels it between layers and passes.
+   */
+  counterfactual(model: LoadModelParams, params: CounterfactualParams, signal?: AbortSignal): Promise<CounterfactualResult> {
+    return this.serial(signal, async () => {
+      await this.ensureModel(model, signal);
+      const raw = await this.request<unknown>((c, token) => c.sendRequest(CounterfactualRequest.type, params, token), signal);
+      return checkCounterfactualResult(raw);
     });
   }
 

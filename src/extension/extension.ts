@@ -7,6 +7,7 @@ import { effectiveLayer } from '../shared/effectiveLayer';
 import { Analyzer } from './analyzer';
 import { registerCommands } from './commands';
 import { readConfig } from './config';
+import { Counterfactuals } from './counterfactuals';
 import { cachedValue } from './pure/cachedValue';
 import { DecorationController } from './decorationController';
 import { createEngine } from './engineHost';
@@ -26,14 +27,16 @@ export function activate(context: vscode.ExtensionContext): void {
   // Cached: the decorator asks on every redraw; invalidated below when the setting changes.
   const colorScheme = cachedValue(() => readConfig().colorScheme);
   const decorations = new DecorationController(store, tracker, () => colorScheme.get());
-  const panels = registerPanels(context, store);
+  const counterfactuals = new Counterfactuals(store, engine, analyzer, output);
+  const panels = registerPanels(context, store, counterfactuals);
   context.subscriptions.push(
     output,
     store,
     analyzer,
+    counterfactuals,
     tracker,
     decorations,
-    registerHoverProvider(store, tracker),
+    registerHoverProvider(store, tracker, counterfactuals),
     new StatusBar(store, analyzer, engine),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration('moeLens.colorScheme')) {

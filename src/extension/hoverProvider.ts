@@ -4,11 +4,12 @@
  */
 import * as vscode from 'vscode';
 import { effectiveLayer } from '../shared/effectiveLayer';
+import type { Counterfactuals } from './counterfactuals';
 import { buildHoverMarkdown } from './pure/hoverText';
 import type { RoutingStore } from './routingStore';
 import type { SpanTracker } from './spanTracker';
 
-export function registerHoverProvider(store: RoutingStore, tracker: SpanTracker): vscode.Disposable {
+export function registerHoverProvider(store: RoutingStore, tracker: SpanTracker, counterfactuals: Pick<Counterfactuals, 'active'>): vscode.Disposable {
   return vscode.languages.registerHoverProvider('*', {
     provideHover(document, position) {
       const uri = document.uri.toString();
@@ -24,7 +25,7 @@ export function registerHoverProvider(store: RoutingStore, tracker: SpanTracker)
       const trace = analysis.trace;
       // -1: a trace without MoE layers; the hover says the layer is not there.
       const layer = effectiveLayer(trace, store.selectedLayer) ?? -1;
-      const md = new vscode.MarkdownString(buildHoverMarkdown(trace, t, layer, { maxOtherLayers: 64 }));
+      const md = new vscode.MarkdownString(buildHoverMarkdown(trace, t, layer, { maxOtherLayers: 64, counterfactual: counterfactuals.active(uri) }));
       md.isTrusted = false;
       md.supportHtml = false;
       md.supportThemeIcons = false;

@@ -10,6 +10,7 @@
  * (traceCheck.ts), a tight loop over up to millions of numbers. What of the trace is sent and
  * what the webview derives is decided in traceCodec.ts.
  */
+import { isCounterfactualChoice, isCounterfactualState, type CounterfactualChoice, type CounterfactualState } from './counterfactualView';
 import { isColorScheme, type ColorScheme } from './expertPalette';
 import type { RoutingTrace } from './trace';
 import { traceProblem } from './traceCheck';
@@ -87,7 +88,24 @@ export type HighlightExpertCommand = Message<typeof HighlightExpertCommand, { la
 export const SelectLayerCommand = 'layer/select';
 export type SelectLayerCommand = Message<typeof SelectLayerCommand, { layer: number }>;
 
-export type WebviewCommand = ReadyCommand | SelectTokenCommand | HighlightExpertCommand | SelectLayerCommand;
+/**
+ * Routing / Dashboard → host: run a counterfactual routing over the document (one engine request
+ * per window, with progress); `{kind: 'model'}` goes back to the model's own routing.
+ */
+export const RunCounterfactualCommand = 'counterfactual/run';
+export type RunCounterfactualCommand = Message<typeof RunCounterfactualCommand, { uri: string; choice: CounterfactualChoice }>;
+
+/** Routing / Dashboard → host: stop the running counterfactual (its partial results are dropped). */
+export const CancelCounterfactualCommand = 'counterfactual/cancel';
+export type CancelCounterfactualCommand = Message<typeof CancelCounterfactualCommand, { uri: string }>;
+
+export type WebviewCommand =
+  | ReadyCommand
+  | SelectTokenCommand
+  | HighlightExpertCommand
+  | SelectLayerCommand
+  | RunCounterfactualCommand
+  | CancelCounterfactualCommand;
 
 // REQUESTS (webview → host, answered by `ExportDidSaveNotification` with the same id)
 
@@ -137,7 +155,23 @@ export type ExportDidSaveNotification = Message<
   { id: number; saved: boolean; path: string | null; error: string | null }
 >;
 
+/** Host → Routing / Dashboard: the document's counterfactuals changed (a result, a run started or ended). */
+export const DidChangeCounterfactualNotification = 'counterfactual/didChange';
+export type DidChangeCounterfactualNotification = Message<
+  typeof DidChangeCounterfactualNotification,
+  { uri: string; counterfactual: CounterfactualState }
+>;
+
+/** Host → Routing / Dashboard: progress of the running counterfactual (0..1 of all its passes). */
+export const DidProgressCounterfactualNotification = 'counterfactual/didProgress';
+export type DidProgressCounterfactualNotification = Message<
+  typeof DidProgressCounterfactualNotification,
+  { uri: string; fraction: number; message: string }
+>;
+
 export type HostToWebview =
+  | DidChangeCounterfactualNotification
+  | DidProgressCounterfactualNotification
   | DidChangeStateNotification
   | DidChangeLayerNotification
   | DidChangeTokenSelectionNotification
@@ -242,6 +276,10 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
       return isIndex(p.layer) && isNullableIndex(p.expert);
     case SelectLayerCommand:
       return isIndex(p.layer);
+    case RunCounterfactualCommand:
+      return isString(p.uri, 8192) && isCounterfactualChoice(p.choice);
+    case CancelCounterfactualCommand:
+      return isString(p.uri, 8192);
     case SaveExportRequest:
       return (
         isIndex(p.id) &&
@@ -272,6 +310,10 @@ export function isHostToWebview(v: unknown): v is HostToWebview {
       return p.highlight === null || isExpertRef(p.highlight);
     case ExportDidSaveNotification:
       return isIndex(p.id) && typeof p.saved === 'boolean' && isNullableString(p.path) && isNullableString(p.error);
+    case DidChangeCounterfactualNotification:
+      return isString(p.uri) && isCounterfactualState(p.counterfactual);
+    case DidProgressCounterfactualNotification:
+      return isString(p.uri) && typeof p.fraction === 'number' && p.fraction >= 0 && p.fraction <= 1 && isString(p.message, 1000);
     default:
       return false;
   }

@@ -4,11 +4,16 @@
  * each an ECharts chart (or table) with PNG / SVG / CSV export. Clicking an expert highlights it
  * everywhere (posted to the host, which tells the token view and the editor).
  */
+import { EMPTY_COUNTERFACTUALS, type CounterfactualChoice, type CounterfactualState } from '../shared/counterfactualView';
 import { effectiveLayer } from '../shared/effectiveLayer';
 import { mean, summarizeTrace, type LayerSummary } from '../shared/routingStats';
 import { restoreScores } from '../shared/traceCodec';
 import type { LayerRouting, RoutingTrace } from '../shared/trace';
 import {
+  CancelCounterfactualCommand,
+  DidChangeCounterfactualNotification,
+  DidProgressCounterfactualNotification,
+  RunCounterfactualCommand,
   DidChangeExpertHighlightNotification,
   DidChangeLayerNotification,
   DidChangeStateNotification,
@@ -22,6 +27,8 @@ import {
 } from '../shared/webviewProtocol';
 import { chartCard, tableCard, type ChartCard, type ChartClick } from './charts';
 import { select } from './controls';
+import { counterfactualBar } from './counterfactualBar';
+import { counterfactualCards } from './counterfactualCards';
 import {
   balanceRows,
   coActivationChart,
@@ -48,6 +55,8 @@ let state: State | null = null;
 let summaries: LayerSummary[] = [];
 let palette: Rgb[] = [];
 let pair: [number, number] | null = persisted.transitionLayers;
+/** The document's counterfactuals, as the host last sent them. */
+let cf: CounterfactualState = EMPTY_COUNTERFACTUALS;
 
 // ---- skeleton --------------------------------------------------------------------------------
 
@@ -57,12 +66,24 @@ const title = el('div', 'title', 'Dashboard');
 const modelInfo = el('div', 'model muted');
 const layerSelect = select('Layer', (v) => pickLayer(Number(v)));
 header.append(title, modelInfo, layerSelect.root);
+const runCounterfactual = (choice: CounterfactualChoice): void => {
+  if (state?.uri) {
+    post({ method: RunCounterfactualCommand, params: { uri: state.uri, choice } });
+  }
+};
+const cancelCounterfactual = (): void => {
+  if (state?.uri) {
+    post({ method: CancelCounterfactualCommand, params: { uri: state.uri } });
+  }
+};
+const bar = counterfactualBar(runCounterfactual, cancelCounterfactual);
+const cfCards = counterfactualCards({ run: runCounterfactual, cancel: cancelCounterfactual, expert: (layer, e) => toggleExpert(layer, e) });
 const figures = el('div', 'figures');
 const grid = el('main', 'grid');
 const empty = el('p', 'empty muted', 'No analysis yet. Run "MoE Lens: Analyze Document" on a file.');
 const scroll = el('div', 'dash-scroll');
-scroll.append(figures, grid);
-app.append(header, empty, scroll);
+scroll.append(figures, cfCards.root, grid);
+app.append(header, bar.root, empty, scroll);
 
 const onExpertCell = (c: ChartClick): void => {
   const v = c.value as [number, number];
@@ -121,7 +142,10 @@ grid.append(
   cards.consistency!.root,
   topTokens.root,
 );
-new ResizeObserver(() => Object.values(cards).forEach((c) => c.resize())).observe(grid);
+new ResizeObserver(() => {
+  Object.values(cards).forEach((c) => c.resize());
+  cfCards.resize();
+}).observe(grid);
 
 // ---- state -----------------------------------------------------------------------------------
 
@@ -149,6 +173,10 @@ function setState(next: State): void {
   }
   const sameDoc = state?.uri === next.uri;
   state = next;
+  if (!sameDoc) {
+    cf = EMPTY_COUNTERFACTUALS;
+  }
+  bar.root.hidden = next.trace === null;
   if (!sameDoc && persisted.uri === next.uri && persisted.layer !== null) {
     state.layer = persisted.layer;
   }
@@ -229,6 +257,7 @@ function renderAll(): void {
   cards.coact!.root.querySelector<HTMLElement>('.chart')!.style.height = `${matrixHeight}px`;
   cards.transitions!.root.querySelector<HTMLElement>('.chart')!.style.height = `${matrixHeight}px`;
   renderFigures(c);
+  renderCounterfactuals();
   pairA.set(options, String(pair?.[0]));
   pairB.set(options, String(pair?.[1]));
   // The first charts are drawn at once; the rest one per task, so the panel shows up quickly and
@@ -265,6 +294,16 @@ function renderAll(): void {
 }
 
 let renderGeneration = 0;
+
+function renderCounterfactuals(): void {
+  const t = trace();
+  if (!t || !state) {
+    return;
+  }
+  bar.setModel(t.model, state.layer);
+  bar.setState(cf);
+  cfCards.update(t, state.layer, palette, cf);
+}
 
 function renderTransitions(): void {
   const c = ctx();
@@ -369,10 +408,23 @@ onHostMessage((m) => {
     case ExportDidSaveNotification:
       onExportSaved(m.params.id, m.params.saved, m.params.path, m.params.error);
       break;
+    case DidChangeCounterfactualNotification:
+      if (state && m.params.uri === state.uri) {
+        cf = m.params.counterfactual;
+        renderCounterfactuals();
+      }
+      break;
+    case DidProgressCounterfactualNotification:
+      if (state && m.params.uri === state.uri) {
+        bar.setProgress(m.params.fraction, m.params.message);
+        cfCards.progress(m.params.fraction, m.params.message);
+      }
+      break;
     default:
       break;
   }
 });
 
 scroll.hidden = true;
+bar.root.hidden = true;
 post({ method: ReadyCommand, params: { webviewId: 'dashboard' } });

@@ -3,10 +3,15 @@
  * experts with their load, a layer picker, the all-layers strip, and the selected token's routing.
  * Everything it shows comes from host messages (validated); everything the user does is posted back.
  */
+import { EMPTY_COUNTERFACTUALS, type CounterfactualState } from '../shared/counterfactualView';
 import { effectiveLayer } from '../shared/effectiveLayer';
 import { tokenShare } from '../shared/routingStats';
 import type { RoutingTrace } from '../shared/trace';
 import {
+  CancelCounterfactualCommand,
+  DidChangeCounterfactualNotification,
+  DidProgressCounterfactualNotification,
+  RunCounterfactualCommand,
   DidChangeExpertHighlightNotification,
   DidChangeLayerNotification,
   DidChangeStateNotification,
@@ -19,6 +24,9 @@ import {
   type State,
 } from '../shared/webviewProtocol';
 import { checkbox, select } from './controls';
+import { counterfactualBar } from './counterfactualBar';
+import { effectCounts, effectLook } from './effectLook';
+import { klLegend } from './klScale';
 import { el, fmt, pct } from './dom';
 import { visibleTokenText } from '../shared/tokenText';
 import { cssVar, expertPalette, rgba, themeKind, type Rgb } from './palette';
@@ -33,6 +41,8 @@ let state: State | null = null;
 let layout: Layout | null = null;
 let palette: Rgb[] = [];
 let withStrip = false;
+/** The document's counterfactuals, as the host last sent them. */
+let cf: CounterfactualState = EMPTY_COUNTERFACTUALS;
 
 // ---- skeleton --------------------------------------------------------------------------------
 
@@ -46,6 +56,12 @@ const stripBox = checkbox('All layers strip', false, (on) => {
   restyle();
 });
 header.append(title, modelInfo, layerSelect.root, stripBox);
+const bar = counterfactualBar(
+  (choice) => state?.uri && post({ method: RunCounterfactualCommand, params: { uri: state.uri, choice } }),
+  () => state?.uri && post({ method: CancelCounterfactualCommand, params: { uri: state.uri } }),
+);
+const cfLegend = el('div', 'legend cf-legend');
+cfLegend.hidden = true;
 const legend = el('div', 'legend');
 legend.setAttribute('role', 'list');
 const windowsBar = el('div', 'windows muted');
@@ -55,7 +71,7 @@ scroller.setAttribute('role', 'document');
 const detail = el('aside', 'detail');
 main.append(scroller, detail);
 const empty = el('p', 'empty muted', 'No analysis yet. Run "MoE Lens: Analyze Document" on a file.');
-app.append(header, legend, windowsBar, main, empty);
+app.append(header, bar.root, cfLegend, legend, windowsBar, main, empty);
 
 const view = new TokenView(scroller, (t) => selectToken(t, true), describe);
 
@@ -73,6 +89,9 @@ function lineHeight(): number {
 function setState(next: State): void {
   const sameDoc = state?.uri === next.uri;
   state = next;
+  if (!sameDoc) {
+    cf = EMPTY_COUNTERFACTUALS;
+  }
   // A reload restores the user's layer and selection when the same document comes back.
   if (!sameDoc && persisted.uri === next.uri && next.trace) {
     state.layer = persisted.layer ?? state.layer;
@@ -93,6 +112,8 @@ function setState(next: State): void {
   modelInfo.textContent = `${t.model.name} · ${t.model.numExperts} experts, top-${t.model.topK} · ${t.model.gate} · ${t.tokens.length} tokens`;
   modelInfo.title = t.model.gateDescription;
   palette = expertPalette(t.model.numExperts, next.colorScheme);
+  bar.setModel(t.model, state.layer);
+  bar.setState(cf);
   layout = buildLayout(next.text, t.tokens, t.windows);
   windowsBar.hidden = !(t.windows && t.windows.length > 1);
   windowsBar.textContent = t.windows && t.windows.length > 1 ? `Analysed in ${t.windows.length} windows; markers show where each begins.` : '';
@@ -107,14 +128,54 @@ function setState(next: State): void {
     view.scrollTo(0);
   }
   renderLegend();
+  renderCfLegend();
   applyHighlight();
   view.setSelected(state.selectedToken, true);
   renderDetail();
   persist();
 }
 
+/** The active counterfactual if it fits the trace shown (the host drops it on re-analysis). */
+function activeOverlay(): CounterfactualState['active'] {
+  const a = cf.active;
+  return a && a.kl.length === trace()?.tokens.length ? a : null;
+}
+
 function currentLook(): ReturnType<typeof tokenLook> {
-  return tokenLook(trace()!, state!.layer ?? -1, palette, withStrip, themeKind());
+  const a = activeOverlay();
+  const look = tokenLook(trace()!, state!.layer ?? -1, palette, withStrip, themeKind());
+  return a ? effectLook(a, state!.layer ?? -1, look.stripHeight) : look;
+}
+
+function setCounterfactual(next: CounterfactualState): void {
+  cf = next;
+  bar.setState(next);
+  restyle();
+}
+
+function renderCfLegend(): void {
+  const a = activeOverlay();
+  cfLegend.hidden = a === null;
+  cfLegend.replaceChildren();
+  if (!a) {
+    return;
+  }
+  cfLegend.appendChild(el('span', 'legend-note muted', `Effect of ${a.mode} on each token's next-token distribution, KL(model ‖ counterfactual) in nats:`));
+  for (const step of klLegend()) {
+    const item = el('span', 'legend-item cf-step');
+    item.style.setProperty('--chip', step.color);
+    item.append(el('span', 'swatch'), el('span', undefined, step.label));
+    cfLegend.appendChild(item);
+  }
+  const counts = effectCounts(a, state?.layer ?? -1);
+  const none = el('span', 'legend-item');
+  none.append(el('span', 'tok cf-none', 'tok'), el('span', undefined, `served by no expert in layer ${state?.layer}: ${counts.none}`));
+  cfLegend.appendChild(none);
+  if (a.layers.some((l) => l.dropped)) {
+    const dropped = el('span', 'legend-item');
+    dropped.append(el('span', 'tok cf-dropped', 'tok'), el('span', undefined, `dropped assignments in layer ${state?.layer}: ${counts.dropped}`));
+    cfLegend.appendChild(dropped);
+  }
 }
 
 function restyle(): void {
@@ -124,6 +185,7 @@ function restyle(): void {
   palette = expertPalette(trace()!.model.numExperts, state!.colorScheme);
   view.setLook(currentLook());
   renderLegend();
+  renderCfLegend();
   renderDetail();
 }
 
@@ -241,7 +303,10 @@ function describe(i: number): string {
     return '';
   }
   const route = l?.experts?.[i]?.map((e, j) => `E${e} ${fmt(l.weights?.[i]?.[j], 2)}`).join(', ') ?? '';
-  return `#${i} ${visibleTokenText(tok.text, tok.id)}  →  ${route}`;
+  const a = activeOverlay();
+  const served = a?.layers.find((x) => x.layer === state?.layer)?.experts[i];
+  const effect = a ? `\n${a.mode}: KL ${fmt(a.kl[i], 4)} nats, Δsurprisal ${fmt(a.surprisalDelta[i], 3)} nats, served by ${served ? (served.length ? served.map((e) => `E${e}`).join(', ') : 'none') : '–'}` : '';
+  return `#${i} ${visibleTokenText(tok.text, tok.id)}  →  ${route}${effect}`;
 }
 
 let persistTimer = 0;
@@ -281,6 +346,16 @@ onHostMessage((m) => {
       break;
     case DidChangeExpertHighlightNotification:
       setHighlight(m.params.highlight);
+      break;
+    case DidChangeCounterfactualNotification:
+      if (state && m.params.uri === state.uri) {
+        setCounterfactual(m.params.counterfactual);
+      }
+      break;
+    case DidProgressCounterfactualNotification:
+      if (state && m.params.uri === state.uri) {
+        bar.setProgress(m.params.fraction, m.params.message);
+      }
       break;
     default:
       break;

@@ -18,6 +18,10 @@ export interface TokenLook {
   strip: ((token: number) => string) | null;
   /** Strip height in px. */
   stripHeight: number;
+  /** Text colour of a token where its background needs one (the counterfactual effect scale). */
+  foreground?: (token: number) => string;
+  /** Extra classes of a token (`cf-none`: served by no expert; `cf-dropped`: lost an assignment). */
+  marks?: (token: number) => string[];
 }
 
 export class TokenView {
@@ -180,6 +184,13 @@ export class TokenView {
     const s = el('span', p.kind === 'chip' ? 'tok chip' : 'tok', p.text);
     s.dataset.i = String(p.index);
     s.style.background = look.background(p.index);
+    const fg = look.foreground?.(p.index);
+    if (fg) {
+      s.style.color = fg;
+    }
+    for (const m of look.marks?.(p.index) ?? []) {
+      s.classList.add(m);
+    }
     if (p.endsLine) {
       // The ↵ comes from CSS on an empty element, so it is seen but is not part of the token's text.
       s.appendChild(el('span', 'nl'));

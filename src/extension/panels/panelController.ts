@@ -7,9 +7,13 @@ import { homedir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { readConfig } from '../config';
+import type { Counterfactuals } from '../counterfactuals';
 import { objectIds, PanelSync, stateKey } from '../pure/panelSync';
 import type { DocumentAnalysis, RoutingStore } from '../routingStore';
 import {
+  CancelCounterfactualCommand,
+  DidChangeCounterfactualNotification,
+  DidProgressCounterfactualNotification,
   DidChangeExpertHighlightNotification,
   DidChangeLayerNotification,
   DidChangeStateNotification,
@@ -18,6 +22,7 @@ import {
   HighlightExpertCommand,
   isWebviewToHost,
   ReadyCommand,
+  RunCounterfactualCommand,
   SaveExportRequest,
   SelectLayerCommand,
   SelectTokenCommand,
@@ -61,11 +66,18 @@ export interface RestoredPanel {
 }
 
 /** Opens a new panel of this kind beside the editor, or adopts one VS Code restored. */
-export function openPanel(kind: PanelKind, context: vscode.ExtensionContext, store: RoutingStore, onDisposed: () => void, restored?: RestoredPanel): PanelController {
+export function openPanel(
+  kind: PanelKind,
+  context: vscode.ExtensionContext,
+  store: RoutingStore,
+  counterfactuals: Counterfactuals,
+  onDisposed: () => void,
+  restored?: RestoredPanel,
+): PanelController {
   const panel =
     restored?.panel ??
     vscode.window.createWebviewPanel(kind.viewType, kind.title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(context));
-  return new PanelController(panel, kind, context, store, restored?.state ?? null, onDisposed);
+  return new PanelController(panel, kind, context, store, counterfactuals, restored?.state ?? null, onDisposed);
 }
 
 export class PanelController implements vscode.Disposable {
@@ -80,6 +92,7 @@ export class PanelController implements vscode.Disposable {
     private readonly kind: PanelKind,
     private readonly context: vscode.ExtensionContext,
     private readonly store: RoutingStore,
+    private readonly counterfactuals: Counterfactuals,
     restored: PersistedState | null,
     private readonly onDisposed: () => void,
   ) {
@@ -132,6 +145,16 @@ export class PanelController implements vscode.Disposable {
           if (s.source !== kind.tokenSource) {
             this.notify({ method: DidChangeTokenSelectionNotification, params: { uri: s.uri, tokenIndex: s.tokenIndex } });
           }
+        }
+      }),
+      counterfactuals.onDidChange((c) => {
+        if (c.uri === this.uri) {
+          this.notify({ method: DidChangeCounterfactualNotification, params: { uri: c.uri, counterfactual: c.state } });
+        }
+      }),
+      counterfactuals.onDidProgress((p) => {
+        if (p.uri === this.uri) {
+          this.notify({ method: DidProgressCounterfactualNotification, params: { uri: p.uri, fraction: Math.min(1, Math.max(0, p.fraction)), message: p.message.slice(0, 1000) } });
         }
       }),
       store.onDidHighlightExpert((h) => {
@@ -197,6 +220,10 @@ export class PanelController implements vscode.Disposable {
 
   private sendState(): void {
     this.post({ method: DidChangeStateNotification, params: { state: this.state() } });
+    // After the state: the page lays the counterfactual over the trace it now holds.
+    if (this.uri && this.analysis()) {
+      this.post({ method: DidChangeCounterfactualNotification, params: { uri: this.uri, counterfactual: this.counterfactuals.get(this.uri) } });
+    }
   }
 
   /** A layer / token / expert change; a hidden panel gets it with the state when shown. */
@@ -243,6 +270,14 @@ export class PanelController implements vscode.Disposable {
         if (this.analysis()?.trace.layers.some((l) => l.layer === m.params.layer)) {
           this.store.selectLayer(m.params.layer);
         }
+        break;
+      case RunCounterfactualCommand:
+        if (this.analysis()?.uri === m.params.uri) {
+          await this.counterfactuals.run(m.params.uri, m.params.choice);
+        }
+        break;
+      case CancelCounterfactualCommand:
+        this.counterfactuals.cancel(m.params.uri);
         break;
       case SaveExportRequest:
         await this.saveExport(m.params);

@@ -3,17 +3,18 @@
  * restored by a WebviewPanelSerializer after a window reload (with the state the page saved).
  */
 import * as vscode from 'vscode';
+import type { Counterfactuals } from '../counterfactuals';
 import type { RoutingStore } from '../routingStore';
 import { isPersistedState } from '../../shared/webviewProtocol';
 import { DASHBOARD_PANEL } from './dashboardPanel';
 import { openPanel, type PanelController, type RestoredPanel } from './panelController';
 import { ROUTING_PANEL } from './routingPanel';
 
-export function registerPanels(context: vscode.ExtensionContext, store: RoutingStore): { showRouting(): void; showDashboard(): void } {
+export function registerPanels(context: vscode.ExtensionContext, store: RoutingStore, counterfactuals: Counterfactuals): { showRouting(): void; showDashboard(): void } {
   let routing: PanelController | undefined;
   let dashboard: PanelController | undefined;
-  const openRouting = (restored?: RestoredPanel): PanelController => openPanel(ROUTING_PANEL, context, store, () => (routing = undefined), restored);
-  const openDashboard = (restored?: RestoredPanel): PanelController => openPanel(DASHBOARD_PANEL, context, store, () => (dashboard = undefined), restored);
+  const openRouting = (restored?: RestoredPanel): PanelController => openPanel(ROUTING_PANEL, context, store, counterfactuals, () => (routing = undefined), restored);
+  const openDashboard = (restored?: RestoredPanel): PanelController => openPanel(DASHBOARD_PANEL, context, store, counterfactuals, () => (dashboard = undefined), restored);
 
   context.subscriptions.push(
     vscode.window.registerWebviewPanelSerializer(ROUTING_PANEL.viewType, {

@@ -3,6 +3,7 @@
  * on top of that every piece of document text is escaped here, so a token can never become a
  * link, an image, emphasis or a table cell break, and invisible characters are shown by name.
  */
+import type { CounterfactualOverlay } from '../../shared/counterfactualView';
 import { DIGITS, formatFigure as fmt, formatShare, tokenFacts } from '../../shared/tokenFacts';
 import { visibleTokenText } from '../../shared/tokenText';
 import type { GateKind, RoutingTrace } from '../../shared/trace';
@@ -29,6 +30,32 @@ const GATE_SHORT: Record<GateKind, string> = {
 export interface HoverOptions {
   /** At most this many "other layer" lines (the rest summarised); default all. */
   maxOtherLayers?: number;
+  /** The active counterfactual: one line with its effect on the token. */
+  counterfactual?: CounterfactualOverlay | null;
+}
+
+function signed(x: number, digits: number): string {
+  return `${x >= 0 ? '+' : ''}${fmt(x, digits)}`;
+}
+
+/** One line: the active counterfactual's effect on token `t` and who served it in `layer`. */
+export function counterfactualHoverLine(cf: CounterfactualOverlay, t: number, layer: number): string {
+  const head = `Counterfactual **${escapeMarkdown(cf.mode)}**${cf.causal ? '' : ' (not causal: expert choice ranks the whole window)'}:`;
+  const kl = cf.kl[t];
+  if (kl === null || kl === undefined) {
+    return `${head} this token was not in the passes' windows.`;
+  }
+  const parts = [`KL ${fmt(kl, 4)} nats`];
+  const d = cf.surprisalDelta[t];
+  parts.push(d === null || d === undefined ? 'Δsurprisal – (last token)' : `Δsurprisal ${signed(d, 3)} nats`);
+  const l = cf.layers.find((x) => x.layer === layer);
+  const served = l?.experts[t];
+  if (l && served) {
+    const list = served.length === 0 ? 'none (residual and shared expert only)' : served.map((e, i) => `${e} ${fmt(l.weights[t]?.[i], 2)}`).join(', ');
+    const dropped = l.dropped?.[t];
+    parts.push(`L${layer} served by ${list}${dropped && dropped.length ? ` · dropped ${dropped.join(', ')}` : ''}`);
+  }
+  return `${head} ${parts.join(' · ')}`;
 }
 
 /** Markdown for token `t` with `selectedLayer` (a checkpoint layer number) in focus. */
@@ -76,6 +103,10 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
     lines.push(facts.join(' · '));
     lines.push('');
     lines.push(`*${escapeMarkdown(info.gateDescription)}*`);
+  }
+  if (opts.counterfactual) {
+    lines.push('');
+    lines.push(counterfactualHoverLine(opts.counterfactual, t, selectedLayer));
   }
 
   const others = trace.layers.filter((l) => l.layer !== selectedLayer && l.kind === 'moe');

@@ -62,7 +62,7 @@ export interface WindowPass {
 
 /**
  * The windows' passes laid over the trace's T tokens. A token in two windows keeps the earlier
- * window's value: there it sits late in its window, with more context before it.
+ * window's value, as the analysis does (a window's first `overlap` tokens are context only).
  */
 export function mergePasses(T: number, choice: CounterfactualChoice, passes: readonly WindowPass[]): CounterfactualOverlay {
   const kl: (number | null)[] = new Array<number | null>(T).fill(null);

@@ -97,6 +97,56 @@ describe('EngineClient with a forked engine', () => {
     assert.equal(ok.trace.tokens.length, 2);
   });
 
+  it('counterfactual: a sweep reports progress per pass and returns its rows; a single pass its per-token arrays', async () => {
+    const c = client();
+    const progress: string[] = [];
+    c.onDidProgress((p) => progress.push(`${p.progressId} ${p.fraction} ${p.message}`));
+    const sweep = await c.counterfactual(embedded, { text: 'one two three', mode: 'sweep-k', specialTokensInText: 'text', progressId: 'cf1' });
+    assert.ok('passes' in sweep.counterfactual);
+    assert.equal(sweep.counterfactual.passes.length, 8);
+    assert.deepEqual(progress.slice(0, 2), ['cf1 0 pass 1/8 (topk:1)', 'cf1 0.125 pass 2/8 (topk:2)']);
+    assert.equal(progress.length, 8);
+    const pass = await c.counterfactual(embedded, { text: 'one two', mode: 'expert-choice:1', specialTokensInText: 'text' });
+    assert.ok('kl' in pass.counterfactual);
+    assert.equal(pass.counterfactual.kl.length, pass.tokens.length);
+    assert.equal(pass.counterfactual.causal, false);
+  });
+
+  it('counterfactual: cancelling a sweep stops it between passes, nothing comes back, and the engine stays up', async () => {
+    const c = client({ FAKE_ENGINE_DELAY_MS: '150' });
+    await c.loadModel(embedded);
+    const pid = c.pid;
+    const passes: number[] = [];
+    c.onDidProgress((p) => p.progressId === 'cf2' && passes.push(p.fraction));
+    const ac = new AbortController();
+    const run = c.counterfactual(embedded, { text: 'a b c', mode: 'sweep-k', specialTokensInText: 'text', progressId: 'cf2' }, ac.signal);
+    // Abort once the second pass has started.
+    await new Promise<void>((resolve) => {
+      const sub = c.onDidProgress((p) => {
+        if (p.progressId === 'cf2' && p.fraction > 0) {
+          sub.dispose();
+          ac.abort();
+          resolve();
+        }
+      });
+    });
+    await assert.rejects(run, CancelledError);
+    assert.ok(passes.length < 8, `stopped after ${passes.length} of 8 passes`);
+    assert.equal(c.pid, pid);
+    const next = await c.counterfactual(embedded, { text: 'x', mode: 'dense', specialTokensInText: 'text' });
+    assert.ok('kl' in next.counterfactual);
+  });
+
+  it('counterfactual: a mode the engine refuses is an InvalidParams error with its words', async () => {
+    const c = client();
+    await assert.rejects(c.counterfactual(embedded, { text: 'x', mode: 'bad:1', specialTokensInText: 'text' }), (err: unknown) => {
+      assert.ok(err instanceof EngineRequestError);
+      assert.equal(err.code, -32602);
+      assert.match(err.message, /bad mode 'bad:1'/);
+      return true;
+    });
+  });
+
   it('killing the engine mid-analysis: the request fails with the reason, the next one restarts it', async () => {
     const c = client({ FAKE_ENGINE_DELAY_MS: '300' });
     const exits: EngineExit[] = [];

@@ -68,6 +68,11 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   lines.push('');
   lines.push(`Token: **${text}**`);
   lines.push('');
+  if (opts.counterfactual) {
+    // Near the top: the question the user is asking while a counterfactual is active.
+    lines.push(counterfactualHoverLine(opts.counterfactual, t, selectedLayer));
+    lines.push('');
+  }
 
   const layer = trace.layers.find((l) => l.layer === selectedLayer);
   const r = layer ? tokenFacts(info, layer, t) : null;
@@ -103,10 +108,6 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
     lines.push(facts.join(' · '));
     lines.push('');
     lines.push(`*${escapeMarkdown(info.gateDescription)}*`);
-  }
-  if (opts.counterfactual) {
-    lines.push('');
-    lines.push(counterfactualHoverLine(opts.counterfactual, t, selectedLayer));
   }
 
   const others = trace.layers.filter((l) => l.layer !== selectedLayer && l.kind === 'moe');

@@ -168,7 +168,9 @@ describe('hover line', () => {
     assert.doesNotMatch(buildHoverMarkdown(trace, 1, 0), /Counterfactual/);
     assert.doesNotMatch(buildHoverMarkdown(trace, 1, 0, { counterfactual: null }), /Counterfactual/);
     const md = buildHoverMarkdown(trace, 1, 0, { counterfactual: cf });
-    assert.equal(md.split('\n').filter((l) => l.startsWith('Counterfactual')).length, 1);
+    const lines = md.split('\n');
+    assert.equal(lines.filter((l) => l.startsWith('Counterfactual')).length, 1);
+    assert.ok(lines.findIndex((l) => l.startsWith('Counterfactual')) < lines.findIndex((l) => l.startsWith('**Layer')), 'above the layer table, seen without scrolling');
   });
 });
 

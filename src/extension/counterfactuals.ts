@@ -172,6 +172,11 @@ export class Counterfactuals implements vscode.Disposable {
       });
       try {
         const r = await this.engine.counterfactual(model, { text: slice.text, mode, specialTokensInText: special, progressId: `${id}:${w}` }, signal);
+        const loaded = this.engine.loadedModel?.info.path;
+        if (loaded !== undefined && loaded !== trace.model.path) {
+          // Another model's tokens and routing would be laid over this analysis: refuse instead.
+          throw new Error(`the model changed since the analysis (${trace.model.path} → ${loaded}); analyse the document again`);
+        }
         const doc = r.counterfactual;
         if ('passes' in doc) {
           sweeps.push({ doc: doc as CounterfactualSweepDoc, tokens: r.tokens.length });

@@ -142,6 +142,18 @@ describe('Counterfactuals (host)', () => {
     assert.match(cf.get(URI).note!, /topk:99: k must be 1…8/);
   });
 
+  it('a run on another model than the analysis is refused, not laid over it', async () => {
+    const { cf, store } = setup(async (p) => passFor(p));
+    const engine = (cf as unknown as { engine: { loadedModel?: unknown } }).engine;
+    engine.loadedModel = { info: { path: '/models/other' } };
+    await cf.run(URI, { kind: 'dense' });
+    assert.equal(cf.active(URI), null);
+    assert.match(cf.get(URI).note!, /the model changed since the analysis \(fake → \/models\/other\)/);
+    engine.loadedModel = { info: { path: store.get(URI)!.trace.model.path } };
+    await cf.run(URI, { kind: 'dense' });
+    assert.ok(cf.active(URI));
+  });
+
   it('a failure is a note, not a result', async () => {
     const { cf } = setup(async () => {
       throw new Error('the text produced no tokens');

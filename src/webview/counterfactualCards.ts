@@ -39,6 +39,7 @@ export function counterfactualCards(actions: CardActions): CounterfactualCards {
   const figures = el('div', 'figures cf-figures');
   effect.root.insertBefore(figures, effect.root.querySelector('.chart'));
   const sweep = chartCard('k-sweep', 'k sweep', 260);
+  const sweepBox = sweep.root.querySelector<HTMLElement>('.chart')!;
   const sweepStatus = el('p', 'card-sub muted cf-card-status');
   sweep.root.insertBefore(sweepStatus, sweep.root.querySelector('.chart'));
   const runSweep = button('Run k sweep', 'One pass per k = 1…E in the engine (cancellable)', () => actions.run({ kind: 'sweep-k' }), false);
@@ -143,6 +144,8 @@ export function counterfactualCards(actions: CardActions): CounterfactualCards {
         effect.resize();
         effect.update(d.option, d.rows, a.causal ? d.subtitle : `${d.subtitle} Not causal: expert choice lets each expert rank the whole window.`);
       }
+      // Until a sweep has run the card is its title, a line and the button: the statistics stay near the top.
+      sweepBox.hidden = cf.kSweep === null;
       if (cf.kSweep) {
         const d = kSweepChart(cf.kSweep, trace.model.topK);
         sweep.resize();

@@ -194,7 +194,8 @@ describe('webview panels in Chromium', { skip: skip ?? false }, () => {
     const { page } = await panel('dashboard', 'dark', { width: 1280, height: 900 });
     await hostPost(page, { method: 'state/didChange', params: { state: stateFor('dashboard', trace, text) } });
     await ready(page);
-    const charts = await page.$$eval('[data-chart]', (cards) =>
+    // The statistics grid; the counterfactual cards above it stay empty until a run (counterfactual.test.ts).
+    const charts = await page.$$eval('main.grid [data-chart]', (cards) =>
       cards.map((card) => {
         const canvas = card.querySelector('canvas');
         let painted = 0;
@@ -217,7 +218,7 @@ describe('webview panels in Chromium', { skip: skip ?? false }, () => {
       assert.ok(c.items > 0, `${c.id} has data`);
       assert.ok(c.painted > 2000, `${c.id} painted ${c.painted} pixels`);
     }
-    const tables = await page.$$eval('[data-table]', (cards) => cards.map((c) => ({ id: (c as HTMLElement).dataset.table, rows: c.querySelectorAll('tr').length })));
+    const tables = await page.$$eval('main.grid [data-table]', (cards) => cards.map((c) => ({ id: (c as HTMLElement).dataset.table, rows: c.querySelectorAll('tr').length })));
     for (const t of tables) {
       assert.ok(t.rows > 1, `${t.id} has rows`);
     }

@@ -80,13 +80,18 @@ export function counterfactualCards(actions: CardActions): CounterfactualCards {
     const table = el('table', 'data cf-experts');
     const head = el('tr');
     for (const c of COLUMNS) {
-      const th = el('th', 'sortable', c.label + (sort.key === c.key ? (sort.descending ? ' ▼' : ' ▲') : ''));
+      const th = el('th');
       th.dataset.sort = c.key;
       th.setAttribute('aria-sort', sort.key === c.key ? (sort.descending ? 'descending' : 'ascending') : 'none');
-      th.addEventListener('click', () => {
+      // A button, so the keyboard sorts too.
+      const b = el('button', 'sort', c.label + (sort.key === c.key ? (sort.descending ? ' ▼' : ' ▲') : ''));
+      b.type = 'button';
+      b.title = `Sort by ${c.label}`;
+      b.addEventListener('click', () => {
         sort = { key: c.key, descending: sort.key === c.key ? !sort.descending : c.key !== 'expert' };
         renderExperts();
       });
+      th.appendChild(b);
       head.appendChild(th);
     }
     table.appendChild(head);

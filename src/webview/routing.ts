@@ -25,6 +25,7 @@ import {
 } from '../shared/webviewProtocol';
 import { checkbox, select } from './controls';
 import { counterfactualBar } from './counterfactualBar';
+import { renderCounterfactualDetail } from './counterfactualDetail';
 import { effectCounts, effectLook } from './effectLook';
 import { klLegend } from './klScale';
 import { el, fmt, pct } from './dom';
@@ -150,7 +151,7 @@ function currentLook(): ReturnType<typeof tokenLook> {
 function setCounterfactual(next: CounterfactualState): void {
   cf = next;
   bar.setState(next);
-  restyle();
+  restyle(); // tokens, legends and the side pane
 }
 
 function renderCfLegend(): void {
@@ -289,6 +290,10 @@ function renderDetail(): void {
       onExpert: (layer, expert) => toggleExpert(layer, expert),
       onLayer: (layer) => pickLayer(layer),
     });
+    const a = activeOverlay();
+    if (a) {
+      renderCounterfactualDetail(detail, t, a, state.selectedToken);
+    }
   }
   if (t) {
     renderRoutingNotes(detail, t);

@@ -241,6 +241,12 @@ describe('counterfactual views in Chromium', { skip: skip ?? false }, () => {
     assert.match((await page.textContent('.cf-note')) ?? '', /Not causal/);
     await page.hover(`.tok[data-i="${[...looks.keys()][5]}"]`);
     assert.match((await page.getAttribute(`.tok[data-i="${[...looks.keys()][5]}"]`, 'title')) ?? '', /expert-choice:1: KL \d/);
+    // The side pane of a token no expert served: its model experts beside "none" in that layer.
+    const noneToken = [...looks.keys()].find((i) => cf.layers.find((l) => l.layer === layer)!.experts[i]?.length === 0)!;
+    await page.click(`.tok[data-i="${noneToken}"]`);
+    const row = await page.$$eval(`.cf-detail tr[data-layer="${layer}"] td`, (tds) => tds.map((td) => td.textContent));
+    assert.deepEqual(row, [`L${layer}`, trace.layers.find((l) => l.layer === layer)!.experts![noneToken]!.map((e) => `E${e}`).join(' '), 'none']);
+    assert.match((await page.textContent('.cf-detail p')) ?? '', /^KL \d+\.\d{4} nats · Δsurprisal/);
     await page.screenshot({ path: join(ARTIFACTS, 'counterfactual-routing-expert-choice.png') });
 
     // Capacity: dropped assignments get their own mark.

@@ -133,8 +133,8 @@ describe('counterfactual views in Chromium', { skip: skip ?? false }, () => {
   let text: string;
   const opened: OpenPanel[] = [];
 
-  async function panel(name: PanelName, size?: { width: number; height: number }): Promise<Page> {
-    const p = await open(browser, server.origin, name, 'dark', size);
+  async function panel(name: PanelName, size?: { width: number; height: number }, theme: 'dark' | 'light' = 'dark'): Promise<Page> {
+    const p = await open(browser, server.origin, name, theme, size);
     opened.push(p);
     return p.page;
   }
@@ -343,5 +343,23 @@ describe('counterfactual views in Chromium', { skip: skip ?? false }, () => {
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50))));
     await page.screenshot({ path: join(ARTIFACTS, 'counterfactual-dashboard.png'), fullPage: false });
     await page.locator('[data-table="experts-matter"]').screenshot({ path: join(ARTIFACTS, 'counterfactual-experts-table.png') });
+  });
+
+  test('light theme: the KL colours and marks stay legible (screenshot)', async () => {
+    const page = await panel('routing', undefined, 'light');
+    await hostPost(page, { method: 'state/didChange', params: { state: stateFor('routing', trace, text) } });
+    await ready(page);
+    const { cf } = overlay(trace, text, { kind: 'expert-choice', factor: 1 }, 'expert-choice:1');
+    await hostPost(page, { method: 'counterfactual/didChange', params: { uri: URI, counterfactual: { ...EMPTY, active: cf } } });
+    await page.waitForSelector('.cf-legend:not([hidden])');
+    // Text on a coloured token is the scale's own (dark on the light steps), whatever the theme.
+    const looks = await tokenLooks(page);
+    for (const [i, look] of looks) {
+      const want = klColors(cf.kl[i]);
+      if (want) {
+        assert.equal(look.fg, rgb(want.text), `token ${i} text colour`);
+      }
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'counterfactual-routing-light.png') });
   });
 });

@@ -128,11 +128,13 @@ describe('Counterfactuals in a real VS Code (code-server + Chromium)', () => {
     await dash.click('[data-chart="k-sweep"] [data-action="sweep-k"]');
     const progress = await waitFor('k sweep progress', async () => {
       const s = await dash.locator('[data-chart="k-sweep"] .cf-card-status').innerText().catch(() => '');
-      return /running: \d+%/.test(s) ? s : null;
+      // The engine's own words (its first pass, or pass n of E), forwarded to the card.
+      return /running: \d+% (model|pass \d+\/\d+)/.test(s) ? s : null;
     }, RUN_MS);
     console.log(`[e2e] k sweep progress seen: "${progress}"`);
     await waitFor('the k sweep chart', async () => (await dash.getAttribute('[data-chart="k-sweep"]', 'data-items')) === String(experts), RUN_MS);
     console.log(`[e2e] k sweep (${experts} passes) in ${((Date.now() - sweepStart) / 1000).toFixed(1)} s`);
+    await dash.locator('[data-chart="k-sweep"]').scrollIntoViewIfNeeded();
     await sleep(800);
     await v.screenshot('counterfactual-dashboard');
 

@@ -1,7 +1,8 @@
 /**
  * @file Counterfactual routing end to end in a REAL VS Code (code-server + headless Chromium, see
  * vscode.ts): analyse sample.md on the embedded model, pick top-1 in the dashboard's mode bar and
- * run it in the engine, run the k sweep (one pass per k, with progress), read the hover's
+ * run it in the engine, run the k sweep (one pass per k, with progress), cancel an ablate-each
+ * mid-run, read the hover's
  * counterfactual line, and colour the token view by expert choice's effect. Screenshots:
  * test/e2e/artifacts/counterfactual-*.png. Skipped, with the reason printed, where Chromium or the
  * e2e host is missing.
@@ -137,6 +138,18 @@ describe('Counterfactuals in a real VS Code (code-server + Chromium)', () => {
     await dash.locator('[data-chart="k-sweep"]').scrollIntoViewIfNeeded();
     await sleep(800);
     await v.screenshot('counterfactual-dashboard');
+
+    // Ablating each expert of a layer, cancelled once it runs: nothing partial shows, the bar says so.
+    await dash.click('[data-table="experts-matter"] [data-action="ablate-each"]');
+    await waitFor('ablate-each running', async () => /running: \d+% (model|pass)/.test(await dash.locator('[data-table="experts-matter"] .cf-card-status').innerText().catch(() => '')), RUN_MS);
+    await dash.click('[data-table="experts-matter"] [data-action="cancel"]');
+    const cancelled = await waitFor('the cancel note', async () => {
+      const n = await dash.locator('.cf-bar .cf-note').innerText().catch(() => '');
+      return /cancelled; partial results discarded/.test(n) ? n : null;
+    }, RUN_MS);
+    console.log(`[e2e] ablate-each cancelled: "${cancelled}"`);
+    assert.equal(await dash.locator('table.cf-experts').count(), 0, 'no partial experts table');
+    assert.equal(await dash.locator('[data-table="experts-matter"] [data-action="cancel"]').isVisible(), false);
 
     // The hover gains one line with the active counterfactual's effect on the token.
     await v.page.mouse.move(5, 5);

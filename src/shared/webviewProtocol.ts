@@ -12,6 +12,7 @@
  */
 import { isColorScheme, type ColorScheme } from './expertPalette';
 import type { RoutingTrace } from './trace';
+import { isTraceComparison, type TraceComparison } from './traceCompare';
 import { traceProblem } from './traceCheck';
 
 /** Which panel a message or a saved state belongs to. */
@@ -87,7 +88,11 @@ export type HighlightExpertCommand = Message<typeof HighlightExpertCommand, { la
 export const SelectLayerCommand = 'layer/select';
 export type SelectLayerCommand = Message<typeof SelectLayerCommand, { layer: number }>;
 
-export type WebviewCommand = ReadyCommand | SelectTokenCommand | HighlightExpertCommand | SelectLayerCommand;
+/** Dashboard → host: the user clicked a token in the Compare view; the host reveals it in side `side`'s editor. */
+export const CompareRevealCommand = 'compare/reveal';
+export type CompareRevealCommand = Message<typeof CompareRevealCommand, { side: 'a' | 'b'; tokenIndex: number }>;
+
+export type WebviewCommand = ReadyCommand | SelectTokenCommand | HighlightExpertCommand | SelectLayerCommand | CompareRevealCommand;
 
 // REQUESTS (webview → host, answered by `ExportDidSaveNotification` with the same id)
 
@@ -137,7 +142,12 @@ export type ExportDidSaveNotification = Message<
   { id: number; saved: boolean; path: string | null; error: string | null }
 >;
 
+/** Host → Dashboard: the comparison to show (MoE Lens: Compare With…); null closes the Compare view. */
+export const DidChangeCompareNotification = 'compare/didChange';
+export type DidChangeCompareNotification = Message<typeof DidChangeCompareNotification, { compare: TraceComparison | null }>;
+
 export type HostToWebview =
+  | DidChangeCompareNotification
   | DidChangeStateNotification
   | DidChangeLayerNotification
   | DidChangeTokenSelectionNotification
@@ -242,6 +252,8 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
       return isIndex(p.layer) && isNullableIndex(p.expert);
     case SelectLayerCommand:
       return isIndex(p.layer);
+    case CompareRevealCommand:
+      return (p.side === 'a' || p.side === 'b') && isIndex(p.tokenIndex);
     case SaveExportRequest:
       return (
         isIndex(p.id) &&
@@ -266,6 +278,8 @@ export function isHostToWebview(v: unknown): v is HostToWebview {
       return isState(p.state);
     case DidChangeLayerNotification:
       return isIndex(p.layer);
+    case DidChangeCompareNotification:
+      return p.compare === null || isTraceComparison(p.compare);
     case DidChangeTokenSelectionNotification:
       return isString(p.uri) && isNullableIndex(p.tokenIndex);
     case DidChangeExpertHighlightNotification:

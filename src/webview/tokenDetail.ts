@@ -103,7 +103,7 @@ export function renderTokenDetail(
       ['near miss', f.nearMiss === null ? (hasScores ? '–' : NOT_IN_TRACE) : `E${f.nearMiss}`],
     ];
     if (f.sharedWeight !== null) {
-      pairs.push(['shared weight', formatFigure(f.sharedWeight, DIGITS.weight)], ['shared share', formatShare(f.sharedShare)]);
+      pairs.push(['shared weight', formatFigure(f.sharedWeight, DIGITS.weight)], ['shared share', hasWeights ? formatShare(f.sharedShare) : NOT_IN_TRACE]);
     } else if (trace.model.hasSharedExpert) {
       pairs.push(['shared weight', NOT_IN_TRACE]);
     }

@@ -6,6 +6,9 @@
 import { visibleTokenText } from '../shared/tokenText';
 import type { TraceToken, TraceWindow } from '../shared/trace';
 
+/** Tokens per line when a trace has neither the document nor token texts. */
+const TOKENS_PER_LINE = 16;
+
 export type PieceKind = 'tok' | 'gap' | 'chip' | 'win';
 
 export interface Piece {
@@ -47,7 +50,13 @@ export function buildLayout(docText: string | null, tokens: readonly TraceToken[
       const s = t.text ?? (t.id !== null ? ` #${t.id} ` : ` t${i} `);
       parts.push(s);
       at += s.length;
-      return { start: at - s.length, end: at };
+      const span = { start: at - s.length, end: at };
+      if (t.text === null && i % TOKENS_PER_LINE === TOKENS_PER_LINE - 1) {
+        // Labels have no line breaks of their own: wrap them, so the view stays one screen wide.
+        parts.push('\n');
+        at += 1;
+      }
+      return span;
     });
     text = parts.join('');
   }

@@ -20,6 +20,7 @@ import {
   EngineErrorCodes,
   ListModelsRequest,
   LoadModelRequest,
+  ReadTraceRequest,
   LogNotification,
   ProgressNotification,
   ProtocolError,
@@ -193,6 +194,21 @@ export class EngineClient {
         throw new ProtocolError(`analyze result: ${err instanceof Error ? err.message : String(err)}`);
       }
       return { trace, model: loaded };
+    });
+  }
+
+  /**
+   * A saved trace file, read and validated in the engine process (parsing a big one would stall the
+   * extension host), then unpacked here through the one validator. Needs no model.
+   */
+  readTrace(path: string, signal?: AbortSignal): Promise<RoutingTrace> {
+    return this.serial(signal, async () => {
+      const raw = await this.request<unknown>((c, token) => c.sendRequest(ReadTraceRequest.type, { path }, token), signal);
+      try {
+        return await unpackTrace(raw);
+      } catch (err) {
+        throw new ProtocolError(`readTrace result: ${err instanceof Error ? err.message : String(err)}`);
+      }
     });
   }
 

@@ -123,20 +123,34 @@ export function alignTokens(a: readonly TraceToken[], textA: string | null, b: r
   } else {
     key = (t) => (hasSpan(t) ? `h:${t.start}:${t.end}` : null);
   }
+  // Byte-level BPE can split one code point into tokens with the same span: the n-th of them pairs with the n-th.
+  const nth = (): ((k: string | null) => string | null) => {
+    const seen = new Map<string, number>();
+    return (k) => {
+      if (k === null) {
+        return null;
+      }
+      const n = seen.get(k) ?? 0;
+      seen.set(k, n + 1);
+      return `${k}#${n}`;
+    };
+  };
+  const keyB = nth();
   const inB = new Map<string, number>();
   b.forEach((t, j) => {
-    const k = key(t, textB?.length ?? 0);
-    if (k !== null && !inB.has(k)) {
+    const k = keyB(key(t, textB?.length ?? 0));
+    if (k !== null) {
       inB.set(k, j);
     }
   });
+  const keyA = nth();
   const pairs: [number, number][] = [];
   // BOS: a spanless first token on both sides.
   if (a.length > 0 && b.length > 0 && !hasSpan(a[0]!) && !hasSpan(b[0]!) && sameToken(a[0]!, b[0]!)) {
     pairs.push([0, 0]);
   }
   a.forEach((t, i) => {
-    const k = key(t, textA?.length ?? 0);
+    const k = keyA(key(t, textA?.length ?? 0));
     const j = k === null ? undefined : inB.get(k);
     if (j !== undefined && sameToken(t, b[j]!) && (pairs.length === 0 || j > pairs[pairs.length - 1]![1])) {
       pairs.push([i, j]);

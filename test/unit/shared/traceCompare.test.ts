@@ -130,3 +130,17 @@ describe('isTraceComparison', () => {
     assert.equal(isTraceComparison(null), false);
   });
 });
+
+describe('alignTokens: a code point split into several tokens', () => {
+  test('tokens sharing one span pair in order (the n-th with the n-th)', () => {
+    const a = fakeTrace('xy');
+    // "é" split by byte-level BPE into two tokens with the same span [1, 2).
+    const split = (t: RoutingTrace): void => {
+      t.tokens.splice(1, 1, { id: 10, text: 'x', start: 0, end: 1 }, { id: 195, text: '�', start: 1, end: 2, partial: true }, { id: 182, text: '�', start: 1, end: 2, partial: true });
+    };
+    split(a);
+    const b = fakeTrace('xy');
+    split(b);
+    assert.deepEqual(alignTokens(a.tokens, 'xé', b.tokens, 'xé'), [[0, 0], [1, 1], [2, 2], [3, 3]]);
+  });
+});

@@ -53,9 +53,8 @@ function layerCell(c: ChangedToken): HTMLElement {
   return cell;
 }
 
-export function createCompareView(): CompareView {
-  const root = el('section', 'compare');
-  root.hidden = true;
+/** The view's parts, made on the first comparison: until then the dashboard holds no trace of it. */
+function build(root: HTMLElement) {
   const head = el('div', 'cmp-head');
   const title = el('h2', undefined, 'Compare');
   const close = button('Close', 'Hide the comparison', () => (root.hidden = true));
@@ -68,12 +67,21 @@ export function createCompareView(): CompareView {
   const body = el('div', 'cmp-body');
   body.append(jsd.root, changed.root);
   root.append(head, sides, note, error, body);
+  return { sides, note, error, jsd, changed, body };
+}
+
+export function createCompareView(): CompareView {
+  const root = el('section', 'compare');
+  root.hidden = true;
+  let parts: ReturnType<typeof build> | null = null;
 
   function set(c: TraceComparison | null): void {
     root.hidden = c === null;
     if (!c) {
       return;
     }
+    parts ??= build(root);
+    const { sides, note, error, jsd, changed, body } = parts;
     sides.replaceChildren(el('div', 'cmp-side', `A: ${sideTitle(c.a)}`), el('div', 'cmp-side', `B: ${sideTitle(c.b)}`));
     const pairedNote =
       c.error === null
@@ -144,5 +152,5 @@ export function createCompareView(): CompareView {
     changed.body.replaceChildren(table);
   }
 
-  return { root, set, resize: () => jsd.resize() };
+  return { root, set, resize: () => parts?.jsd.resize() };
 }

@@ -229,7 +229,10 @@ async function otherModelSide(engine: EngineClient, analyzer: Analyzer, a: Docum
           { text, windowSize: cfg.maxTokensPerWindow, windowOverlap: cfg.windowOverlap, specialTokensInText: cfg.specialTokensInText },
           ac.signal,
         );
-        const note = `${res.model.info.name} ran after ${a.trace.model.name}, one after the other: the engine holds one model at a time, so the next analysis loads ${a.trace.model.name} again.`;
+        const note =
+          res.model.info.path === a.trace.model.path
+            ? `Both sides ran on ${res.model.info.name}, the same model (B just now, in the engine process).`
+            : `${res.model.info.name} ran after ${a.trace.model.name}, one after the other: the engine holds one model at a time, so the next analysis loads ${a.trace.model.name} again.`;
         output.info(`compare: ${nameOf(a.uri)} on ${res.model.info.path} (${res.trace.tokens.length} tokens)`);
         const b: DocumentAnalysis = { uri: a.uri, version: a.version, text, languageId: a.languageId, trace: res.trace };
         return { side: sideOf(b, res.model.info.name), note };

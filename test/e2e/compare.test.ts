@@ -133,6 +133,27 @@ describe('Compare With… and Open Trace File… in a real VS Code', () => {
     await v.screenshot('compare-two-documents');
   });
 
+  it('compares the document with itself on a model picked for B (here the demo model again): run in the engine, nothing changed', async (t) => {
+    const v = ready(t);
+    if (!v || model?.path) {
+      t.skip('needs the embedded demo model as the configured one');
+      return;
+    }
+    await v.openFile('sample.md');
+    await v.runCommand('MoE Lens: Compare With…');
+    const row = v.page.locator('.quick-input-list .monaco-list-row', { hasText: 'Embedded demo model' }).first();
+    await row.waitFor({ state: 'visible', timeout: 60_000 });
+    await v.page.locator('.quick-input-widget input.input').fill('Embedded demo');
+    await row.waitFor({ state: 'visible', timeout: 10_000 });
+    await v.page.keyboard.press('Enter');
+    const frame = await v.webviewFrame('.compare:not([hidden])', 120_000, /Both sides ran on/);
+    const text = (await frame.locator('.compare').innerText()).replace(/\s+/g, ' ');
+    console.log(`[e2e] compare on another model: ${text.slice(0, 260)}`);
+    assert.match(text, /A: sample\.md · demo · (\d+) tokens B: sample\.md · demo · \1 tokens/);
+    assert.match(text, /Both sides ran on demo, the same model \(B just now, in the engine process\)\./);
+    assert.match(text, /No paired token changed experts in any layer/);
+  });
+
   it('opens a saved trace file in the panels', async (t) => {
     const v = ready(t);
     if (!v) {

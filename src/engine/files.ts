@@ -12,6 +12,8 @@ import * as fs from 'node:fs';
 export const MAX_JSON_BYTES = 64 * 1024 * 1024;
 /** Upper bound for a document to analyse (text, from --file, a FILE argument or standard input). */
 export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+/** Largest saved trace read whole (`moe-lens analyze TRACE.json`, Open Trace File…). */
+export const MAX_TRACE_BYTES = 256 * 1024 * 1024;
 
 export interface ReadLimits {
   /** Larger files are refused, with the limit in the message. */

@@ -1,6 +1,6 @@
 /**
- * @file Every MoE Lens command (ids moeLens.*, palette category "MoE Lens"); the tests' own
- * commands are in testCommands.ts. Commands stay thin: the work is in the analyzer, the engine
+ * @file Every MoE Lens command (ids moeLens.*, palette category "MoE Lens"); Open Trace File and
+ * Compare With are in traceCommands.ts, the tests' own commands in testCommands.ts. Commands stay thin: the work is in the analyzer, the engine
  * client, the decoration controller and the panels.
  */
 import * as fs from 'node:fs';
@@ -16,8 +16,10 @@ import type { Analyzer } from './analyzer';
 import { readConfig } from './config';
 import type { DecorationController } from './decorationController';
 import type { EngineClient } from './engineClient';
+import type { Panels } from './panels/panels';
 import { modelDescription, modelDetail } from './pure/modelPick';
 import type { RoutingStore } from './routingStore';
+import { registerTraceCommands } from './traceCommands';
 
 /** Writes the trace in pieces: a long trace is longer than the longest string V8 can build. */
 async function writeTraceFile(target: vscode.Uri, trace: RoutingTrace): Promise<void> {
@@ -33,7 +35,7 @@ export interface CommandDeps {
   engine: EngineClient;
   analyzer: Analyzer;
   decorations: DecorationController;
-  panels: { showRouting(): void; showDashboard(): void };
+  panels: Panels;
   output: vscode.LogOutputChannel;
 }
 
@@ -246,6 +248,8 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
       { label: '$(list-flat) Show Routing Panel', command: 'moeLens.showRoutingPanel' },
       { label: '$(graph) Show Dashboard', command: 'moeLens.showDashboard' },
       { label: '$(export) Export Routing Trace…', command: 'moeLens.exportTrace' },
+      { label: '$(json) Open Trace File…', command: 'moeLens.openTraceFile' },
+      { label: '$(diff) Compare With…', command: 'moeLens.compareWith' },
       { label: '$(debug-stop) Cancel Analysis', command: 'moeLens.cancel' },
       { label: '$(debug-restart) Restart Engine', command: 'moeLens.restartEngine' },
       { label: '$(output) Show Log', command: 'moeLens.showLog' },
@@ -257,4 +261,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
   });
 
   register('moeLens.showLog', () => output.show());
+
+  // Open Trace File… and Compare With…
+  registerTraceCommands(context, { store, engine, analyzer, panels, output });
 }

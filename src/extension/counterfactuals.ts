@@ -95,6 +95,12 @@ export class Counterfactuals implements vscode.Disposable {
       this.update(uri, { note: `${mode}: ${problem}` });
       return;
     }
+    const text = analysis.text;
+    if (text === null) {
+      // A trace opened from a file has no text to re-run the network on.
+      this.update(uri, { note: `${mode}: a trace opened from a file cannot be re-run; analyse the document itself` });
+      return;
+    }
     entry.abort?.abort();
     const abort = new AbortController();
     entry.abort = abort;
@@ -117,7 +123,7 @@ export class Counterfactuals implements vscode.Disposable {
               this.progressEmitter.fire({ uri, fraction, message });
             }
           };
-          const result = await this.passes(analysis.trace, analysis.text, choice, mode, abort.signal, report);
+          const result = await this.passes(analysis.trace, text, choice, mode, abort.signal, report);
           if (this.store.get(uri)?.version !== analysis.version || this.entries.get(uri)?.abort !== abort) {
             return; // re-analysed or superseded meanwhile: these results describe other tokens
           }

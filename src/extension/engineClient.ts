@@ -21,6 +21,7 @@ import {
   EngineErrorCodes,
   ListModelsRequest,
   LoadModelRequest,
+  ReadTraceRequest,
   LogNotification,
   ProgressNotification,
   ProtocolError,
@@ -209,6 +210,21 @@ export class EngineClient {
       await this.ensureModel(model, signal);
       const raw = await this.request<unknown>((c, token) => c.sendRequest(CounterfactualRequest.type, params, token), signal);
       return checkCounterfactualResult(raw);
+    });
+  }
+
+  /**
+   * A saved trace file, read and validated in the engine process (parsing a big one would stall the
+   * extension host), then unpacked here through the one validator. Needs no model.
+   */
+  readTrace(path: string, signal?: AbortSignal): Promise<RoutingTrace> {
+    return this.serial(signal, async () => {
+      const raw = await this.request<unknown>((c, token) => c.sendRequest(ReadTraceRequest.type, { path }, token), signal);
+      try {
+        return await unpackTrace(raw);
+      } catch (err) {
+        throw new ProtocolError(`readTrace result: ${err instanceof Error ? err.message : String(err)}`);
+      }
     });
   }
 

@@ -15,8 +15,8 @@ export interface DocumentAnalysis {
   uri: string;
   /** `document.version` the trace was computed for; stale once the document changes. */
   version: number;
-  /** The exact text that was analysed (token spans index into it). */
-  text: string;
+  /** The exact text that was analysed (token spans index into it); null for a trace opened from a file. */
+  text: string | null;
   languageId: string;
   trace: RoutingTrace;
 }
@@ -60,6 +60,11 @@ export class RoutingStore implements vscode.Disposable {
 
   get(uri: string): DocumentAnalysis | undefined {
     return this.analyses.get(uri);
+  }
+
+  /** Every stored analysis, oldest first. */
+  all(): DocumentAnalysis[] {
+    return [...this.analyses.values()];
   }
 
   /** The most recently stored analysis, for panels opened without an active editor. */

@@ -68,6 +68,11 @@ export interface CounterfactualResult {
   counterfactual: CounterfactualDoc;
 }
 
+export interface ReadTraceParams {
+  /** Absolute path of a saved `moe-lens.trace/1` JSON file (moe-lens trace / import, Export Routing Trace). */
+  path: string;
+}
+
 export interface ProgressParams {
   progressId: string;
   /** 0..1 of the whole request. */
@@ -150,6 +155,15 @@ export namespace AnalyzeRequest {
 }
 
 /**
+ * Host → engine: read and validate a saved trace file (Open Trace File…), answered packed like an
+ * analysis. Parsing a trace of hundreds of MB takes seconds; here it does not stall the extension host.
+ */
+export namespace ReadTraceRequest {
+  export const method = 'moeLens/readTrace' as const;
+  export const type = new RequestType<ReadTraceParams, PackedTrace, void>(method);
+}
+
+/**
  * Host → engine: the loaded model's own pass and a counterfactual one (or a sweep of them) over a
  * document, with progress and cancel. A mode the model cannot run is InvalidParams (-32602).
  */
@@ -213,6 +227,8 @@ export const EngineErrorCodes = {
   Forbidden: 1003,
   /** Tokenizing or the forward pass failed. */
   AnalyzeFailed: 1004,
+  /** A trace file could not be read, or is not a valid trace; the message says why. */
+  BadTrace: 1005,
 } as const;
 
 // ─── Validation (both sides) ───────────────────────────────────────────────────────────────────
@@ -268,6 +284,13 @@ export function checkAnalyzeParams(v: unknown): AnalyzeParams {
     throw new ProtocolError('analyze: progressId must be a string');
   }
   return v as unknown as AnalyzeParams;
+}
+
+export function checkReadTraceParams(v: unknown): ReadTraceParams {
+  if (!isObject(v) || typeof v.path !== 'string' || v.path.length === 0 || v.path.length > 4096) {
+    throw new ProtocolError('readTrace: path must be a non-empty string');
+  }
+  return v as unknown as ReadTraceParams;
 }
 
 export function checkCounterfactualParams(v: unknown): CounterfactualParams {

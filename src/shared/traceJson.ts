@@ -83,8 +83,15 @@ export function* traceJsonPieces(trace: RoutingTrace, indent?: number): Generato
   }
 }
 
+/** What writeTraceJson needs of a Node writable; declared here because src/shared is also built for the webviews, which have no Node types. */
+export interface TraceSink {
+  write(chunk: string): boolean;
+  once(event: 'drain' | 'error', listener: (err?: unknown) => void): unknown;
+  removeListener(event: 'drain' | 'error', listener: (err?: unknown) => void): unknown;
+}
+
 /** Writes the trace to `out` piece by piece, waiting whenever the stream asks to; `out` is not ended. */
-export async function writeTraceJson(trace: RoutingTrace, out: NodeJS.WritableStream, indent?: number): Promise<void> {
+export async function writeTraceJson(trace: RoutingTrace, out: TraceSink, indent?: number): Promise<void> {
   for (const piece of traceJsonPieces(trace, indent)) {
     if (!out.write(piece)) {
       await new Promise<void>((resolve, reject) => {

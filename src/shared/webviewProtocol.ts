@@ -13,6 +13,7 @@
 import { isCounterfactualChoice, isCounterfactualState, type CounterfactualChoice, type CounterfactualState } from './counterfactualView';
 import { isColorScheme, type ColorScheme } from './expertPalette';
 import type { RoutingTrace } from './trace';
+import { isTraceComparison, type TraceComparison } from './traceCompare';
 import { traceProblem } from './traceCheck';
 
 /** Which panel a message or a saved state belongs to. */
@@ -99,13 +100,18 @@ export type RunCounterfactualCommand = Message<typeof RunCounterfactualCommand, 
 export const CancelCounterfactualCommand = 'counterfactual/cancel';
 export type CancelCounterfactualCommand = Message<typeof CancelCounterfactualCommand, { uri: string }>;
 
+/** Dashboard → host: the user clicked a token in the Compare view; the host reveals it in side `side`'s editor. */
+export const CompareRevealCommand = 'compare/reveal';
+export type CompareRevealCommand = Message<typeof CompareRevealCommand, { side: 'a' | 'b'; tokenIndex: number }>;
+
 export type WebviewCommand =
   | ReadyCommand
   | SelectTokenCommand
   | HighlightExpertCommand
   | SelectLayerCommand
   | RunCounterfactualCommand
-  | CancelCounterfactualCommand;
+  | CancelCounterfactualCommand
+  | CompareRevealCommand;
 
 // REQUESTS (webview → host, answered by `ExportDidSaveNotification` with the same id)
 
@@ -155,6 +161,10 @@ export type ExportDidSaveNotification = Message<
   { id: number; saved: boolean; path: string | null; error: string | null }
 >;
 
+/** Host → Dashboard: the comparison to show (MoE Lens: Compare With…); null closes the Compare view. */
+export const DidChangeCompareNotification = 'compare/didChange';
+export type DidChangeCompareNotification = Message<typeof DidChangeCompareNotification, { compare: TraceComparison | null }>;
+
 /** Host → Routing / Dashboard: the document's counterfactuals changed (a result, a run started or ended). */
 export const DidChangeCounterfactualNotification = 'counterfactual/didChange';
 export type DidChangeCounterfactualNotification = Message<
@@ -170,6 +180,7 @@ export type DidProgressCounterfactualNotification = Message<
 >;
 
 export type HostToWebview =
+  | DidChangeCompareNotification
   | DidChangeCounterfactualNotification
   | DidProgressCounterfactualNotification
   | DidChangeStateNotification
@@ -280,6 +291,8 @@ export function isWebviewToHost(v: unknown): v is WebviewToHost {
       return isString(p.uri, 8192) && isCounterfactualChoice(p.choice);
     case CancelCounterfactualCommand:
       return isString(p.uri, 8192);
+    case CompareRevealCommand:
+      return (p.side === 'a' || p.side === 'b') && isIndex(p.tokenIndex);
     case SaveExportRequest:
       return (
         isIndex(p.id) &&
@@ -304,6 +317,8 @@ export function isHostToWebview(v: unknown): v is HostToWebview {
       return isState(p.state);
     case DidChangeLayerNotification:
       return isIndex(p.layer);
+    case DidChangeCompareNotification:
+      return p.compare === null || isTraceComparison(p.compare);
     case DidChangeTokenSelectionNotification:
       return isString(p.uri) && isNullableIndex(p.tokenIndex);
     case DidChangeExpertHighlightNotification:

@@ -14,6 +14,7 @@ import {
   DidChangeCounterfactualNotification,
   DidProgressCounterfactualNotification,
   RunCounterfactualCommand,
+  DidChangeCompareNotification,
   DidChangeExpertHighlightNotification,
   DidChangeLayerNotification,
   DidChangeStateNotification,
@@ -26,6 +27,7 @@ import {
   type State,
 } from '../shared/webviewProtocol';
 import { chartCard, tableCard, type ChartCard, type ChartClick } from './charts';
+import { createCompareView } from './compare';
 import { select } from './controls';
 import { counterfactualBar } from './counterfactualBar';
 import { counterfactualCards } from './counterfactualCards';
@@ -41,9 +43,11 @@ import {
   surprisalScatter,
   topTokensRows,
   transitionChart,
+  lacking,
   type ChartData,
   type Ctx,
 } from './dashboardCharts';
+import { missingParts, traceFields } from '../shared/traceFields';
 import { el, fmt } from './dom';
 import { visibleTokenText } from '../shared/tokenText';
 import { onExportSaved } from './exporter';
@@ -82,7 +86,8 @@ const figures = el('div', 'figures');
 const grid = el('main', 'grid');
 const empty = el('p', 'empty muted', 'No analysis yet. Run "MoE Lens: Analyze Document" on a file.');
 const scroll = el('div', 'dash-scroll');
-scroll.append(figures, cfCards.root, grid);
+const compare = createCompareView();
+scroll.append(compare.root, figures, cfCards.root, grid);
 app.append(header, bar.root, empty, scroll);
 
 const onExpertCell = (c: ChartClick): void => {
@@ -145,6 +150,7 @@ grid.append(
 new ResizeObserver(() => {
   Object.values(cards).forEach((c) => c.resize());
   cfCards.resize();
+  compare.resize();
 }).observe(grid);
 
 // ---- state -----------------------------------------------------------------------------------
@@ -181,8 +187,8 @@ function setState(next: State): void {
     state.layer = persisted.layer;
   }
   const t = next.trace;
-  empty.hidden = t !== null;
-  scroll.hidden = t === null;
+  empty.hidden = t !== null || !compare.root.hidden;
+  scroll.hidden = t === null && compare.root.hidden;
   if (!t) {
     summaries = [];
     return;
@@ -325,6 +331,11 @@ function renderFigures(c: Ctx): void {
     ['mean entropy', fmt(mean(s.entropy.filter(Number.isFinite))), 'Mean router entropy (nats)'],
   ];
   figures.replaceChildren(el('span', 'figures-title', `Layer ${s.layer}`));
+  // An imported trace: say once, up front, what it does not carry.
+  const missing = missingParts(traceFields(c.trace), ['weights', 'scores', 'sharedWeight', 'ids', 'spans', 'surprisal']);
+  if (missing.length) {
+    figures.appendChild(el('span', 'figure-note note', `Not in this trace: ${missing.join(', ')} (imported from a source without them); the views that need them say so.`));
+  }
   for (const [k, v, tip] of items) {
     const f = el('span', 'figure');
     f.title = tip;
@@ -335,7 +346,8 @@ function renderFigures(c: Ctx): void {
 
 function renderBalance(c: Ctx): void {
   const rows = balanceRows(c);
-  balance.setRows(rows, 'Switch aux loss E·Σ f_i·P_i (1 = balanced), CV and max/mean of the slot shares, router z-loss, same-expert rate.');
+  const missing = lacking(c, ['routerLogits']);
+  balance.setRows(rows, `Switch aux loss E·Σ f_i·P_i (1 = balanced), CV and max/mean of the slot shares, router z-loss, same-expert rate.${missing ? ` Aux loss and z-loss need the ${missing}` : ''}`);
   const table = el('table', 'data');
   const head = el('tr');
   for (const h of ['layer', 'aux loss', 'CV', 'max/mean', 'z-loss', 'same', 'baseline']) {
@@ -353,8 +365,8 @@ function renderBalance(c: Ctx): void {
 }
 
 function renderTopTokens(c: Ctx): void {
-  const { rows, top } = topTokensRows(c);
-  topTokens.setRows(rows, `Layer ${c.summary.layer}: the tokens each expert receives most often (any of its k slots). Click an expert to highlight it.`);
+  const { rows, top, missing } = topTokensRows(c);
+  topTokens.setRows(rows, missing ? `Each expert's top tokens: ${missing}` : `Layer ${c.summary.layer}: the tokens each expert receives most often (any of its k slots). Click an expert to highlight it.`);
   const table = el('table', 'data top-tokens');
   top.forEach((list, e) => {
     const tr = el('tr');
@@ -404,6 +416,14 @@ onHostMessage((m) => {
       break;
     case DidChangeExpertHighlightNotification:
       setHighlight(m.params.highlight);
+      break;
+    case DidChangeCompareNotification:
+      compare.set(m.params.compare);
+      if (m.params.compare) {
+        scroll.hidden = false;
+        empty.hidden = true;
+        scroll.scrollTop = 0;
+      }
       break;
     case ExportDidSaveNotification:
       onExportSaved(m.params.id, m.params.saved, m.params.path, m.params.error);

@@ -12,6 +12,7 @@ import {
   type LayerSummary,
 } from '../shared/routingStats';
 import type { LayerRouting, RoutingTrace } from '../shared/trace';
+import { missingParts, NOT_IN_TRACE, traceFields, type TraceFields } from '../shared/traceFields';
 import type { Option, Rows } from './charts';
 import { escapeHtml } from './dom';
 import { visibleTokenText } from '../shared/tokenText';
@@ -31,6 +32,17 @@ export interface Ctx {
   routing: LayerRouting;
   palette: Rgb[];
   highlight: { layer: number; expert: number } | null;
+}
+
+/** " Not in this trace: router logits." for a chart whose figure needs parts the trace lacks (an imported trace); '' otherwise. */
+export function lacking(ctx: Ctx, needs: readonly (keyof TraceFields)[]): string {
+  const missing = missingParts(traceFields(ctx.trace), needs);
+  return missing.length ? `${missing.join(', ')}: ${NOT_IN_TRACE}.` : '';
+}
+
+/** An empty chart that says which parts it needs and this trace lacks. */
+function notInTrace(what: string, missing: string, header: string[]): ChartData {
+  return { rows: [header], subtitle: `${what}: ${missing}`, option: { xAxis: { show: false }, yAxis: { show: false }, series: [] } };
 }
 
 const expertNames = (E: number): string[] => Array.from({ length: E }, (_, i) => `E${i}`);
@@ -118,7 +130,7 @@ export function expertLoad(ctx: Ctx): ChartData {
   const dim = ctx.highlight?.layer === s.layer;
   return {
     rows,
-    subtitle: `Layer ${s.layer}: bars f_i = share of routed slots (Σ 1), line P_i = mean router probability; dashed = uniform 1/E. Click a bar to highlight the expert.`,
+    subtitle: `Layer ${s.layer}: bars f_i = share of routed slots (Σ 1), line P_i = mean router probability; dashed = uniform 1/E. Click a bar to highlight the expert.${s.meanProb ? '' : ` P_i: router probabilities ${NOT_IN_TRACE}.`}`,
     option: {
       grid: { left: 48, right: 16, top: 28, bottom: 28 },
       tooltip: { trigger: 'axis' },
@@ -180,6 +192,10 @@ function boxplot(ctx: Ctx, pick: (s: LayerSummary) => number[], what: string, un
 }
 
 export function entropyBox(ctx: Ctx): ChartData {
+  const missing = lacking(ctx, ['scores']);
+  if (missing) {
+    return notInTrace('Router entropy', missing, ['layer', 'min', 'q1', 'median', 'q3', 'max', 'mean']);
+  }
   const max = Math.log(ctx.trace.model.numExperts);
   const d = boxplot(ctx, (s) => s.entropy, 'Router entropy', `; dashed = ln E = ${max.toFixed(2)} nats (uniform)`, {
     markLine: { symbol: 'none', silent: true, lineStyle: { type: 'dashed', color: cssVar('--vscode-foreground') || '#888' }, label: { formatter: 'ln E', position: 'insideEndTop' }, data: [{ yAxis: max }] },
@@ -188,12 +204,20 @@ export function entropyBox(ctx: Ctx): ChartData {
 }
 
 export function marginBox(ctx: Ctx): ChartData {
+  const missing = lacking(ctx, ['scores']);
+  if (missing) {
+    return notInTrace('Margin to the near miss', missing, ['layer', 'min', 'q1', 'median', 'q3', 'max', 'mean']);
+  }
   // The shared definition (tokenFacts.ts): on what the family ranks by, e.g. DeepSeek-V3's score + bias.
   const by = ctx.trace.layers.some((l) => l.selection) ? 'score + bias' : 'score';
   return boxplot(ctx, (s) => s.margin, `Margin (by ${by}) between the weakest chosen expert and the near miss`, '; near 0 = a coin flip');
 }
 
 export function surprisalScatter(ctx: Ctx): ChartData {
+  const missing = lacking(ctx, ['surprisal', 'scores']);
+  if (missing) {
+    return notInTrace('Surprisal against routing entropy', missing, ['token', 'text', 'entropy', 'surprisal', 'top1']);
+  }
   const { trace, summary: s, routing } = ctx;
   const rows: Rows = [['token', 'text', 'entropy', 'surprisal', 'top1']];
   const byExpert = new Map<number, [number, number, number][]>();
@@ -322,7 +346,12 @@ export function sameExpertChart(ctx: Ctx): ChartData {
 // ---- vocabulary ------------------------------------------------------------------------------
 
 export function consistencyChart(ctx: Ctx, limit = 24): ChartData {
-  const rep = repeatedTokenConsistency(ctx.trace.tokens, ctx.routing.experts!, ctx.trace.model.numExperts);
+  // Repeats are found by token id.
+  const missing = lacking(ctx, ['ids']);
+  if (missing) {
+    return notInTrace('Routing consistency of repeated tokens', missing, ['token_id', 'text', 'count', 'modal_expert', 'consistency']);
+  }
+  const rep = repeatedTokenConsistency(ctx.trace.tokens as { id: number; text: string | null }[], ctx.routing.experts!, ctx.trace.model.numExperts);
   const rows: Rows = [['token_id', 'text', 'count', 'modal_expert', 'consistency']];
   for (const r of rep) {
     rows.push([r.id, r.text ?? '', r.count, r.modalExpert, r.consistency]);
@@ -348,9 +377,14 @@ export function consistencyChart(ctx: Ctx, limit = 24): ChartData {
   };
 }
 
-export function topTokensRows(ctx: Ctx, n = 8): { rows: Rows; top: ReturnType<typeof expertTopTokens> } {
-  const top = expertTopTokens(ctx.trace.tokens, ctx.routing.experts!, ctx.trace.model.numExperts, n);
+export function topTokensRows(ctx: Ctx, n = 8): { rows: Rows; top: ReturnType<typeof expertTopTokens>; missing: string } {
+  // Tokens are counted by id: without ids there is nothing to count.
+  const missing = lacking(ctx, ['ids']);
+  if (missing) {
+    return { rows: [['expert', 'rank', 'token_id', 'text', 'count']], top: [], missing };
+  }
+  const top = expertTopTokens(ctx.trace.tokens as { id: number; text: string | null }[], ctx.routing.experts!, ctx.trace.model.numExperts, n);
   const rows: Rows = [['expert', 'rank', 'token_id', 'text', 'count']];
   top.forEach((list, e) => list.forEach((t, r) => rows.push([e, r + 1, t.id, t.text ?? '', t.count])));
-  return { rows, top };
+  return { rows, top, missing };
 }

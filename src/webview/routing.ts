@@ -7,6 +7,7 @@ import { EMPTY_COUNTERFACTUALS, type CounterfactualState } from '../shared/count
 import { effectiveLayer } from '../shared/effectiveLayer';
 import { tokenShare } from '../shared/routingStats';
 import type { RoutingTrace } from '../shared/trace';
+import { missingParts, traceFields } from '../shared/traceFields';
 import {
   CancelCounterfactualCommand,
   DidChangeCounterfactualNotification,
@@ -265,6 +266,11 @@ function renderLegend(): void {
   const share = tokenShare(l.experts, t.model.numExperts);
   const uniform = t.model.topK / t.model.numExperts;
   legend.appendChild(el('span', 'legend-note muted', `Layer ${l.layer} load (share of tokens; uniform ${pct(uniform)}):`));
+  // An imported trace: say once what it lacks (the token detail says it per figure).
+  const missing = missingParts(traceFields(t), ['weights', 'scores', 'sharedWeight', 'ids', 'spans', 'surprisal']);
+  if (missing.length) {
+    legend.appendChild(el('span', 'legend-missing note', `Not in this trace: ${missing.join(', ')}.${l.weights ? '' : ' Tokens show their experts in equal shares.'}`));
+  }
   share.forEach((s, e) => {
     const b = el('button', 'legend-item');
     b.type = 'button';

@@ -18,7 +18,8 @@ export function tokenLook(trace: RoutingTrace, layer: number, palette: Rgb[], wi
   const fills = OPACITY_LEVELS[kind];
   const background = (t: number): string => {
     const experts = routing?.experts?.[t];
-    const weights = routing?.weights?.[t];
+    // A trace without gate weights (an imported npy): the experts still colour the token, in equal shares.
+    const weights = routing?.weights?.[t] ?? experts?.map(() => 1);
     if (!experts || !weights || !experts.length) {
       return '';
     }

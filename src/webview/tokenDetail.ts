@@ -5,6 +5,7 @@
  */
 import { DIGITS, formatFigure, formatShare, tokenFacts } from '../shared/tokenFacts';
 import type { LayerRouting, RoutingTrace } from '../shared/trace';
+import { layerHasScores, NOT_IN_TRACE, traceFields } from '../shared/traceFields';
 import { el, fmt } from './dom';
 import { visibleTokenText } from '../shared/tokenText';
 import { rgba, type Rgb } from './palette';
@@ -64,10 +65,12 @@ export function renderTokenDetail(
   root.appendChild(el('h2', undefined, `Token #${t}`));
   const text = el('code', 'token-text', visibleTokenText(tok.text, tok.id));
   root.appendChild(text);
+  // An imported trace lacks some parts: say which, rather than show a blank or a wrong number.
+  const fields = traceFields(trace);
   const facts: [string, string][] = [
-    ['id', String(tok.id)],
-    ['span', tok.start === null ? 'not in the text' : `${tok.start}–${tok.end}`],
-    ['surprisal', trace.surprisal[t] === null ? '– (no next token)' : `${fmt(trace.surprisal[t])} nats`],
+    ['id', tok.id === null ? NOT_IN_TRACE : String(tok.id)],
+    ['span', tok.start === null ? (fields.spans ? 'not in the text' : NOT_IN_TRACE) : `${tok.start}–${tok.end}`],
+    ['surprisal', trace.surprisal[t] === null ? (fields.surprisal ? '– (no next token)' : NOT_IN_TRACE) : `${fmt(trace.surprisal[t])} nats`],
   ];
   if (windowIndex >= 0) {
     facts.push(['window', String(windowIndex + 1)]);
@@ -80,18 +83,29 @@ export function renderTokenDetail(
     root.appendChild(el('h3', undefined, `Layer ${layer}`));
     const table = el('table', 'routing-table');
     table.appendChild(row(['expert', 'weight (applied)', 'score', 'score rank'], true));
+    const hasWeights = l!.weights !== null;
+    const hasScores = layerHasScores(l!);
     f.experts.forEach((e, j) => {
-      table.appendChild(row([chip(e, palette, layer, actions), formatFigure(f.weights[j], DIGITS.weight), formatFigure(f.scores[j], DIGITS.score), String(f.scoreRanks[j] ?? '–')]));
+      table.appendChild(
+        row([
+          chip(e, palette, layer, actions),
+          hasWeights ? formatFigure(f.weights[j], DIGITS.weight) : NOT_IN_TRACE,
+          hasScores ? formatFigure(f.scores[j], DIGITS.score) : NOT_IN_TRACE,
+          hasScores ? String(f.scoreRanks[j] ?? '–') : '–',
+        ]),
+      );
     });
     root.appendChild(table);
     const pairs: [string, string][] = [
-      ['Σ weights', formatFigure(f.weightSum, DIGITS.weight)],
-      ['entropy', `${formatFigure(f.entropy, DIGITS.entropy)} nats (${formatShare(f.normalizedEntropy)} of max)`],
-      [`margin (by ${f.selectionBy})`, formatFigure(f.margin, DIGITS.margin)],
-      ['near miss', f.nearMiss === null ? '–' : `E${f.nearMiss}`],
+      ['Σ weights', hasWeights ? formatFigure(f.weightSum, DIGITS.weight) : NOT_IN_TRACE],
+      ['entropy', hasScores ? `${formatFigure(f.entropy, DIGITS.entropy)} nats (${formatShare(f.normalizedEntropy)} of max)` : NOT_IN_TRACE],
+      [`margin (by ${f.selectionBy})`, hasScores ? formatFigure(f.margin, DIGITS.margin) : NOT_IN_TRACE],
+      ['near miss', f.nearMiss === null ? (hasScores ? '–' : NOT_IN_TRACE) : `E${f.nearMiss}`],
     ];
     if (f.sharedWeight !== null) {
-      pairs.push(['shared weight', formatFigure(f.sharedWeight, DIGITS.weight)], ['shared share', formatShare(f.sharedShare)]);
+      pairs.push(['shared weight', formatFigure(f.sharedWeight, DIGITS.weight)], ['shared share', hasWeights ? formatShare(f.sharedShare) : NOT_IN_TRACE]);
+    } else if (trace.model.hasSharedExpert) {
+      pairs.push(['shared weight', NOT_IN_TRACE]);
     }
     root.appendChild(dl(pairs));
     if (f.chosenAreTopScores === false) {
@@ -99,10 +113,10 @@ export function renderTokenDetail(
     }
   }
 
-  // Layers without weights (an imported npy trace) are left out of this weighted view, and said so.
-  const moe = trace.layers.filter((x) => x.kind === 'moe' && x.experts && x.weights);
-  if (moe.length < trace.layers.filter((x) => x.kind === 'moe' && x.experts).length) {
-    root.appendChild(el('p', 'note', 'Some layers have no gate weights in this trace (imported from a source without them): not drawn below.'));
+  // Layers without weights (an imported npy trace) show their experts in equal shares, and say so.
+  const moe = trace.layers.filter((x) => x.kind === 'moe' && x.experts);
+  if (moe.some((x) => !x.weights)) {
+    root.appendChild(el('p', 'note', `Gate weights: ${NOT_IN_TRACE} (imported from a source without them); experts below are drawn in equal shares.`));
   }
   if (moe.length) {
     root.appendChild(el('h3', undefined, 'All layers'));
@@ -114,9 +128,12 @@ export function renderTokenDetail(
       const cell = el('span');
       x.experts![t]!.forEach((e, j) => {
         cell.appendChild(chip(e, palette, x.layer, actions));
-        cell.appendChild(el('span', 'w', fmt(x.weights![t]![j], 2)));
+        if (x.weights) {
+          cell.appendChild(el('span', 'w', fmt(x.weights[t]![j], 2)));
+        }
       });
-      const tr = row([String(x.layer), cell, formatFigure(xf?.entropy, DIGITS.entropy), formatFigure(xf?.margin, DIGITS.margin)]);
+      const scored = layerHasScores(x);
+      const tr = row([String(x.layer), cell, scored ? formatFigure(xf?.entropy, DIGITS.entropy) : NOT_IN_TRACE, scored ? formatFigure(xf?.margin, DIGITS.margin) : NOT_IN_TRACE]);
       tr.classList.toggle('current', x.layer === layer);
       tr.addEventListener('click', (e) => {
         if (!(e.target as HTMLElement).closest('button')) {
@@ -146,7 +163,7 @@ function layerGrid(trace: RoutingTrace, moe: LayerRouting[], t: number, layer: n
     g.scale(dpr, dpr);
     moe.forEach((l, r) => {
       const experts = l.experts![t]!;
-      const weights = l.weights![t]!;
+      const weights = l.weights?.[t] ?? experts.map(() => 1);
       const total = weights.reduce((a, b) => a + Math.max(0, b), 0) || 1;
       g.fillStyle = 'rgba(128,128,128,0.12)';
       g.fillRect(0, r * rowH, E * cell, rowH - 1);

@@ -3,7 +3,11 @@
  * a token's text, text between tokens (gaps), a chip for a token with no place in the text
  * (BOS/EOS), or a window marker. Pure: no DOM, so it can be tested and built once per trace.
  */
+import { visibleTokenText } from '../shared/tokenText';
 import type { TraceToken, TraceWindow } from '../shared/trace';
+
+/** Tokens per line when a trace has neither the document nor token texts. */
+const TOKENS_PER_LINE = 16;
 
 export type PieceKind = 'tok' | 'gap' | 'chip' | 'win';
 
@@ -41,11 +45,18 @@ export function buildLayout(docText: string | null, tokens: readonly TraceToken[
     // Only ids and decoded texts: lay the decoded texts end to end.
     const parts: string[] = [];
     let at = 0;
-    spans = tokens.map((t) => {
-      const s = t.text ?? '';
+    spans = tokens.map((t, i) => {
+      // Neither a document nor token texts (an imported npy): each token shows as its id, or its index.
+      const s = t.text ?? (t.id !== null ? ` #${t.id} ` : ` t${i} `);
       parts.push(s);
       at += s.length;
-      return { start: at - s.length, end: at };
+      const span = { start: at - s.length, end: at };
+      if (t.text === null && i % TOKENS_PER_LINE === TOKENS_PER_LINE - 1) {
+        // Labels have no line breaks of their own: wrap them, so the view stays one screen wide.
+        parts.push('\n');
+        at += 1;
+      }
+      return span;
     });
     text = parts.join('');
   }
@@ -70,7 +81,7 @@ export function buildLayout(docText: string | null, tokens: readonly TraceToken[
     }
     const { start, end } = spans[i]!;
     if (start === null || end === null) {
-      flat.push({ kind: 'chip', text: tokens[i]!.text ?? `#${tokens[i]!.id}`, index: i });
+      flat.push({ kind: 'chip', text: visibleTokenText(tokens[i]!.text, tokens[i]!.id), index: i });
       continue;
     }
     if (start > cursor) {

@@ -7,14 +7,13 @@ import { TraceError } from '../../shared/traceCheck';
 import { readTraceJson } from '../../shared/traceCodec';
 import { traceText } from '../../engine/analyze';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
-import { MAX_DOCUMENT_BYTES, formatBytes } from '../../engine/files';
+import { MAX_DOCUMENT_BYTES, MAX_TRACE_BYTES, formatBytes } from '../../engine/files';
 import { intOption, maxMemoryOption, parseCommandArgs, stderrProgress } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { documentText, readInputBytes } from '../document';
 import { modelDirFrom, openModel } from './trace';
 
 /** The largest saved trace read back (JSON.parse needs it as one string, and V8 strings end near 512 MB). */
-const MAX_TRACE_BYTES = 256 * 1024 * 1024;
 
 const usage = `usage: moe-lens analyze FILE [--model DIR] [--layer N] [--backend node|wasm|cpu] [--max-memory MB] [--progress]
 

@@ -13,6 +13,7 @@ import {
   LoadModelRequest,
   ProgressNotification,
   ProtocolError,
+  ReadTraceRequest,
   ShutdownRequest,
   StatusRequest,
   checkAnalyzeParams,
@@ -20,6 +21,7 @@ import {
   checkDescribeModelsParams,
   checkListModelsParams,
   checkLoadModelParams,
+  checkReadTraceParams,
   type BackendPreference,
   type CounterfactualResult,
   type DescribedModel,
@@ -27,6 +29,8 @@ import {
 } from '../../shared/engineProtocol';
 import { realpathOr, rootContaining } from '../../shared/insidePath';
 import { packTrace, type PackedTrace } from '../../shared/tracePacking';
+import { readTraceJson } from '../../shared/traceCodec';
+import { decodeUtf8, FileReadError, MAX_TRACE_BYTES, readRegularFile } from '../files';
 import { defaultHubDir, scanHubCache } from './hfCache';
 import type { EngineRuntime, RuntimeModel } from './runtime';
 
@@ -201,6 +205,24 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
         throw new ResponseError(/^bad mode/.test(message(err)) ? -32602 : EngineErrorCodes.AnalyzeFailed, message(err));
       } finally {
         abort.dispose();
+      }
+    }),
+  );
+
+  // No model needed: a saved trace is read, validated by the one validator, and sent packed.
+  connection.onRequest(ReadTraceRequest.type, (raw) =>
+    serial(async (): Promise<PackedTrace> => {
+      let params;
+      try {
+        params = checkReadTraceParams(raw);
+      } catch (err) {
+        return badParams(err);
+      }
+      try {
+        const bytes = await readRegularFile(params.path, { maxBytes: MAX_TRACE_BYTES, what: 'the trace file' });
+        return packTrace(readTraceJson(decodeUtf8(bytes, params.path, 'the trace file')));
+      } catch (err) {
+        throw new ResponseError(EngineErrorCodes.BadTrace, err instanceof FileReadError ? err.message : message(err));
       }
     }),
   );

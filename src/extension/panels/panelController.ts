@@ -14,6 +14,8 @@ import {
   CancelCounterfactualCommand,
   DidChangeCounterfactualNotification,
   DidProgressCounterfactualNotification,
+  CompareRevealCommand,
+  DidChangeCompareNotification,
   DidChangeExpertHighlightNotification,
   DidChangeLayerNotification,
   DidChangeStateNotification,
@@ -33,6 +35,7 @@ import {
   type WebviewToHost,
 } from '../../shared/webviewProtocol';
 import { slimTrace } from '../../shared/traceCodec';
+import type { TraceComparison } from '../../shared/traceCompare';
 import { buildHtml, makeNonce } from './html';
 
 export interface PanelKind {
@@ -86,6 +89,10 @@ export class PanelController implements vscode.Disposable {
   private selectedToken: number | null;
   /** Whether a change needs the whole state (with the trace) or a small notification. */
   private readonly sync = new PanelSync();
+  /** The Compare view's comparison (dashboard), re-sent whenever the page (re)loads. */
+  private compare: TraceComparison | null = null;
+  /** Called when the user clicks a token in the Compare view. */
+  onCompareReveal: ((side: 'a' | 'b', tokenIndex: number) => void) | undefined;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -172,6 +179,14 @@ export class PanelController implements vscode.Disposable {
     this.panel.reveal(undefined, false);
   }
 
+  /** Shows (or, with null, closes) the Compare view; a hidden page gets it when it loads again. */
+  setCompare(compare: TraceComparison | null): void {
+    this.compare = compare;
+    if (this.panel.visible) {
+      this.post({ method: DidChangeCompareNotification, params: { compare } });
+    }
+  }
+
   private html(): string {
     const webview = this.panel.webview;
     const media = mediaRoot(this.context);
@@ -250,6 +265,12 @@ export class PanelController implements vscode.Disposable {
       case ReadyCommand:
         this.sync.ready(this.stateKey());
         this.sendState();
+        if (this.compare) {
+          this.post({ method: DidChangeCompareNotification, params: { compare: this.compare } });
+        }
+        break;
+      case CompareRevealCommand:
+        this.onCompareReveal?.(m.params.side, m.params.tokenIndex);
         break;
       case SelectTokenCommand: {
         const a = this.analysis();

@@ -5,12 +5,20 @@
 import * as vscode from 'vscode';
 import type { Counterfactuals } from '../counterfactuals';
 import type { RoutingStore } from '../routingStore';
+import type { TraceComparison } from '../../shared/traceCompare';
 import { isPersistedState } from '../../shared/webviewProtocol';
 import { DASHBOARD_PANEL } from './dashboardPanel';
 import { openPanel, type PanelController, type RestoredPanel } from './panelController';
 import { ROUTING_PANEL } from './routingPanel';
 
-export function registerPanels(context: vscode.ExtensionContext, store: RoutingStore, counterfactuals: Counterfactuals): { showRouting(): void; showDashboard(): void } {
+export interface Panels {
+  showRouting(): void;
+  showDashboard(): void;
+  /** Opens the dashboard with the Compare view; `onReveal` gets the tokens the user clicks there. */
+  showCompare(compare: TraceComparison, onReveal: (side: 'a' | 'b', tokenIndex: number) => void): void;
+}
+
+export function registerPanels(context: vscode.ExtensionContext, store: RoutingStore, counterfactuals: Counterfactuals): Panels {
   let routing: PanelController | undefined;
   let dashboard: PanelController | undefined;
   const openRouting = (restored?: RestoredPanel): PanelController => openPanel(ROUTING_PANEL, context, store, counterfactuals, () => (routing = undefined), restored);
@@ -46,6 +54,11 @@ export function registerPanels(context: vscode.ExtensionContext, store: RoutingS
       } else {
         dashboard = openDashboard();
       }
+    },
+    showCompare(compare, onReveal) {
+      this.showDashboard();
+      dashboard!.onCompareReveal = onReveal;
+      dashboard!.setCompare(compare);
     },
   };
 }

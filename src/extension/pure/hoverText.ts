@@ -7,6 +7,7 @@ import type { CounterfactualOverlay } from '../../shared/counterfactualView';
 import { DIGITS, formatFigure as fmt, formatShare, tokenFacts } from '../../shared/tokenFacts';
 import { visibleTokenText } from '../../shared/tokenText';
 import type { GateKind, RoutingTrace } from '../../shared/trace';
+import { layerHasScores, NOT_IN_TRACE } from '../../shared/traceFields';
 
 /** Backslash-escapes every ASCII punctuation character but the comma (all are escapable in CommonMark). */
 export function escapeMarkdown(text: string): string {
@@ -64,7 +65,7 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   const info = trace.model;
   const lines: string[] = [];
   const text = escapeMarkdown(visibleTokenText(tok.text, tok.id));
-  lines.push(`**MoE Lens** · token #${t} of ${trace.tokens.length} (numbered from 0, as in the trace) · id ${tok.id ?? 'not in the trace'}${tok.partial ? ' · part of a split character' : ''}`);
+  lines.push(`**MoE Lens** · token #${t} of ${trace.tokens.length} (numbered from 0, as in the trace) · id ${tok.id ?? NOT_IN_TRACE}${tok.partial ? ' · part of a split character' : ''}`);
   lines.push('');
   lines.push(`Token: **${text}**`);
   lines.push('');
@@ -83,8 +84,10 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
   } else {
     lines.push(`**Layer ${selectedLayer}** · top-${r.experts.length} of ${info.numExperts} experts · weight = ${GATE_SHORT[info.gate] ?? escapeMarkdown(info.gate)}`);
     lines.push('');
-    if (!layer.weights) {
-      lines.push('*No gate weights in this trace (imported from a source without them).*');
+    // An imported trace lacks some parts: name them rather than show blanks.
+    const missing = [!layer.weights && 'gate weights', !layerHasScores(layer) && 'router scores and logits', info.hasSharedExpert && !layer.sharedWeight && 'shared-expert weight'].filter(Boolean);
+    if (missing.length) {
+      lines.push(`*${missing.join(', ')}: ${NOT_IN_TRACE} (imported from a source without them).*`);
       lines.push('');
     }
     lines.push('| expert | weight | score | score rank |');
@@ -104,7 +107,8 @@ export function buildHoverMarkdown(trace: RoutingTrace, t: number, selectedLayer
       facts.push(`margin ${fmt(r.margin, DIGITS.margin)} to near miss expert ${r.nearMiss} (by ${r.selectionBy})`);
     }
     const s = trace.surprisal[t];
-    facts.push(`surprisal ${s === null || s === undefined ? '– (last token)' : `${fmt(s, 2)} nats`}`);
+    const noSurprisal = trace.surprisal.every((x) => x === null);
+    facts.push(`surprisal ${s === null || s === undefined ? (noSurprisal ? NOT_IN_TRACE : '– (last token)') : `${fmt(s, 2)} nats`}`);
     lines.push(facts.join(' · '));
     lines.push('');
     lines.push(`*${escapeMarkdown(info.gateDescription)}*`);

@@ -89,11 +89,34 @@ describe('hover on an imported trace without weights or ids', () => {
     trace.tokens.forEach((t) => (t.id = null));
     const layer = trace.layers.find((l) => l.kind === 'moe')!;
     const md = buildHoverMarkdown(trace, 0, layer.layer);
-    assert.match(md, /No gate weights in this trace/);
-    assert.match(md, /id not in the trace/);
+    assert.match(md, /gate weights, router scores and logits: not in this trace/);
+    assert.match(md, /id not in this trace/);
     assert.match(md, new RegExp(`\\| ${layer.experts![0][0]} \\| – \\|`));
     const f = tokenFacts(trace.model, layer, 0)!;
     assert.deepEqual(f.weights, layer.experts![0].map(() => null));
     assert.equal(f.weightSum, null);
   });
+
+  // Each optional part alone, on a model with a shared expert: the hover names exactly what is missing.
+  const cases: { name: string; strip: (t: ReturnType<typeof fakeTrace>) => void; says: RegExp; notSays?: RegExp }[] = [
+    { name: 'weights', strip: (t) => t.layers.forEach((l) => (l.weights = null)), says: /\*gate weights: not in this trace/ },
+    { name: 'scores and logits', strip: (t) => t.layers.forEach((l) => ((l.scores = null), (l.routerLogits = null))), says: /\*router scores and logits: not in this trace/, notSays: /entropy|margin/ },
+    { name: 'router logits only (scores still there)', strip: (t) => t.layers.forEach((l) => (l.routerLogits = null)), says: /entropy [\d.]+ nats/, notSays: /not in this trace/ },
+    { name: 'shared weight', strip: (t) => t.layers.forEach((l) => (l.sharedWeight = null)), says: /\*shared-expert weight: not in this trace/, notSays: /shared expert [\d.]+%/ },
+    { name: 'surprisal', strip: (t) => (t.surprisal = t.surprisal.map(() => null)), says: /surprisal not in this trace/ },
+    { name: 'ids', strip: (t) => t.tokens.forEach((x) => (x.id = null)), says: /id not in this trace/ },
+    { name: 'text and spans', strip: (t) => t.tokens.forEach((x) => ((x.text = null), (x.start = null), (x.end = null))), says: /Token: \*\*\\#\d+\*\*/ },
+  ];
+  for (const c of cases) {
+    it(`a trace without ${c.name}`, () => {
+      const trace = fakeTrace('alpha beta', { shared: true });
+      c.strip(trace);
+      const md = buildHoverMarkdown(trace, 1, 0);
+      assert.match(md, c.says);
+      if (c.notSays) {
+        assert.doesNotMatch(md, c.notSays);
+      }
+      assert.doesNotMatch(md, /undefined|NaN|null/);
+    });
+  }
 });

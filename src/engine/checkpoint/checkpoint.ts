@@ -177,9 +177,9 @@ export class FileCheckpoint implements Checkpoint {
   constructor(
     readonly dir: string,
     private readonly tensors: Map<string, TensorInfo>,
-    private readonly handles: Map<string, FileHandle>,
+    protected readonly handles: Map<string, FileHandle>,
     readonly metadata: ReadonlyMap<string, Readonly<Record<string, string>> | null>,
-    private readonly defaults: OpenOptions,
+    protected readonly defaults: OpenOptions,
   ) {}
 
   names(): string[] {

@@ -10,9 +10,10 @@ import { constants as fsConstants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileCheckpoint, type OpenOptions, type StoredType, type TensorInfo } from '../checkpoint';
+import { DTYPE_BYTES } from '../dtypes';
 import { CheckpointError, checkpointError } from '../errors';
 import { readGgufHeader, type GgufEntry, type GgufHeader, type GgufTensorInfo } from './reader';
-import { GgufValueType } from './types';
+import { GgufValueType, blockGeometry, isBlockType } from './types';
 
 const OPEN_NONBLOCKING = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
@@ -42,6 +43,44 @@ export class GgufCheckpoint extends FileCheckpoint {
     this.info(name); // the not-found error
     return this.ggufTensors.get(name) as GgufTensorInfo;
   }
+
+  /**
+   * The same open files seen as other tensors: a renamed tensor, or one entry of a stacked tensor
+   * (`entryInfo`), each a byte range of this checkpoint's tensor data, read with positioned reads
+   * like any tensor (zero copies). The view takes the files over: close the view, not this.
+   */
+  view(tensors: ReadonlyMap<string, TensorInfo>): FileCheckpoint {
+    for (const t of tensors.values()) {
+      const h = this.headers.find((x) => x.file === t.file);
+      const bytes = storedBytes(t.dtype, t.shape.reduce((a, b) => a * b, 1));
+      if (!h || t.start < h.dataStart || t.end > h.fileSize || t.end - t.start !== bytes) {
+        throw checkpointError(t.file, t.name, `view of [${t.start}, ${t.end}) as ${t.dtype} [${t.shape.join(', ')}] is not inside this checkpoint's tensor data (internal error)`);
+      }
+    }
+    return new FileCheckpoint(this.dir, new Map(tensors), this.handles, this.metadata, this.defaults);
+  }
+}
+
+/** Bytes a tensor of `dtype` with `count` elements takes as stored; a block type's count must be whole blocks. */
+export function storedBytes(dtype: StoredType, count: number): number {
+  if (isBlockType(dtype)) {
+    const { blockSize, typeSize } = blockGeometry(dtype);
+    return count % blockSize === 0 ? (count / blockSize) * typeSize : NaN;
+  }
+  return count * DTYPE_BYTES[dtype];
+}
+
+/**
+ * Entry `index` along the first axis of `t` (one expert of a stacked [E, rows, cols] tensor) as a
+ * tensor of its own, named `name`: its byte range within `t` (whole blocks, since rows are).
+ */
+export function entryInfo(t: TensorInfo, index: number, name: string): TensorInfo {
+  const [count, ...rest] = t.shape;
+  if (!(Number.isInteger(index) && index >= 0 && index < count)) {
+    throw checkpointError(t.file, t.name, `entry ${index} is outside its ${count} entries (internal error)`);
+  }
+  const bytes = storedBytes(t.dtype, rest.reduce((a, b) => a * b, 1));
+  return { name, dtype: t.dtype, shape: rest, file: t.file, start: t.start + index * bytes, end: t.start + (index + 1) * bytes };
 }
 
 /**

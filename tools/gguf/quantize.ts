@@ -5,6 +5,7 @@
  * back with the engine's `dequantize` (src/engine/checkpoint/gguf/dequant), which is checked
  * bit-exact against llama.cpp's reference.
  */
+import { HALF_SCALE_OFFSETS } from '../../src/engine/checkpoint/gguf/dequant/index';
 import { blockGeometry, type BlockType } from '../../src/engine/checkpoint/gguf/types';
 import { toF16 } from '../../test/helpers/writeSafetensors';
 
@@ -69,21 +70,6 @@ export function quantize(type: BlockType, values: ArrayLike<number>): Uint8Array
   return out;
 }
 
-/** Where each type keeps its f16 scales (and mins): byte offsets within a block. */
-const SCALE_FIELDS: Readonly<Record<BlockType, readonly number[]>> = {
-  Q4_0: [0],
-  Q4_1: [0, 2],
-  Q5_0: [0],
-  Q5_1: [0, 2],
-  Q8_0: [0],
-  Q2_K: [80, 82],
-  Q3_K: [108],
-  Q4_K: [0, 2],
-  Q5_K: [0, 2],
-  Q6_K: [208],
-  MXFP4: [],
-};
-
 /** Deterministic 32-bit PRNG (xorshift32): the same seed gives the same file. */
 export function xorshift32(seed: number): () => number {
   let s = seed >>> 0 || 0x9e3779b9;
@@ -113,7 +99,7 @@ export function randomBlocks(type: BlockType, blocks: number, next: () => number
   for (let i = words * 4; i < out.length; i++) {
     out[i] = next() & 0xff;
   }
-  const fields = SCALE_FIELDS[type];
+  const fields = HALF_SCALE_OFFSETS[type];
   for (let b = 0; b < blocks; b++) {
     const p = b * typeSize;
     for (const f of fields) {

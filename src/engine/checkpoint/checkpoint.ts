@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DTYPE_BYTES, findNonFinite, widen, type Dtype } from './dtypes';
 import { CheckpointError, NonFiniteWeightsError, checkpointError } from './errors';
-import { blockSpan, dequantizeRange } from './gguf/dequant/index';
+import { blockSpan, blocksFinite, dequantizeRange } from './gguf/dequant/index';
 import { isBlockType, type BlockType } from './gguf/types';
 import { INDEX_FILE, SINGLE_FILE, assertDirectory, listWeightFiles, pickleRefusal, readJsonFile, resolveInside } from './modelFolder';
 import { readEnded, readStarted, timedWiden } from './readTimings';
@@ -145,10 +145,8 @@ function elementsOf(t: Pick<TensorInfo, 'shape'>): number {
  */
 export function assertStoredFinite(t: TensorInfo, stored: Uint8Array): void {
   if (isBlockType(t.dtype)) {
-    const total = elementsOf(t);
-    const step = 1 << 20; // dequantised a block-aligned slice at a time, so the check holds no full float32 copy
-    for (let from = 0; from < total; from += step) {
-      widenStored(t, stored, from, Math.min(step, total - from), true);
+    if (!blocksFinite(t.dtype, stored)) {
+      widenStored(t, stored, 0, elementsOf(t), true); // names the first bad element
     }
     return;
   }

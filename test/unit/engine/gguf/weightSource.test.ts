@@ -86,6 +86,24 @@ describe('GGUF tensors through the weight sources', () => {
     }
   });
 
+  test('held: a block whose f16 scale is infinite, or an MXFP4 block that overflows, is refused at load naming the tensor and element', async () => {
+    const bad = path.join(root, 'bad.gguf');
+    const q4 = randomBlocks('Q4_K', 2, next);
+    q4.set([0x00, 0x7c], 144 + 2); // block 1's dmin = +inf
+    const mx = randomBlocks('MXFP4', 2, next);
+    mx[17] = 255; // block 1: 2^127 × codes up to 12 overflows float32
+    mx[18] = 0x77; // codes 7 (12) in both nibbles
+    for (const [type, raw, block] of [['Q4_K', q4, 256], ['MXFP4', mx, 32]] as const) {
+      writeGguf(bad, {}, [{ name: 'blk.0.w', type, shape: [1, 2 * block], raw }]);
+      const ck = await openGgufCheckpoint(bad, { checkFinite: true });
+      await assert.rejects(HeldWeights.load(ck, ck.names()), (e: Error) => {
+        const m = /tensor "blk\.0\.w": holds \d+ non-finite values? \(first: .* at \[0, (\d+)\]\)/.exec(e.message);
+        return m !== null && Number(m[1]) >= block && Number(m[1]) < 2 * block; // in block 1
+      });
+      await ck.close();
+    }
+  });
+
   test('streamed: the same values; one expert reads only its own blocks', async () => {
     const ck = await openGgufCheckpoint(file, { checkFinite: true });
     const streamed = new StreamedWeights(ck);

@@ -23,6 +23,52 @@ const DEQUANT: Readonly<Record<BlockType, Dequant>> = {
   MXFP4: dequantMxfp4Blocks,
 };
 
+/** Where each block type keeps its f16 scales (and mins): byte offsets within a block. MXFP4's is an E8M0 byte. */
+export const HALF_SCALE_OFFSETS: Readonly<Record<BlockType, readonly number[]>> = {
+  Q4_0: [0],
+  Q4_1: [0, 2],
+  Q5_0: [0],
+  Q5_1: [0, 2],
+  Q8_0: [0],
+  Q2_K: [80, 82],
+  Q3_K: [108],
+  Q4_K: [0, 2],
+  Q5_K: [0, 2],
+  Q6_K: [208],
+  MXFP4: [],
+};
+
+/**
+ * Whether every value of these whole blocks is finite, from the scales alone: with finite f16
+ * scales every value is (the largest, 65504 · 63 · 32 for Q6_K, is far inside float32). MXFP4 can
+ * overflow from its exponent and a large code, so its blocks are dequantised to tell.
+ */
+export function blocksFinite(type: BlockType, bytes: Uint8Array): boolean {
+  if (type === 'MXFP4') {
+    const step = 17 * 4096;
+    for (let at = 0; at < bytes.length; at += step) {
+      const values = dequantize(type, bytes.subarray(at, Math.min(bytes.length, at + step)));
+      for (let i = 0; i < values.length; i++) {
+        if (values[i] - values[i] !== 0) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+  const { typeSize } = blockGeometry(type);
+  const offsets = HALF_SCALE_OFFSETS[type];
+  for (let p = 0; p < bytes.length; p += typeSize) {
+    for (const o of offsets) {
+      // Exponent bits all ones: ±inf or NaN.
+      if ((bytes[p + o + 1] & 0x7c) === 0x7c) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 /** Whole blocks `bytes` (a multiple of the type's block bytes) → their values, float32. */
 export function dequantize(type: BlockType, bytes: Uint8Array, out?: Float32Array): Float32Array {
   const { blockSize, typeSize } = blockGeometry(type);

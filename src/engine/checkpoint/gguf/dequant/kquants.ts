@@ -1,7 +1,8 @@
 /**
  * @file The 256-value "k-quant" super-blocks Q2_K, Q3_K, Q4_K, Q5_K and Q6_K → float32, bit-exact
  * against llama.cpp's gguf-py quants.py (same float32 operations in the same order: the sub-block
- * scale d·sc and offset dmin·m are rounded to float32 first, then scale·q − offset).
+ * scale d·sc and offset dmin·m are rounded to float32 first, then scale·q, then − offset, the last
+ * rounding done by the store into the Float32Array).
  *
  * Layouts (bytes, in order):
  *   Q2_K  scales[16] (low nibble scale, high nibble min), qs[64] (2 bits), f16 d, f16 dmin
@@ -34,7 +35,7 @@ export function dequantQ2_K(src: Uint8Array, out: Float32Array, blocks: number):
           const i = h * 128 + s * 32 + j;
           const q = (src[p + 16 + h * 32 + j] >> (2 * s)) & 3;
           const g = i >> 4;
-          out[o + i] = fr(fr(dl[g] * q) - ml[g]);
+          out[o + i] = fr(dl[g] * q) - ml[g];
         }
       }
     }
@@ -55,12 +56,17 @@ export function dequantQ3_K(src: Uint8Array, out: Float32Array, blocks: number):
     }
     for (let h = 0; h < 2; h++) {
       for (let s = 0; s < 4; s++) {
-        for (let j = 0; j < 32; j++) {
-          const i = h * 128 + s * 32 + j;
-          const low = (src[p + 32 + h * 32 + j] >> (2 * s)) & 3;
-          // Value i's high bit is bit (i / 32) of hmask[i % 32]; a clear bit means −4.
-          const set = (src[p + j] >> (i >> 5)) & 1;
-          out[o + i] = fr(dl[i >> 4] * (low - (set ? 0 : 4)));
+        // Values h·128 + s·32 + j: low bits (qs[h·32 + j] >> 2s) & 3; the high bit is bit h·4 + s of
+        // hmask[j], and a clear bit means −4. Sub-blocks of 16 share a scale.
+        const base = h * 128 + s * 32;
+        const bit = h * 4 + s;
+        for (let half = 0; half < 2; half++) {
+          const scale = dl[(base >> 4) + half];
+          for (let j = half * 16; j < half * 16 + 16; j++) {
+            const low = (src[p + 32 + h * 32 + j] >> (2 * s)) & 3;
+            const minus4 = (((src[p + j] >> bit) & 1) ^ 1) << 2;
+            out[o + base + j] = scale * (low - minus4);
+          }
         }
       }
     }
@@ -93,7 +99,7 @@ export function dequantQ4_K(src: Uint8Array, out: Float32Array, blocks: number):
         const offset = fr(dmin * mn[g]);
         for (let j = 0; j < 32; j++) {
           const q = (src[p + 16 + c * 32 + j] >> (4 * s)) & 0x0f;
-          out[o + g * 32 + j] = fr(fr(scale * q) - offset);
+          out[o + g * 32 + j] = fr(scale * q) - offset;
         }
       }
     }
@@ -117,7 +123,7 @@ export function dequantQ5_K(src: Uint8Array, out: Float32Array, blocks: number):
         for (let j = 0; j < 32; j++) {
           const low = (src[p + 48 + c * 32 + j] >> (4 * s)) & 0x0f;
           const high = (src[p + 16 + j] >> g) & 1;
-          out[o + g * 32 + j] = fr(fr(scale * (low | (high << 4))) - offset);
+          out[o + g * 32 + j] = fr(scale * (low | (high << 4))) - offset;
         }
       }
     }
@@ -135,12 +141,20 @@ export function dequantQ6_K(src: Uint8Array, out: Float32Array, blocks: number):
       dl[g] = d * (s > 127 ? s - 256 : s);
     }
     for (let h = 0; h < 2; h++) {
-      for (let k = 0; k < 128; k++) {
-        const i = h * 128 + k;
-        // Low 4 bits: value h·128 + s·64 + j is ql[h·64 + j] >> 4s; high 2 bits: h·128 + s·32 + j is qh[h·32 + j] >> 2s.
-        const low = (src[p + h * 64 + (k & 63)] >> (4 * (k >> 6))) & 0x0f;
-        const high = (src[p + 128 + h * 32 + (k & 31)] >> (2 * (k >> 5))) & 3;
-        out[o + i] = fr(dl[i >> 4] * ((low | (high << 4)) - 32));
+      for (let s = 0; s < 4; s++) {
+        // Values h·128 + s·32 + j: low 4 bits from ql[h·64 + (s mod 2)·32 + j] >> 4·⌊s/2⌋, high 2 bits
+        // from qh[h·32 + j] >> 2s; sub-blocks of 16 share a scale.
+        const base = h * 128 + s * 32;
+        const lp = p + h * 64 + (s & 1) * 32;
+        const lshift = 4 * (s >> 1);
+        const hp = p + 128 + h * 32;
+        for (let half = 0; half < 2; half++) {
+          const scale = dl[(base >> 4) + half];
+          for (let j = half * 16; j < half * 16 + 16; j++) {
+            const q = ((src[lp + j] >> lshift) & 0x0f) | (((src[hp + j] >> (2 * s)) & 3) << 4);
+            out[o + base + j] = scale * (q - 32);
+          }
+        }
       }
     }
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Golden blocks for MoE Lens's GGUF dequantisers: random raw blocks of each type MoE Lens reads,
-dequantised by llama.cpp's own reference (gguf-py/gguf/quants.py, numpy), written to
+dequantised by llama.cpp's own reference (gguf-py/gguf/quants.py, numpy), and random float32 values
+quantised to Q8_0 and Q4_0 by the reference quantisers, written to
 test/fixtures/gguf/dequant_goldens.json. test/unit/engine/gguf/dequant.test.ts compares bit for bit.
 
 llama.cpp's code is not part of this repository: pass its quants.py (from a llama.cpp checkout, or
@@ -152,6 +153,17 @@ def main():
             'values': base64.b64encode(values.tobytes()).decode(),
         }
         print(f'{name}: {raw.size} bytes -> {values.size} values')
+    out['quantize'] = {}
+    for name in ('Q8_0', 'Q4_0'):
+        values = (rng.standard_normal(size=(16, 32)) * 0.05).astype(np.float32)
+        values[0, :] = 0  # an all-zero block: d = 0
+        values[1, 5] = values[1, 9] = -values[1].__abs__().max() * 2  # two equal largest magnitudes
+        blocks = getattr(ref, name).quantize_blocks(values)
+        out['quantize'][name] = {
+            'values': base64.b64encode(values.astype('<f4').tobytes()).decode(),
+            'blocks': base64.b64encode(np.ascontiguousarray(blocks).tobytes()).decode(),
+        }
+        print(f'quantize {name}: {values.size} values')
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, 'w') as f:
         json.dump(out, f, indent=1)

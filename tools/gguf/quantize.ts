@@ -1,6 +1,6 @@
 /**
- * @file Block data for test and benchmark GGUF files: real quantisers for Q8_0 and Q4_0 (llama.cpp's
- * reference rounding, cheap), and valid random blocks of every block type (random quants, sane
+ * @file Block data for test and benchmark GGUF files: real quantisers for Q8_0 and Q4_0 (bit-exact
+ * with llama.cpp's reference, test/fixtures/gguf/dequant_goldens.json), and valid random blocks of every block type (random quants, sane
  * positive f16 scales), fast enough for a multi-GB Q4_K_M file. Read the values a block stands for
  * back with the engine's `dequantize` (src/engine/checkpoint/gguf/dequant), which is checked
  * bit-exact against llama.cpp's reference.
@@ -15,7 +15,7 @@ function writeHalf(out: Uint8Array, p: number, v: number): void {
   out[p + 1] = h >> 8;
 }
 
-/** Q8_0: d = max|x| / 127, q = round(x / d) (half away from zero), as ggml's quantize_row_q8_0_ref. */
+/** Q8_0: d = max|x| / 127, q = round(x · (1/d)) half away from zero, as llama.cpp's reference (gguf-py quants.py). */
 function quantQ8_0(values: ArrayLike<number>, out: Uint8Array): void {
   for (let b = 0; b * 32 < values.length; b++) {
     let amax = 0;
@@ -32,7 +32,7 @@ function quantQ8_0(values: ArrayLike<number>, out: Uint8Array): void {
   }
 }
 
-/** Q4_0: d = (the value of largest magnitude) / −8, q = min(15, trunc(x / d + 8.5)), as ggml's quantize_row_q4_0_ref. */
+/** Q4_0: d = (the value of largest magnitude) / −8, q = min(15, trunc(x / d + 8.5)), as llama.cpp's reference (gguf-py quants.py). */
 function quantQ4_0(values: ArrayLike<number>, out: Uint8Array): void {
   for (let b = 0; b * 32 < values.length; b++) {
     let max = 0;
@@ -46,8 +46,9 @@ function quantQ4_0(values: ArrayLike<number>, out: Uint8Array): void {
     const id = d ? Math.fround(1 / d) : 0;
     writeHalf(out, b * 18, d);
     for (let j = 0; j < 16; j++) {
-      const lo = Math.min(15, Math.trunc(Math.fround(values[b * 32 + j] * id) + 8.5));
-      const hi = Math.min(15, Math.trunc(Math.fround(values[b * 32 + j + 16] * id) + 8.5));
+      // x · id + 8.5 in double (as the reference, whose rounding depends on it), rounded to float32, truncated.
+      const lo = Math.min(15, Math.trunc(Math.fround(values[b * 32 + j] * id + 8.5)));
+      const hi = Math.min(15, Math.trunc(Math.fround(values[b * 32 + j + 16] * id + 8.5)));
       out[b * 18 + 2 + j] = lo | (hi << 4);
     }
   }

@@ -2,7 +2,8 @@
  * @file Dequantisation bit-exact against llama.cpp's reference (gguf-py quants.py run with numpy by
  * tools/gguf/make_dequant_goldens.py): for every type MoE Lens reads, the golden random blocks give
  * exactly the golden float32 bits, both through `dequantize` and read from a GGUF file (whole
- * tensor, and a range that starts and ends inside a block).
+ * tensor, and a range that starts and ends inside a block); the writer's Q8_0 and Q4_0 quantisers
+ * give the reference's blocks byte for byte.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { after, describe, test } from 'node:test';
 import { dequantize } from '../../../../src/engine/checkpoint/gguf/dequant/index';
 import { openGgufCheckpoint } from '../../../../src/engine/checkpoint/gguf/open';
 import { ggmlType, isBlockType, type GgmlTypeName } from '../../../../src/engine/checkpoint/gguf/types';
+import { quantize } from '../../../../tools/gguf/quantize';
 import { writeGguf } from '../../../../tools/gguf/writer';
 
 const GOLDEN = path.join(__dirname, '..', '..', '..', 'fixtures', 'gguf', 'dequant_goldens.json');
@@ -19,6 +21,7 @@ const EXPECTED: GgmlTypeName[] = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 
 
 interface Golden {
   types: Record<string, { blocks: string; values: string }>;
+  quantize: Record<string, { blocks: string; values: string }>;
 }
 
 const golden = JSON.parse(readFileSync(GOLDEN, 'utf8')) as Golden;
@@ -76,6 +79,14 @@ describe('GGUF dequantisation matches llama.cpp bit for bit', () => {
       } finally {
         await ck.close();
       }
+    });
+  }
+
+  for (const type of ['Q8_0', 'Q4_0'] as const) {
+    test(`the test writer's ${type} quantiser gives llama.cpp's blocks byte for byte`, () => {
+      const g = golden.quantize[type];
+      const values = new Float32Array(decode(g.values).slice().buffer);
+      assert.deepEqual(Buffer.from(quantize(type, values)), Buffer.from(decode(g.blocks)));
     });
   }
 });

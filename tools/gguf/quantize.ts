@@ -1,6 +1,7 @@
 /**
- * @file Block data for test and benchmark GGUF files: real quantisers for Q8_0 and Q4_0 (bit-exact
- * with llama.cpp's reference, test/fixtures/gguf/dequant_goldens.json), and valid random blocks of every block type (random quants, sane
+ * @file Block data for test and benchmark GGUF files: quantisers for every block type (Q8_0 and Q4_0
+ * bit-exact with llama.cpp's reference, test/fixtures/gguf/dequant_goldens.json; the others simple,
+ * simpleQuantize.ts), and valid random blocks of every block type (random quants, sane
  * positive f16 scales), fast enough for a multi-GB Q4_K_M file. Read the values a block stands for
  * back with the engine's `dequantize` (src/engine/checkpoint/gguf/dequant), which is checked
  * bit-exact against llama.cpp's reference.
@@ -8,6 +9,7 @@
 import { HALF_SCALE_OFFSETS } from '../../src/engine/checkpoint/gguf/dequant/index';
 import { blockGeometry, type BlockType } from '../../src/engine/checkpoint/gguf/types';
 import { toF16 } from '../../test/helpers/writeSafetensors';
+import { quantMinScale, quantMxfp4, quantQ2_K, quantQ3_K, quantQ4_K, quantQ5_0, quantQ5_K, quantQ6_K } from './simpleQuantize';
 
 function writeHalf(out: Uint8Array, p: number, v: number): void {
   const h = toF16(v);
@@ -54,20 +56,31 @@ function quantQ4_0(values: ArrayLike<number>, out: Uint8Array): void {
   }
 }
 
-/** Values → blocks of `type`: Q8_0 and Q4_0 only (use `randomBlocks` for the others). */
+/**
+ * Values → blocks of `type`: Q8_0 and Q4_0 byte-exact with llama.cpp's reference quantisers, the
+ * others by the simple quantisers of simpleQuantize.ts (valid blocks near the values). The values a
+ * quantised file stands for are its blocks dequantised, not `values`.
+ */
 export function quantize(type: BlockType, values: ArrayLike<number>): Uint8Array {
   const { blockSize, typeSize } = blockGeometry(type);
   if (values.length % blockSize !== 0) {
     throw new Error(`${values.length} values are not a whole number of ${type} blocks of ${blockSize}`);
   }
   const out = new Uint8Array((values.length / blockSize) * typeSize);
-  if (type === 'Q8_0') {
-    quantQ8_0(values, out);
-  } else if (type === 'Q4_0') {
-    quantQ4_0(values, out);
-  } else {
-    throw new Error(`no quantiser for ${type} here: write random blocks (randomBlocks) and read their values back with dequantize`);
-  }
+  const quantiser: Record<BlockType, (v: ArrayLike<number>, o: Uint8Array) => void> = {
+    Q8_0: quantQ8_0,
+    Q4_0: quantQ4_0,
+    Q4_1: (v, o) => quantMinScale(v, o, 4),
+    Q5_0: quantQ5_0,
+    Q5_1: (v, o) => quantMinScale(v, o, 5),
+    Q2_K: quantQ2_K,
+    Q3_K: quantQ3_K,
+    Q4_K: quantQ4_K,
+    Q5_K: quantQ5_K,
+    Q6_K: quantQ6_K,
+    MXFP4: quantMxfp4,
+  };
+  quantiser[type](values, out);
   return out;
 }
 
@@ -85,11 +98,29 @@ export function xorshift32(seed: number): () => number {
 }
 
 /**
- * `blocks` valid random blocks of `type`: every quant bit random, each f16 scale and min a random
- * positive value in [scale/4, scale] (so weights come out around ±`scale`·levels), MXFP4 exponents
- * within 2^-10…2^-3. `next` is the random source (xorshift32(seed)).
+ * Largest |value| / d a random block of each type can reach (codes × sub-scales), so `randomBlocks`
+ * can pick d for values within ±`scale`; for the types with mins, the min's factor too.
  */
-export function randomBlocks(type: BlockType, blocks: number, next: () => number, scale = 0.01): Uint8Array {
+const RANDOM_REACH: Readonly<Record<Exclude<BlockType, 'MXFP4'>, { d: number; min?: number }>> = {
+  Q4_0: { d: 8 },
+  Q4_1: { d: 15 },
+  Q5_0: { d: 16 },
+  Q5_1: { d: 31 },
+  Q8_0: { d: 128 },
+  Q2_K: { d: 45, min: 15 },
+  Q3_K: { d: 128 },
+  Q4_K: { d: 945, min: 63 },
+  Q5_K: { d: 1953, min: 63 },
+  Q6_K: { d: 4096 },
+};
+
+/**
+ * `blocks` valid random blocks of `type`, values within about ±`scale` (weights-like: a random model
+ * of them stays finite through many layers): every quant bit random, each f16 scale a random positive
+ * value in [¼, 1] of the one that reaches `scale`; Q4_1/Q5_1's min centres the codes on 0; MXFP4
+ * exponents so that the largest code is about `scale`. `next` is the random source (xorshift32(seed)).
+ */
+export function randomBlocks(type: BlockType, blocks: number, next: () => number, scale = 0.05): Uint8Array {
   const { typeSize } = blockGeometry(type);
   const out = new Uint8Array(blocks * typeSize);
   const words = Math.floor(out.length / 4);
@@ -100,14 +131,23 @@ export function randomBlocks(type: BlockType, blocks: number, next: () => number
   for (let i = words * 4; i < out.length; i++) {
     out[i] = next() & 0xff;
   }
-  const fields = HALF_SCALE_OFFSETS[type];
+  if (type === 'MXFP4') {
+    // value = code × 2^(e − 128), codes up to 12: e such that 12 × 2^(e − 128) ≤ scale, minus 0…3.
+    const top = Math.floor(Math.log2(scale / 12)) + 128;
+    for (let b = 0; b < blocks; b++) {
+      out[b * typeSize] = Math.max(2, top - (next() & 3));
+    }
+    return out;
+  }
+  const reach = RANDOM_REACH[type];
+  const [dAt, minAt] = HALF_SCALE_OFFSETS[type];
+  const centred = type === 'Q4_1' || type === 'Q5_1';
   for (let b = 0; b < blocks; b++) {
     const p = b * typeSize;
-    for (const f of fields) {
-      writeHalf(out, p + f, scale * (0.25 + (0.75 * (next() & 0xffff)) / 0xffff));
-    }
-    if (type === 'MXFP4') {
-      out[p] = 117 + (next() % 8); // 2^(e − 128): 2^-11 … 2^-4, times codes up to ±12
+    const d = (scale / reach.d) * (0.25 + (0.75 * (next() & 0xffff)) / 0xffff);
+    writeHalf(out, p + dAt, d);
+    if (minAt !== undefined) {
+      writeHalf(out, p + minAt, centred ? (-d * reach.d) / 2 : (scale / (reach.min ?? 1)) * (0.25 + (0.75 * (next() & 0xffff)) / 0xffff));
     }
   }
   return out;

@@ -124,6 +124,34 @@ export class GgufCursor {
     }
   }
 
+  /**
+   * `n` strings (an array's items): decoded straight from the window while it holds them (a
+   * vocabulary of 150k tokens would otherwise cost a read call each), each length checked as
+   * `string` checks it; the slow path (`string`) refills the window and gives the errors.
+   */
+  async strings(n: number, what: string): Promise<string[]> {
+    const out = new Array<string>(n);
+    let i = 0;
+    while (i < n) {
+      const text = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.length);
+      let at = this.pos - this.bufStart;
+      while (i < n && at >= 0 && at + 8 <= this.buf.length) {
+        const len = this.view.getUint32(at, true);
+        if (this.view.getUint32(at + 4, true) !== 0 || len > MAX_STRING_BYTES || at + 8 + len > this.buf.length) {
+          break;
+        }
+        out[i++] = text.toString('utf8', at + 8, at + 8 + len);
+        at += 8 + len;
+        this.pos += 8 + len;
+      }
+      if (i < n) {
+        out[i] = await this.string(`${what}[${i}]`, false);
+        i++;
+      }
+    }
+    return out;
+  }
+
   /** `count` fixed-size little-endian values of `width` bytes (already bounded by the caller), as a fresh aligned buffer. */
   async array(count: number, width: number, what: string): Promise<ArrayBuffer> {
     const n = count * width;

@@ -163,11 +163,7 @@ async function readArray(c: GgufCursor, what: string, depth: number): Promise<{ 
     return { itemType, items: Array.from(raw, (b) => b === 1) };
   }
   if (itemType === GgufValueType.STRING) {
-    const items: string[] = new Array<string>(n);
-    for (let i = 0; i < n; i++) {
-      items[i] = await c.string(`${what}[${i}]`, false);
-    }
-    return { itemType, items };
+    return { itemType, items: await c.strings(n, what) };
   }
   const items: GgufArrayEntry[] = new Array<GgufArrayEntry>(n);
   for (let i = 0; i < n; i++) {

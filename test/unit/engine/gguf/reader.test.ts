@@ -82,6 +82,32 @@ describe('GGUF reader', () => {
     }
   });
 
+  test('a vocabulary larger than the 1 MB read window round-trips, every token intact', async () => {
+    const file = path.join(root, 'vocab.gguf');
+    const tokens = Array.from({ length: 120_000 }, (_, i) => (i % 5 === 0 ? 'Ġ日本' : 'tok') + i.toString(36) + (i % 11 === 0 ? 'é' : ''));
+    writeGguf(file, { 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.scores': Float32Array.from(tokens, (_, i) => -i) }, [{ name: 'w', type: 'F32', shape: [32], values: seq(32) }]);
+    const ck = await openGgufCheckpoint(file);
+    try {
+      assert.deepEqual(metaStrings(ck.ggufMetadata, 'tokenizer.ggml.tokens'), tokens);
+      assert.equal(metaNumbers(ck.ggufMetadata, 'tokenizer.ggml.scores')?.[119_999], -119_999);
+    } finally {
+      await ck.close();
+    }
+  });
+
+  test('a string value with bytes that are not UTF-8 reads with U+FFFD, as llama.cpp keeps such tokens', async () => {
+    const file = path.join(root, 'badutf8.gguf');
+    const { bytes, layout } = buildGguf({ 'tokenizer.ggml.tokens': ['ab', 'cd'] }, [{ name: 'w', type: 'F32', shape: [32], values: seq(32) }]);
+    bytes[layout.keys[0].valueAt + 12 + 8] = 0xff; // first byte of 'ab'
+    writeFileSync(file, bytes);
+    const ck = await openGgufCheckpoint(file);
+    try {
+      assert.deepEqual(metaStrings(ck.ggufMetadata, 'tokenizer.ggml.tokens'), ['\ufffdb', 'cd']);
+    } finally {
+      await ck.close();
+    }
+  });
+
   for (const version of [2, 3]) {
     test(`v${version}: F32, F16 and BF16 tensors read back with row-major shapes, whole and by range`, async () => {
       const file = path.join(root, `plain-v${version}.gguf`);

@@ -45,6 +45,8 @@ TYPES = {
     'Q5_K': (13, 256, 176, [0, 2]),
     'Q6_K': (14, 256, 210, [208]),
     'MXFP4': (39, 32, 17, []),
+    'IQ4_NL': (20, 32, 18, [0]),
+    'IQ4_XS': (23, 256, 136, [0]),
 }
 BLOCKS = {'F32': 64, 'F16': 64, 'BF16': 64}  # elements for the plain types; blocks otherwise
 QUANT_BLOCKS_SMALL = 8

@@ -9,7 +9,7 @@
 import { HALF_SCALE_OFFSETS } from '../../src/engine/checkpoint/gguf/dequant/index';
 import { blockGeometry, type BlockType } from '../../src/engine/checkpoint/gguf/types';
 import { toF16 } from '../../test/helpers/writeSafetensors';
-import { quantMinScale, quantMxfp4, quantQ2_K, quantQ3_K, quantQ4_K, quantQ5_0, quantQ5_K, quantQ6_K } from './simpleQuantize';
+import { quantIQ4_NL, quantIQ4_XS, quantMinScale, quantMxfp4, quantQ2_K, quantQ3_K, quantQ4_K, quantQ5_0, quantQ5_K, quantQ6_K } from './simpleQuantize';
 
 function writeHalf(out: Uint8Array, p: number, v: number): void {
   const h = toF16(v);
@@ -79,6 +79,8 @@ export function quantize(type: BlockType, values: ArrayLike<number>): Uint8Array
     Q5_K: quantQ5_K,
     Q6_K: quantQ6_K,
     MXFP4: quantMxfp4,
+    IQ4_NL: quantIQ4_NL,
+    IQ4_XS: quantIQ4_XS,
   };
   quantiser[type](values, out);
   return out;
@@ -112,6 +114,8 @@ const RANDOM_REACH: Readonly<Record<Exclude<BlockType, 'MXFP4'>, { d: number; mi
   Q4_K: { d: 945, min: 63 },
   Q5_K: { d: 1953, min: 63 },
   Q6_K: { d: 4096 },
+  IQ4_NL: { d: 127 },
+  IQ4_XS: { d: 32 * 127 },
 };
 
 /**

@@ -242,3 +242,66 @@ export function quantQ3_K(values: ArrayLike<number>, out: Uint8Array): void {
 export function quantQ6_K(values: ArrayLike<number>, out: Uint8Array): void {
   quantKSigned(values, out, 'Q6_K');
 }
+
+const IQ4_KVALUES = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+/** The code of kvalues_iq4nl whose value times `d` is nearest `x`. */
+function nearestIq4(x: number, d: number): number {
+  let best = 0;
+  for (let c = 1; c < 16; c++) {
+    if (Math.abs(IQ4_KVALUES[c] * d - x) < Math.abs(IQ4_KVALUES[best] * d - x)) {
+      best = c;
+    }
+  }
+  return best;
+}
+
+/** d so the block's largest magnitude lands on the table's end of its sign (−127 or 113). */
+function iq4Scale(values: ArrayLike<number>, from: number, n: number): number {
+  let max = 0;
+  for (let i = from; i < from + n; i++) {
+    if (Math.abs(values[i]) > Math.abs(max)) {
+      max = values[i];
+    }
+  }
+  return max >= 0 ? max / 113 : -max / 127;
+}
+
+/** IQ4_NL: value = d · kvalues_iq4nl[code], 32 per block. */
+export function quantIQ4_NL(values: ArrayLike<number>, out: Uint8Array): void {
+  const codes = new Uint8Array(32);
+  for (let b = 0; b * 32 < values.length; b++) {
+    const d = half(out, b * 18, iq4Scale(values, b * 32, 32));
+    for (let j = 0; j < 32; j++) {
+      codes[j] = d ? nearestIq4(values[b * 32 + j], d) : 8;
+    }
+    packNibbles(codes, out, b * 18 + 2);
+  }
+}
+
+/** IQ4_XS: value = d · (s − 32) · kvalues_iq4nl[code], eight sub-blocks of 32 with 6-bit scales s. */
+export function quantIQ4_XS(values: ArrayLike<number>, out: Uint8Array): void {
+  const codes = new Uint8Array(32);
+  const scf = new Float64Array(8);
+  for (let b = 0; b * 256 < values.length; b++) {
+    const p = b * 136;
+    out.fill(0, p, p + 136);
+    for (let ib = 0; ib < 8; ib++) {
+      scf[ib] = Math.abs(iq4Scale(values, b * 256 + ib * 32, 32));
+    }
+    const d = half(out, p, Math.max(...scf) / 31);
+    let high = 0;
+    for (let ib = 0; ib < 8; ib++) {
+      const s = (d ? clamp(Math.round(scf[ib] / d), 0, 31) : 0) + 32;
+      out[p + 4 + (ib >> 1)] |= (s & 0x0f) << (4 * (ib & 1));
+      high |= (s >> 4) << (2 * ib);
+      const dl = Math.fround(d * (s - 32));
+      for (let j = 0; j < 32; j++) {
+        codes[j] = dl ? nearestIq4(values[b * 256 + ib * 32 + j], dl) : 8;
+      }
+      packNibbles(codes, out, p + 8 + ib * 16);
+    }
+    out[p + 2] = high & 0xff;
+    out[p + 3] = high >> 8;
+  }
+}

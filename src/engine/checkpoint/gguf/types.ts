@@ -6,7 +6,7 @@
 import type { Dtype } from '../dtypes';
 
 /** Block-quantised types MoE Lens dequantises (TensorInfo.dtype of such a tensor). */
-export type BlockType = 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q8_0' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'MXFP4';
+export type BlockType = 'Q4_0' | 'Q4_1' | 'Q5_0' | 'Q5_1' | 'Q8_0' | 'Q2_K' | 'Q3_K' | 'Q4_K' | 'Q5_K' | 'Q6_K' | 'MXFP4' | 'IQ4_NL' | 'IQ4_XS';
 
 /** A ggml type MoE Lens reads: a plain one (read as the safetensors dtype of the same name) or a block type. */
 export type GgmlTypeName = 'F32' | 'F16' | 'BF16' | 'F64' | 'I8' | 'I16' | 'I32' | 'I64' | BlockType;
@@ -42,10 +42,10 @@ const TABLE: readonly (readonly [number, string, number, number, boolean])[] = [
   [17, 'IQ2_XS', 256, 74, false],
   [18, 'IQ3_XXS', 256, 98, false],
   [19, 'IQ1_S', 256, 50, false],
-  [20, 'IQ4_NL', 32, 18, false],
+  [20, 'IQ4_NL', 32, 18, true],
   [21, 'IQ3_S', 256, 110, false],
   [22, 'IQ2_S', 256, 82, false],
-  [23, 'IQ4_XS', 256, 136, false],
+  [23, 'IQ4_XS', 256, 136, true],
   [24, 'I8', 1, 1, true],
   [25, 'I16', 1, 2, true],
   [26, 'I32', 1, 4, true],
@@ -72,7 +72,7 @@ export function ggmlType(name: GgmlTypeName): GgmlType {
   return BY_NAME.get(name) as GgmlType;
 }
 
-const BLOCK_TYPES: ReadonlySet<string> = new Set<BlockType>(['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'MXFP4']);
+const BLOCK_TYPES: ReadonlySet<string> = new Set<BlockType>(['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'MXFP4', 'IQ4_NL', 'IQ4_XS']);
 
 export function isBlockType(name: string): name is BlockType {
   return BLOCK_TYPES.has(name);

@@ -17,7 +17,8 @@ import { quantize } from '../../../../tools/gguf/quantize';
 import { writeGguf } from '../../../../tools/gguf/writer';
 
 const GOLDEN = path.join(__dirname, '..', '..', '..', 'fixtures', 'gguf', 'dequant_goldens.json');
-const EXPECTED: GgmlTypeName[] = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'MXFP4'];
+/** The issue's list, and IQ4_NL/IQ4_XS (cheap: a 16-entry table; llama.cpp's fallback for rows that are not whole k-quant blocks). */
+const EXPECTED: GgmlTypeName[] = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'MXFP4', 'IQ4_NL', 'IQ4_XS'];
 
 interface Golden {
   types: Record<string, { blocks: string; values: string }>;
@@ -53,7 +54,7 @@ function firstDifference(got: Float32Array, want: Float32Array): string | null {
 }
 
 describe('GGUF dequantisation matches llama.cpp bit for bit', () => {
-  test('the goldens cover every type the issue names', () => {
+  test('the goldens cover every type MoE Lens reads', () => {
     assert.deepEqual(Object.keys(golden.types).sort(), [...EXPECTED].sort());
   });
 

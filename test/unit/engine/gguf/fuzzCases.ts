@@ -149,7 +149,7 @@ export function fuzzCases(): FuzzCase[] {
     for (const type of [4, 5, 31, 41, 1000, 0xffffffff]) {
       add('type', `${name}: ${type}`, patched(base, u32(t.typeAt, type)), /has ggml type \d+, which is not a type llama\.cpp defines/);
     }
-    for (const [type, tname] of [[16, 'IQ2_XXS'], [19, 'IQ1_S'], [20, 'IQ4_NL'], [23, 'IQ4_XS'], [9, 'Q8_1'], [15, 'Q8_K'], [34, 'TQ1_0'], [40, 'NVFP4']] as const) {
+    for (const [type, tname] of [[16, 'IQ2_XXS'], [19, 'IQ1_S'], [21, 'IQ3_S'], [22, 'IQ2_S'], [9, 'Q8_1'], [15, 'Q8_K'], [34, 'TQ1_0'], [40, 'NVFP4']] as const) {
       add('type', `${name}: ${tname}`, patched(base, u32(t.typeAt, type)), new RegExp(`is stored as ${tname}, which MoE Lens does not dequantise`));
     }
     for (const v of [1n, 16n, 2n ** 64n - 1n, 2n ** 63n, BigInt(base.length), 2n ** 53n + 32n]) {

@@ -20,6 +20,8 @@ const BOUND: Record<BlockType, number> = {
   Q4_0: 0.12,
   Q4_1: 0.12,
   Q4_K: 0.12,
+  IQ4_NL: 0.12,
+  IQ4_XS: 0.12,
   MXFP4: 0.2,
   Q3_K: 0.25,
   Q2_K: 0.5,

@@ -3,6 +3,7 @@
  * the element range → block range arithmetic every reader of a block type needs.
  */
 import { blockGeometry, type BlockType } from '../types';
+import { dequantIQ4_NL, dequantIQ4_XS } from './iq4';
 import { dequantQ2_K, dequantQ3_K, dequantQ4_K, dequantQ5_K, dequantQ6_K } from './kquants';
 import { dequantQ4_0, dequantQ4_1, dequantQ5_0, dequantQ5_1, dequantQ8_0 } from './legacy';
 import { dequantMxfp4Blocks } from './mxfp4';
@@ -21,6 +22,8 @@ const DEQUANT: Readonly<Record<BlockType, Dequant>> = {
   Q5_K: dequantQ5_K,
   Q6_K: dequantQ6_K,
   MXFP4: dequantMxfp4Blocks,
+  IQ4_NL: dequantIQ4_NL,
+  IQ4_XS: dequantIQ4_XS,
 };
 
 /** Where each block type keeps its f16 scales (and mins): byte offsets within a block. MXFP4's is an E8M0 byte. */
@@ -36,11 +39,13 @@ export const HALF_SCALE_OFFSETS: Readonly<Record<BlockType, readonly number[]>> 
   Q5_K: [0, 2],
   Q6_K: [208],
   MXFP4: [],
+  IQ4_NL: [0],
+  IQ4_XS: [0],
 };
 
 /**
  * Whether every value of these whole blocks is finite, from the scales alone: with finite f16
- * scales every value is (the largest, 65504 · 63 · 32 for Q6_K, is far inside float32). MXFP4 can
+ * scales every value is (the largest, 65504 · 32 · 127 for IQ4_XS, is far inside float32). MXFP4 can
  * overflow from its exponent and a large code, so its blocks are dequantised to tell.
  */
 export function blocksFinite(type: BlockType, bytes: Uint8Array): boolean {

@@ -127,7 +127,7 @@ export function widenStored(t: TensorInfo, stored: Uint8Array, from: number, cou
 
 /** Elements [from, from + count) of a block-quantised tensor from the bytes of the blocks that hold them. */
 function dequantChecked(t: TensorInfo & { dtype: BlockType }, spanBytes: Uint8Array, from: number, count: number, checkFinite: boolean): Float32Array {
-  const data = dequantizeRange(t.dtype, spanBytes, from, count);
+  const data = timedWiden(() => dequantizeRange(t.dtype, spanBytes, from, count));
   if (checkFinite) {
     assertFinite(t, data); // a block scale of inf or NaN (f16) is the only way to get one
   }

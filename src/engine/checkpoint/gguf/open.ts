@@ -13,7 +13,8 @@ import { FileCheckpoint, type OpenOptions, type StoredType, type TensorInfo } fr
 import { DTYPE_BYTES } from '../dtypes';
 import { CheckpointError, checkpointError } from '../errors';
 import { readGgufHeader, type GgufEntry, type GgufHeader, type GgufTensorInfo } from './reader';
-import { GgufValueType, blockGeometry, isBlockType } from './types';
+import { metaInt } from './metadata';
+import { blockGeometry, isBlockType } from './types';
 
 const OPEN_NONBLOCKING = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
@@ -125,15 +126,20 @@ async function openOne(file: string, handles: Map<string, FileHandle>): Promise<
   return readGgufHeader(fh, file, st.size);
 }
 
-/** `split.no` / `split.count` (u16, when present) must agree with the file's place among the splits. */
+/** `split.no` / `split.count` (u16 as gguf-split writes them, any integer type accepted), when present, must agree with the file's place among the splits. */
 function checkSplitKeys(h: GgufHeader, index: number, count: number): void {
+  if (count === 1) {
+    return;
+  }
   for (const [key, want] of [['split.no', index], ['split.count', count]] as const) {
-    const e = h.metadata.get(key);
-    if (e && count > 1) {
-      const v = e.type === GgufValueType.UINT16 || e.type === GgufValueType.UINT32 || e.type === GgufValueType.INT32 ? (e.value as number) : NaN;
-      if (v !== want) {
-        throw checkpointError(h.file, undefined, `metadata "${key}" is ${String(e.value)}, but the file name makes it ${want} (splits of different models mixed?)`);
-      }
+    let v: number | undefined;
+    try {
+      v = metaInt(h.metadata, key);
+    } catch (e) {
+      throw checkpointError(h.file, undefined, (e as Error).message);
+    }
+    if (v !== undefined && v !== want) {
+      throw checkpointError(h.file, undefined, `metadata "${key}" is ${v}, but the file name makes it ${want} (splits of different models mixed?)`);
     }
   }
 }

@@ -184,6 +184,9 @@ describe('GGUF reader', () => {
     } finally {
       await ck.close();
     }
+    // A split from another model (split.count 4) among them.
+    writeFileSync(path.join(dir, 'm-00002-of-00003.gguf'), buildGguf({ 'split.no': gv.u16(1), 'split.count': gv.u16(4) }, parts[1]).bytes);
+    await assert.rejects(openGgufCheckpoint(path.join(dir, 'm-00001-of-00003.gguf')), /m-00002-of-00003\.gguf: metadata "split\.count" is 4, but the file name makes it 3/);
     rmSync(path.join(dir, 'm-00002-of-00003.gguf'));
     await assert.rejects(openGgufCheckpoint(path.join(dir, 'm-00001-of-00003.gguf')), /m-00002-of-00003\.gguf: split 2 of 3 of this GGUF model is missing/);
   });

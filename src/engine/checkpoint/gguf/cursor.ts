@@ -152,6 +152,29 @@ export class GgufCursor {
     return out;
   }
 
+  /** Steps over `n` bytes without reading them (checked against the file). */
+  skip(n: number, what: string): void {
+    if (n > this.remaining) {
+      throw this.error(`file ends at byte ${this.fileSize} inside ${what} (${n} bytes needed at offset ${this.pos}; truncated file?)`);
+    }
+    this.pos += n;
+  }
+
+  /** Steps over `n` strings, each length checked as `string` checks it, none decoded. */
+  async skipStrings(n: number, what: string): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const at = this.pos - this.bufStart;
+      if (at >= 0 && at + 8 <= this.buf.length && this.view.getUint32(at + 4, true) === 0) {
+        const len = this.view.getUint32(at, true);
+        if (len <= MAX_STRING_BYTES && len <= this.remaining - 8) {
+          this.pos += 8 + len;
+          continue;
+        }
+      }
+      await this.string(`${what}[${i}]`, false); // refills the window, or gives the error
+    }
+  }
+
   /** `count` fixed-size little-endian values of `width` bytes (already bounded by the caller), as a fresh aligned buffer. */
   async array(count: number, width: number, what: string): Promise<ArrayBuffer> {
     const n = count * width;

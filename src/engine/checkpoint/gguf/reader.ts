@@ -137,7 +137,12 @@ async function readValueType(c: GgufCursor, what: string): Promise<GgufValueType
   return t;
 }
 
-async function readArray(c: GgufCursor, what: string, depth: number): Promise<{ itemType: GgufValueType; items: GgufArray }> {
+/** What to read: `skipArrays` steps over metadata arrays (vocabularies) after checking them, for a quick look at the scalar keys. */
+export interface GgufReadOptions {
+  skipArrays?: boolean;
+}
+
+async function readArray(c: GgufCursor, what: string, depth: number, skip = false): Promise<{ itemType: GgufValueType; items: GgufArray }> {
   if (depth > MAX_ARRAY_DEPTH) {
     throw c.error(`${what} nests arrays more than ${MAX_ARRAY_DEPTH} deep`);
   }
@@ -150,6 +155,18 @@ async function readArray(c: GgufCursor, what: string, depth: number): Promise<{ 
     maxItems,
     maxItems < MAX_ARRAY_ITEMS ? `more ${valueTypeName(itemType)} items than the ${left} bytes left in the file can hold (corrupt count?)` : `over the limit of ${MAX_ARRAY_ITEMS} items`,
   );
+  if (skip) {
+    if (itemType === GgufValueType.STRING) {
+      await c.skipStrings(n, what);
+    } else if (itemType === GgufValueType.ARRAY) {
+      for (let i = 0; i < n; i++) {
+        await readArray(c, `${what}[${i}]`, depth + 1, true);
+      }
+    } else {
+      c.skip(n * width, what);
+    }
+    return { itemType, items: [] };
+  }
   const Typed = TYPED[itemType];
   if (Typed) {
     return { itemType, items: new Typed(await c.array(n, width, what)) };
@@ -172,7 +189,7 @@ async function readArray(c: GgufCursor, what: string, depth: number): Promise<{ 
   return { itemType, items };
 }
 
-async function readEntry(c: GgufCursor, index: number): Promise<GgufEntry> {
+async function readEntry(c: GgufCursor, index: number, skipArrays: boolean): Promise<GgufEntry> {
   const key = await c.string(`metadata key #${index}`, true);
   if (key.length === 0) {
     throw c.error(`metadata key #${index} is empty`);
@@ -183,7 +200,7 @@ async function readEntry(c: GgufCursor, index: number): Promise<GgufEntry> {
     return { key, type, value: await c.string(what, false) };
   }
   if (type === GgufValueType.ARRAY) {
-    const { itemType, items } = await readArray(c, what, 1);
+    const { itemType, items } = await readArray(c, what, 1, skipArrays);
     return { key, type, itemType, value: items };
   }
   return { key, type, value: await readScalar(c, type, what) };
@@ -267,9 +284,9 @@ async function readTensorInfo(c: GgufCursor, index: number, alignment: number): 
   return { name, type, ne, elements: Number(elements), bytes: Number(bytes), offset: Number(offset) };
 }
 
-/** Reads and validates a GGUF header; `fileSize` is from fstat. Nothing of the tensor data is read. */
-export async function readGgufHeader(fh: FileHandle, file: string, fileSize: number): Promise<GgufHeader> {
-  const c = new GgufCursor(fh, file, fileSize);
+/** Magic, version, counts and metadata; the cursor is left at the first tensor info. */
+async function readPreamble(c: GgufCursor, opts: GgufReadOptions): Promise<{ version: number; tensorCount: number; metadata: Map<string, GgufEntry>; skippedArrays: string[] }> {
+  const fileSize = c.fileSize;
   if (fileSize < 24) {
     throw c.error(`not a GGUF file: ${fileSize} bytes is shorter than the 24-byte GGUF header (truncated or empty file?)`);
   }
@@ -300,13 +317,34 @@ export async function readGgufHeader(fh: FileHandle, file: string, fileSize: num
     `more metadata entries than the file can hold (corrupt header?)`,
   );
   const metadata = new Map<string, GgufEntry>();
+  const skippedArrays: string[] = [];
   for (let i = 0; i < keyCount; i++) {
-    const e = await readEntry(c, i);
-    if (metadata.has(e.key)) {
+    const e = await readEntry(c, i, opts.skipArrays ?? false);
+    if (metadata.has(e.key) || skippedArrays.includes(e.key)) {
       throw c.error(`metadata key ${JSON.stringify(e.key)} appears twice`);
     }
-    metadata.set(e.key, e);
+    if (opts.skipArrays && e.type === GgufValueType.ARRAY) {
+      skippedArrays.push(e.key);
+    } else {
+      metadata.set(e.key, e);
+    }
   }
+  return { version, tensorCount, metadata, skippedArrays };
+}
+
+/**
+ * The metadata alone, checked as strictly as by `readGgufHeader`, for listing models: with
+ * `skipArrays` (the default here) arrays such as the vocabulary are stepped over, not decoded, and
+ * their keys are listed in `skippedArrays` instead of in `metadata`. Tensor infos are not read.
+ */
+export async function readGgufMetadata(fh: FileHandle, file: string, fileSize: number, opts: GgufReadOptions = { skipArrays: true }): Promise<{ version: number; tensorCount: number; metadata: Map<string, GgufEntry>; skippedArrays: string[] }> {
+  return readPreamble(new GgufCursor(fh, file, fileSize), opts);
+}
+
+/** Reads and validates a GGUF header; `fileSize` is from fstat. Nothing of the tensor data is read. */
+export async function readGgufHeader(fh: FileHandle, file: string, fileSize: number): Promise<GgufHeader> {
+  const c = new GgufCursor(fh, file, fileSize);
+  const { version, tensorCount, metadata } = await readPreamble(c, {});
   const alignment = alignmentOf(c, metadata);
   const raw: RawTensorInfo[] = [];
   const seen = new Set<string>();

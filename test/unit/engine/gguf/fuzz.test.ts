@@ -5,12 +5,13 @@
  * header of the valid file, which must either open (and read) or fail with a CheckpointError.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fsp, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { CheckpointError } from '../../../../src/engine/checkpoint/checkpoint';
 import { openGgufCheckpoint } from '../../../../src/engine/checkpoint/gguf/open';
+import { readGgufMetadata } from '../../../../src/engine/checkpoint/gguf/reader';
 import { xorshift32 } from '../../../../tools/gguf/quantize';
 import { fuzzCases, validBase, type FuzzCase } from './fuzzCases';
 
@@ -76,6 +77,34 @@ describe('GGUF fuzz suite', () => {
     }
     assert.deepEqual(problems, [], `${problems.length} of ${cases.length} cases misbehaved`);
     process.stdout.write(`# ${cases.length} malformed GGUF files refused\n`);
+  });
+
+  test('the metadata-only read (arrays stepped over) refuses damage to the metadata with the same error', async () => {
+    const metadataKinds = new Set(['magic', 'version', 'tensor count', 'key count', 'key length', 'value type', 'string length', 'array count', 'array item type', 'bool', 'key']);
+    const problems: string[] = [];
+    let checked = 0;
+    for (const c of fuzzCases()) {
+      const file = path.join(root, 'meta.gguf');
+      writeFileSync(file, c.bytes);
+      const fh = await fsp.open(file, 'r');
+      try {
+        await readGgufMetadata(fh, file, c.bytes.length);
+        if (metadataKinds.has(c.kind) && !/one (more|fewer) than listed/.test(c.label)) {
+          problems.push(`[${c.kind}: ${c.label}] accepted`);
+        }
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) {
+          problems.push(`[${c.kind}: ${c.label}] threw ${String(e)}`);
+        } else if (metadataKinds.has(c.kind) && !/one (more|fewer) than listed/.test(c.label) && !c.error.test(e.message)) {
+          problems.push(`[${c.kind}: ${c.label}] unexpected message: ${e.message}`);
+        }
+        checked++;
+      } finally {
+        await fh.close();
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(checked > 100);
   });
 
   test('random damage to the header: opens and reads, or one CheckpointError', async () => {

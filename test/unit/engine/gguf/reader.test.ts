@@ -5,13 +5,13 @@
  * split files opened from any one of them.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promises as fsp, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { metaBool, metaFloat, metaInt, metaNumbers, metaString, metaStrings } from '../../../../src/engine/checkpoint/gguf/metadata';
 import { openGgufCheckpoint, ggufSplitFiles } from '../../../../src/engine/checkpoint/gguf/open';
-import type { GgufArrayEntry } from '../../../../src/engine/checkpoint/gguf/reader';
+import { readGgufMetadata, type GgufArrayEntry } from '../../../../src/engine/checkpoint/gguf/reader';
 import { GgufValueType } from '../../../../src/engine/checkpoint/gguf/types';
 import { buildGguf, gv, writeGguf, type GgufTensorSpec } from '../../../../tools/gguf/writer';
 
@@ -85,13 +85,24 @@ describe('GGUF reader', () => {
   test('a vocabulary larger than the 1 MB read window round-trips, every token intact', async () => {
     const file = path.join(root, 'vocab.gguf');
     const tokens = Array.from({ length: 120_000 }, (_, i) => (i % 5 === 0 ? 'Ġ日本' : 'tok') + i.toString(36) + (i % 11 === 0 ? 'é' : ''));
-    writeGguf(file, { 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.scores': Float32Array.from(tokens, (_, i) => -i) }, [{ name: 'w', type: 'F32', shape: [32], values: seq(32) }]);
+    writeGguf(file, { 'tokenizer.ggml.tokens': tokens, 'tokenizer.ggml.scores': Float32Array.from(tokens, (_, i) => -i), 'general.name': 'after the arrays' }, [{ name: 'w', type: 'F32', shape: [32], values: seq(32) }]);
     const ck = await openGgufCheckpoint(file);
     try {
       assert.deepEqual(metaStrings(ck.ggufMetadata, 'tokenizer.ggml.tokens'), tokens);
       assert.equal(metaNumbers(ck.ggufMetadata, 'tokenizer.ggml.scores')?.[119_999], -119_999);
     } finally {
       await ck.close();
+    }
+    // The quick look for listing models: scalars read, the vocabulary stepped over.
+    const fh = await fsp.open(file, 'r');
+    try {
+      const quick = await readGgufMetadata(fh, file, (await fh.stat()).size);
+      assert.deepEqual(quick.skippedArrays, ['tokenizer.ggml.tokens', 'tokenizer.ggml.scores']);
+      assert.equal(quick.metadata.has('tokenizer.ggml.tokens'), false);
+      assert.equal(metaString(quick.metadata, 'general.name'), 'after the arrays');
+      assert.equal(quick.tensorCount, 1);
+    } finally {
+      await fh.close();
     }
   });
 

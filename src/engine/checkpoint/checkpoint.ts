@@ -9,6 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DTYPE_BYTES, findNonFinite, widen, type Dtype } from './dtypes';
 import { CheckpointError, NonFiniteWeightsError, checkpointError } from './errors';
+import { blockSpan, blocksFinite, dequantizeRange } from './gguf/dequant/index';
+import { isBlockType, type BlockType } from './gguf/types';
 import { INDEX_FILE, SINGLE_FILE, assertDirectory, listWeightFiles, pickleRefusal, readJsonFile, resolveInside } from './modelFolder';
 import { readEnded, readStarted, timedWiden } from './readTimings';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensorsHeader';
@@ -18,9 +20,12 @@ export { CheckpointError, NonFiniteWeightsError } from './errors';
 export type { Dtype } from './dtypes';
 export { findNonFinite } from './dtypes';
 
+/** How a tensor is stored: a safetensors dtype, or a ggml block-quantised type (GGUF files). */
+export type StoredType = Dtype | BlockType;
+
 export interface TensorInfo {
   name: string;
-  dtype: Dtype;
+  dtype: StoredType;
   shape: number[];
   file: string;
   /** absolute byte offsets in file */
@@ -96,7 +101,7 @@ function allocate(t: TensorInfo, bytes: number): ArrayBuffer {
 }
 
 /** Widens `count` values held at the front of `buf` (which has room for count float32s) in place. */
-function widenChecked(t: TensorInfo, buf: ArrayBuffer, count: number, check: boolean): Float32Array {
+function widenChecked(t: TensorInfo & { dtype: Dtype }, buf: ArrayBuffer, count: number, check: boolean): Float32Array {
   const widened = timedWiden(() => widen(t.dtype, buf, count, check));
   if (!widened.finite) {
     assertFinite(t, widened.data); // the slow pass (count, first index) runs only on a bad tensor
@@ -110,10 +115,28 @@ function widenChecked(t: TensorInfo, buf: ArrayBuffer, count: number, check: boo
  * `readFloat32` would have read them from the file.
  */
 export function widenStored(t: TensorInfo, stored: Uint8Array, from: number, count: number, checkFinite: boolean): Float32Array {
+  if (isBlockType(t.dtype)) {
+    const span = blockSpan(t.dtype, from, count);
+    return dequantChecked({ ...t, dtype: t.dtype }, stored.subarray(span.byteFrom, span.byteTo), from, count, checkFinite);
+  }
   const size = DTYPE_BYTES[t.dtype];
   const buf = allocate(t, count * Math.max(size, 4));
   new Uint8Array(buf).set(stored.subarray(from * size, (from + count) * size));
-  return widenChecked(t, buf, count, checkFinite);
+  return widenChecked({ ...t, dtype: t.dtype }, buf, count, checkFinite);
+}
+
+/** Elements [from, from + count) of a block-quantised tensor from the bytes of the blocks that hold them. */
+function dequantChecked(t: TensorInfo & { dtype: BlockType }, spanBytes: Uint8Array, from: number, count: number, checkFinite: boolean): Float32Array {
+  const data = timedWiden(() => dequantizeRange(t.dtype, spanBytes, from, count));
+  if (checkFinite) {
+    assertFinite(t, data); // a block scale of inf or NaN (f16) is the only way to get one
+  }
+  return data;
+}
+
+/** Elements a tensor holds (its shape's product). */
+function elementsOf(t: Pick<TensorInfo, 'shape'>): number {
+  return t.shape.reduce((a, b) => a * b, 1);
 }
 
 /**
@@ -121,6 +144,12 @@ export function widenStored(t: TensorInfo, stored: Uint8Array, from: number, cou
  * testing exponent bits (no widened copy is made unless one is bad and needs naming).
  */
 export function assertStoredFinite(t: TensorInfo, stored: Uint8Array): void {
+  if (isBlockType(t.dtype)) {
+    if (!blocksFinite(t.dtype, stored)) {
+      widenStored(t, stored, 0, elementsOf(t), true); // names the first bad element
+    }
+    return;
+  }
   const count = stored.length / DTYPE_BYTES[t.dtype];
   let bad = false;
   if (t.dtype === 'BF16' || t.dtype === 'F16') {
@@ -139,15 +168,16 @@ export function assertStoredFinite(t: TensorInfo, stored: Uint8Array): void {
   }
 }
 
-class SafetensorsCheckpoint implements Checkpoint {
+/** A checkpoint whose tensors are byte ranges of open files: safetensors shards, or GGUF files (gguf/open.ts). */
+export class FileCheckpoint implements Checkpoint {
   private closed = false;
 
   constructor(
     readonly dir: string,
     private readonly tensors: Map<string, TensorInfo>,
-    private readonly handles: Map<string, FileHandle>,
+    protected readonly handles: Map<string, FileHandle>,
     readonly metadata: ReadonlyMap<string, Readonly<Record<string, string>> | null>,
-    private readonly defaults: OpenOptions,
+    protected readonly defaults: OpenOptions,
   ) {}
 
   names(): string[] {
@@ -168,16 +198,24 @@ class SafetensorsCheckpoint implements Checkpoint {
 
   async readFloat32(name: string, opts: ReadOptions = {}): Promise<Float32Array> {
     const t = this.info(name);
-    const size = DTYPE_BYTES[t.dtype];
-    const total = (t.end - t.start) / size;
+    const total = elementsOf(t);
     const { from, count } = opts.range ?? { from: 0, count: total };
     if (!(Number.isInteger(from) && Number.isInteger(count) && from >= 0 && count >= 0 && from + count <= total)) {
       throw checkpointError(t.file, name, `elements [${from}, ${from + count}) are outside its ${total} elements (internal error)`);
     }
+    const check = opts.checkFinite ?? this.defaults.checkFinite ?? false;
+    if (isBlockType(t.dtype)) {
+      // Only the blocks holding the range are read (one expert of a stacked tensor, rows of a matrix).
+      const span = blockSpan(t.dtype, from, count);
+      const bytes = new Uint8Array(allocate(t, span.byteTo - span.byteFrom));
+      await this.readInto(t, bytes, t.start + span.byteFrom);
+      return dequantChecked({ ...t, dtype: t.dtype }, bytes, from, count, check);
+    }
+    const size = DTYPE_BYTES[t.dtype];
     // The raw bytes are read into the front of the output's own buffer and widened in place.
     const buf = allocate(t, count * Math.max(size, 4));
     await this.readInto(t, new Uint8Array(buf, 0, count * size), t.start + from * size);
-    return widenChecked(t, buf, count, opts.checkFinite ?? this.defaults.checkFinite ?? false);
+    return widenChecked({ ...t, dtype: t.dtype }, buf, count, check);
   }
 
   async readRaw(name: string, from = 0, to?: number): Promise<Uint8Array> {
@@ -332,7 +370,7 @@ export async function openCheckpoint(dir: string, opts: OpenOptions = {}): Promi
         }
       }
     }
-    return new SafetensorsCheckpoint(dir, tensors, handles, metadata, opts);
+    return new FileCheckpoint(dir, tensors, handles, metadata, opts);
   } catch (e) {
     await Promise.all([...handles.values()].map((h) => h.close().catch(() => undefined)));
     throw e;

@@ -64,7 +64,7 @@ function edits(base: number[], vocab: number): [string, number[]][] {
   ];
 }
 
-function exactnessSuite(name: string, dir: string, backend: 'wasm' | 'cpu', vocab: number): void {
+function exactnessSuite(name: string, dir: string, backend: 'wasm' | 'cpu', vocab: number, only?: RegExp): void {
   describe(`${name} on ${backend}: incremental trace = full trace`, () => {
     let model: Model;
     before(async () => {
@@ -77,7 +77,7 @@ function exactnessSuite(name: string, dir: string, backend: 'wasm' | 'cpu', voca
       const { model: m, computed, reset } = counting(model);
       let current = doc(360, vocab, 1);
       await traceIds(m, current, { ...WINDOWS, cache: { store, key: 'doc' } });
-      for (const [what, next] of edits(current, vocab)) {
+      for (const [what, next] of edits(current, vocab).filter(([w]) => !only || only.test(w))) {
         reset();
         const incremental = await traceIds(m, next, { ...WINDOWS, cache: { store, key: 'doc' } });
         const full = await traceIds(model, next, WINDOWS);
@@ -98,7 +98,8 @@ function exactnessSuite(name: string, dir: string, backend: 'wasm' | 'cpu', voca
 
 exactnessSuite('the embedded model', defaultModelDir(), 'wasm', 4096);
 exactnessSuite('deepseek_v3 fixture (MLA)', path.join(ROOT, 'test', 'fixtures', 'deepseek_v3'), 'wasm', 512);
-exactnessSuite('deepseek_v3 fixture (MLA)', path.join(ROOT, 'test', 'fixtures', 'deepseek_v3'), 'cpu', 512);
+// The cpu backend is slow: the edits that cross a query block and a window boundary.
+exactnessSuite('deepseek_v3 fixture (MLA)', path.join(ROOT, 'test', 'fixtures', 'deepseek_v3'), 'cpu', 512, /middle|boundary|append/);
 
 describe('the cache stays consistent', () => {
   let model: Model;

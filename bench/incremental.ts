@@ -39,10 +39,16 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-async function timeIt(f: () => Promise<unknown>): Promise<number> {
-  const t0 = performance.now();
+/** Wall-clock ms, and this process's CPU ms (steadier than wall time on a shared machine; the engine is one thread). */
+async function timeIt(f: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
+  const [t0, c0] = [performance.now(), process.cpuUsage()];
   await f();
-  return performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
+}
+
+function medians(xs: { wall: number; cpu: number }[]): { wall: number; cpu: number } {
+  return { wall: median(xs.map((x) => x.wall)), cpu: median(xs.map((x) => x.cpu)) };
 }
 
 function load(): string {
@@ -65,9 +71,9 @@ async function main(): Promise<void> {
 
   // Warm: weights widened, kernels compiled.
   await traceIds(model, ids);
-  const full: number[] = [];
-  const edit: number[] = [];
-  const append: number[] = [];
+  const full: { wall: number; cpu: number }[] = [];
+  const edit: typeof full = [];
+  const append: typeof full = [];
   const store = new AnalysisCache();
   const cache = { store, key: 'bench' };
   await traceIds(model, ids, { cache });
@@ -83,31 +89,33 @@ async function main(): Promise<void> {
     await traceIds(model, current, { cache }); // back to 2,048 tokens for the next round
   }
   const windows = (await traceIds(model, ids)).windows ?? [];
-  const f = median(full);
+  const [f, e, a] = [medians(full), medians(edit), medians(append)];
   console.log(`\n2,048-token document, ${windows.length} windows (${windows.map((w) => `${w.start}–${w.end}`).join(', ')}), ${model.backend}, median of ${RUNS}:`);
-  console.log('| pass | ms | / full |');
-  console.log('| --- | ---: | ---: |');
-  console.log(`| full analysis (no cache) | ${f.toFixed(1)} | 1 |`);
-  console.log(`| incremental, last token changed | ${median(edit).toFixed(1)} | ${(median(edit) / f).toFixed(4)} |`);
-  console.log(`| incremental, one token appended | ${median(append).toFixed(1)} | ${(median(append) / f).toFixed(4)} |`);
+  console.log('| pass | wall ms | / full | CPU ms | / full |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(`| full analysis (no cache) | ${f.wall.toFixed(1)} | 1 | ${f.cpu.toFixed(1)} | 1 |`);
+  console.log(`| incremental, last token changed | ${e.wall.toFixed(1)} | ${(e.wall / f.wall).toFixed(4)} | ${e.cpu.toFixed(1)} | ${(e.cpu / f.cpu).toFixed(4)} |`);
+  console.log(`| incremental, one token appended | ${a.wall.toFixed(1)} | ${(a.wall / f.wall).toFixed(4)} | ${a.cpu.toFixed(1)} | ${(a.cpu / f.cpu).toFixed(4)} |`);
   console.log(`cache: ${(store.bytes / 2 ** 20).toFixed(1)} MB for this document`);
   store.clear();
 
   await traceText(model, tokenizer, text2000);
-  const whole: { total: number; tokenize: number; forward: number; tokens: number }[] = [];
+  const whole: { wall: number; cpu: number; tokenize: number; forward: number; tokens: number }[] = [];
   for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    const trace = await traceText(model, tokenizer, text2000);
-    whole.push({ total: performance.now() - t0, tokenize: trace.timing!.tokenizeMs, forward: trace.timing!.forwardMs, tokens: trace.tokens.length });
+    let trace: Awaited<ReturnType<typeof traceText>> | undefined;
+    const t = await timeIt(async () => (trace = await traceText(model, tokenizer, text2000)));
+    whole.push({ ...t, tokenize: trace!.timing!.tokenizeMs, forward: trace!.timing!.forwardMs, tokens: trace!.tokens.length });
   }
-  const mid = whole.sort((a, b) => a.total - b.total)[Math.floor(whole.length / 2)];
-  console.log(`\nwhole analysis (traceText: tokenize + forward + trace) of ${mid.tokens} tokens, warm, median of ${RUNS}: ${mid.total.toFixed(1)} ms (tokenize ${mid.tokenize.toFixed(1)} ms, forward ${mid.forward.toFixed(1)} ms)`);
+  const mid = whole.sort((x, y) => x.wall - y.wall)[Math.floor(whole.length / 2)];
+  console.log(
+    `\nwhole analysis (traceText: tokenize + forward + trace) of ${mid.tokens} tokens, warm, median of ${RUNS}: ${mid.wall.toFixed(1)} ms wall, ${mid.cpu.toFixed(1)} ms CPU (tokenize ${mid.tokenize.toFixed(1)} ms, forward ${mid.forward.toFixed(1)} ms)`,
+  );
 
   const [T, H, KV, hd] = [1024, 8, 4, 32];
   const q = tf.randomNormal([T, H, hd]) as tf.Tensor3D;
   const k = tf.randomNormal([T, KV, hd]) as tf.Tensor3D;
   const v = tf.randomNormal([T, KV, hd]) as tf.Tensor3D;
-  const once = async (f: () => tf.Tensor): Promise<number> =>
+  const once = async (f: () => tf.Tensor): Promise<{ wall: number; cpu: number }> =>
     timeIt(async () => {
       const out = tf.tidy(f);
       await out.data();
@@ -117,13 +125,16 @@ async function main(): Promise<void> {
   const whole2 = (): tf.Tensor => attention(q, k, v, { scale: 1 / Math.sqrt(hd) });
   await once(blocked);
   await once(whole2);
-  const tb: number[] = [];
-  const tw: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
+  const tb: { wall: number; cpu: number }[] = [];
+  const tw: typeof tb = [];
+  for (let r = 0; r < 3 * RUNS; r++) {
     tb.push(await once(blocked));
     tw.push(await once(whole2));
   }
-  console.log(`\ncausal attention T ${T}, H ${H}, KV ${KV}, hd ${hd}, median of ${RUNS}: query blocks ${median(tb).toFixed(1)} ms, whole [T, T] ${median(tw).toFixed(1)} ms, ratio ${(median(tb) / median(tw)).toFixed(3)}`);
+  const [b, w] = [medians(tb), medians(tw)];
+  console.log(
+    `\ncausal attention T ${T}, H ${H}, KV ${KV}, hd ${hd}, median of ${3 * RUNS}: query blocks ${b.wall.toFixed(1)} ms wall / ${b.cpu.toFixed(1)} ms CPU, whole [T, T] ${w.wall.toFixed(1)} / ${w.cpu.toFixed(1)}; blocks / whole ${(b.wall / w.wall).toFixed(3)} wall, ${(b.cpu / w.cpu).toFixed(3)} CPU`,
+  );
   tf.dispose([q, k, v]);
   model.dispose();
   tokenizer.dispose();

@@ -34,7 +34,7 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
   let layers: LayerRouting[] = [];
   const surprisal: (number | null)[] = [];
   const logits: number[][] = [];
-  const cache = opts.cache && model.runCached && !opts.withLogits && !opts.routing ? { ...opts.cache, run: model.runCached.bind(model) } : null;
+  let cache = opts.cache && model.runCached && !opts.withLogits && !opts.routing ? { ...opts.cache, run: model.runCached.bind(model) } : null;
   const made: WindowState[] = [];
   try {
     for (const [w, win] of windows.entries()) {
@@ -48,6 +48,13 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
         const run = await cache.run(windowIds, cache.store.best(cache.key, windowIds), windowOpts);
         made.push(run.state);
         part = run.result;
+        if (run.state.bytes > cache.store.capBytes) {
+          // One window's keys/values exceed the cap (a big model): keeping them is pointless, and
+          // making them costs memory the plan did not count. The rest of this run goes without.
+          cache.store.discard(cache.key, made.splice(0));
+          cache.store.drop(cache.key);
+          cache = null;
+        }
       } else {
         part = await model.run(windowIds, windowOpts);
       }

@@ -149,10 +149,13 @@ describe('the cache stays consistent', () => {
     }
     assert.deepEqual(store.documents, ['b', 'c']);
     assert.ok(store.bytes <= store.capBytes);
+    store.clear();
+    assert.equal(tf.memory().numTensors, tensors);
+    // One window bigger than the cap: not kept, and a run over several such windows holds none of them.
     const tiny = new AnalysisCache(one - 1);
     await traceIds(model, doc(100, 256, 4), { cache: { store: tiny, key: 'big' } });
+    await traceIds(model, doc(300, 256, 4), { maxTokensPerWindow: 100, windowOverlap: 10, cache: { store: tiny, key: 'big' } });
     assert.deepEqual(tiny.documents, [], 'a document bigger than the cap is not kept');
-    store.clear();
     assert.equal(tf.memory().numTensors, tensors);
   });
 });

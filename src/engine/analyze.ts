@@ -5,40 +5,25 @@
 import { COUNTERFACTUAL_SCHEMA, type CounterfactualDoc } from '../shared/counterfactual';
 import { TRACE_SCHEMA, type LayerRouting, type RoutingTrace, type EncodedToken, type TraceWindow } from '../shared/trace';
 import { resolveWindows, type WindowSettings } from '../shared/windowSettings';
+import type { AnalysisCache } from './analysisCache';
 import { summarize, type CounterfactualOptions } from './counterfactual';
 import { expandMode, isCausal, parseMode } from './counterfactualModes';
 import type { Model, RunOptions, RunResult } from './model';
 import type { DocumentTokenizer, EncodeOptions } from './tokenizer/tokenizer';
+import { appendLayer, sliceLayer } from './traceRows';
+import type { WindowState } from './windowCache';
 import { planWindows } from './windows';
 
 /** Long documents: the window settings as the user gave them, resolved by resolveWindows. */
-export type TraceOptions = RunOptions & Partial<WindowSettings>;
-
-/** Rows [from, to) of every per-token array of a layer. */
-function sliceLayer(l: LayerRouting, from: number, to: number): LayerRouting {
-  const cut = <T>(a: T[] | null): T[] | null => (a ? a.slice(from, to) : null);
-  return {
-    layer: l.layer,
-    kind: l.kind,
-    routerLogits: cut(l.routerLogits),
-    scores: cut(l.scores),
-    experts: cut(l.experts),
-    weights: cut(l.weights),
-    sharedWeight: cut(l.sharedWeight),
-    ...(l.selection ? { selection: cut(l.selection) } : {}),
+export type TraceOptions = RunOptions &
+  Partial<WindowSettings> & {
+    /**
+     * Live re-analysis: reuse what the last analysis of document `key` left in `store` (positions
+     * before the first changed token, per window) and leave this one's there. Used only where the
+     * model can (resident weights) and the run is plain (no logits, no routing override).
+     */
+    cache?: { store: AnalysisCache; key: string };
   };
-}
-
-function appendLayer(into: LayerRouting, part: LayerRouting): void {
-  const keys = ['routerLogits', 'scores', 'experts', 'weights', 'sharedWeight', 'selection'] as const;
-  for (const key of keys) {
-    const dst = into[key] as unknown[] | null | undefined;
-    const src = part[key] as unknown[] | null | undefined;
-    if (dst && src) {
-      dst.push(...src);
-    }
-  }
-}
 
 type WindowsResult = Pick<RoutingTrace, 'layers' | 'surprisal' | 'windows' | 'logits'>;
 
@@ -49,27 +34,51 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
   let layers: LayerRouting[] = [];
   const surprisal: (number | null)[] = [];
   const logits: number[][] = [];
-  for (const [w, win] of windows.entries()) {
-    const part: RunResult = await model.run(ids.slice(win.start, win.end), {
-      ...opts,
-      onProgress: (f, message) => opts.onProgress?.((w + f) / windows.length, windows.length > 1 ? `window ${w + 1}/${windows.length}: ${message}` : message),
-    });
-    const n = win.end - win.start;
-    const own = part.layers.map((l) => sliceLayer(l, win.overlap, n));
-    if (w === 0) {
-      layers = own;
-    } else {
-      own.forEach((l, i) => appendLayer(layers[i], l));
-      // The previous window's last token had no next token there; this window saw it as context.
-      if (win.overlap > 0) {
-        surprisal[win.start + win.overlap - 1] = part.surprisal[win.overlap - 1];
+  let cache = opts.cache && model.runCached && !opts.withLogits && !opts.routing ? { ...opts.cache, run: model.runCached.bind(model) } : null;
+  const made: WindowState[] = [];
+  try {
+    for (const [w, win] of windows.entries()) {
+      const windowOpts: RunOptions = {
+        ...opts,
+        onProgress: (f, message) => opts.onProgress?.((w + f) / windows.length, windows.length > 1 ? `window ${w + 1}/${windows.length}: ${message}` : message),
+      };
+      const windowIds = ids.slice(win.start, win.end);
+      let part: RunResult;
+      if (cache) {
+        const run = await cache.run(windowIds, cache.store.best(cache.key, windowIds), windowOpts);
+        made.push(run.state);
+        part = run.result;
+        if (run.state.bytes > cache.store.capBytes) {
+          // One window's keys/values exceed the cap (a big model): keeping them is pointless, and
+          // making them costs memory the plan did not count. The rest of this run goes without.
+          cache.store.discard(cache.key, made.splice(0));
+          cache.store.drop(cache.key);
+          cache = null;
+        }
+      } else {
+        part = await model.run(windowIds, windowOpts);
+      }
+      const n = win.end - win.start;
+      const own = part.layers.map((l) => sliceLayer(l, win.overlap, n));
+      if (w === 0) {
+        layers = own;
+      } else {
+        own.forEach((l, i) => appendLayer(layers[i], l));
+        // The previous window's last token had no next token there; this window saw it as context.
+        if (win.overlap > 0) {
+          surprisal[win.start + win.overlap - 1] = part.surprisal[win.overlap - 1];
+        }
+      }
+      surprisal.push(...part.surprisal.slice(win.overlap));
+      if (part.logits) {
+        logits.push(...part.logits.slice(win.overlap));
       }
     }
-    surprisal.push(...part.surprisal.slice(win.overlap));
-    if (part.logits) {
-      logits.push(...part.logits.slice(win.overlap));
-    }
+  } catch (err) {
+    cache?.store.discard(cache.key, made);
+    throw err;
   }
+  cache?.store.put(cache.key, made);
   return {
     layers,
     surprisal,

@@ -11,6 +11,7 @@
  * are loaded after its router has run, only those some token is routed to, a group at a time.
  */
 import type { LayerRouting } from '../shared/trace';
+import type { KvSlot } from './attention';
 import { tf } from './backend';
 import { findNonFinite } from './checkpoint/dtypes';
 import type { ExpertBank } from './experts';
@@ -45,7 +46,8 @@ export interface DecoderLayer {
   layer: number;
   inputNorm: tf.Tensor1D; // [D]
   postNorm: tf.Tensor1D; // [D]
-  attention: (x: tf.Tensor2D, rope: RopeTables) => tf.Tensor2D; // [T, D] → [T, D]
+  /** [T, D] → [T, D]; with a `KvSlot`, attends to its cached keys/values too and leaves them extended in it. */
+  attention: (x: tf.Tensor2D, rope: RopeTables, kv?: KvSlot) => tf.Tensor2D;
   ffn: DenseFfn | MoeFfn;
   /** Tensors this layer owns beyond the norms and the experts' bank (attention and FFN weights), for dispose. */
   owned: tf.Tensor[];
@@ -112,6 +114,12 @@ export interface ForwardContext {
   resume?: ResumePoint;
   /** Keep a copy of the residual stream entering these layer indices (returned in `residuals`; the caller disposes). */
   keepResiduals?: ReadonlySet<number>;
+  /**
+   * Incremental: `ids` are positions `offset` … of a window whose earlier positions' keys and values
+   * are in `slots[i].past` for layer index i; each slot's `next` is left holding the extended ones
+   * (the caller owns them, also after an error).
+   */
+  kv?: { offset: number; slots: KvSlot[] };
   /** Checked between layers and between expert groups. */
   signal?: AbortSignal;
   /** Called after each layer with (layers done, layers total). */
@@ -164,7 +172,8 @@ export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext =
     throw new Error(`forward: the resume point does not fit (${resume.residual.shape[0]} tokens, ${resume.before.length} layers before index ${resume.index})`);
   }
   const rows = resume ? null : await embeddingRows(dec.embed, ids); // [T·D]
-  const rope = ropeTables(dec.rope, Array.from({ length: T }, (_, t) => t)); // cos, sin [T, rd]
+  const offset = ctx.kv?.offset ?? 0;
+  const rope = ropeTables(dec.rope, Array.from({ length: T }, (_, t) => offset + t)); // cos, sin [T, rd]
   let h = rows
     ? tf.tidy(() => {
         const e = tf.tensor2d(rows, [T, dec.embed.cols]); // [T, D]
@@ -185,7 +194,7 @@ export async function forward(dec: Decoder, ids: number[], ctx: ForwardContext =
       const layer = await dec.layers.get(i);
       let step;
       try {
-        step = await layerStep(dec, layer, h, rope, ctx); // [T, D] → [T, D]
+        step = await layerStep(dec, layer, h, rope, ctx, ctx.kv?.slots[i]); // [T, D] → [T, D]
       } finally {
         dec.layers.release(layer);
       }
@@ -217,12 +226,16 @@ export async function layerStep(
   h: tf.Tensor2D, // [T, D]
   rope: RopeTables,
   ctx: Pick<ForwardContext, 'routing' | 'signal'> = {},
+  kv?: KvSlot,
 ): Promise<{ h: tf.Tensor2D; routing: RoutedLayer }> {
   const T = h.shape[0];
   const residual = dec.hooks.residual ?? ((branch: tf.Tensor2D) => branch);
   const ffn = layer.ffn;
   const [h1, x, routerOut] = tf.tidy(() => {
-    const a = layer.attention(rmsNorm(h, layer.inputNorm, dec.rmsNormEps), rope); // [T, D]
+    const a = layer.attention(rmsNorm(h, layer.inputNorm, dec.rmsNormEps), rope, kv); // [T, D]
+    if (kv && !kv.next) {
+      throw new Error(`layer ${layer.layer}: this family's attention keeps no key/value cache`);
+    }
     const h1 = tf.add(h, residual(a)) as tf.Tensor2D; // [T, D]
     const x = rmsNorm(h1, layer.postNorm, dec.rmsNormEps); // [T, D], the FFN's input
     if (ffn.kind === 'dense') {

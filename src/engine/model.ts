@@ -21,6 +21,7 @@ import { assertRunnable, planModelMemory, type MemoryPlan } from './memoryPlan';
 import { familyFor } from './registry';
 import type { RoutingOverride } from './routing';
 import { HeldWeights, StreamedWeights, type WeightSource } from './weightSource';
+import { runCachedWindow, type CachedRun, type WindowState } from './windowCache';
 
 export type { BackendName } from './backend';
 export type { RoutingOverride } from './routing';
@@ -62,6 +63,12 @@ export interface Model {
   /** How the weights are held (resident or streamed), sizes and parameter counts, from the headers. */
   readonly plan: MemoryPlan;
   run(ids: number[], opts?: RunOptions): Promise<RunResult>;
+  /**
+   * `run` of one window reusing what `prev` (a state this model made) holds for the positions
+   * before the first changed id (windowCache.ts); absent for streamed models, whose memory budget
+   * has no room for keys and values.
+   */
+  runCached?(ids: number[], prev: WindowState | null, opts?: RunOptions): Promise<CachedRun>;
   /**
    * The model's own pass on one window of ids, then each counterfactual pass (the function an
    * engine request runs: progress, abort, every tensor freed). No windowing: expert choice and
@@ -160,6 +167,14 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
         hidden.dispose();
       }
     },
+    ...(plan.mode === 'resident'
+      ? {
+          async runCached(ids: number[], prev: WindowState | null, runOpts: RunOptions = {}): Promise<CachedRun> {
+            await ready(ids);
+            return runCachedWindow(decoder, ids, prev, runOpts);
+          },
+        }
+      : {}),
     async counterfactual(ids, passes, cfOpts = {}) {
       await ready(ids);
       return runCounterfactuals(decoder, ids, passes, cfOpts).catch(remember);

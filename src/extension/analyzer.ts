@@ -194,7 +194,8 @@ export class Analyzer implements vscode.Disposable {
       text: document.getText(),
       model: this.modelParams(cfg),
       // The window settings as set: the engine resolves them with the model's context (resolveWindows).
-      params: { text: '', windowSize: cfg.maxTokensPerWindow, windowOverlap: cfg.windowOverlap, specialTokensInText: cfg.specialTokensInText },
+      // documentKey: the engine reuses this document's last analysis up to the first changed token.
+      params: { text: '', windowSize: cfg.maxTokensPerWindow, windowOverlap: cfg.windowOverlap, specialTokensInText: cfg.specialTokensInText, documentKey: document.uri.toString() },
     };
   }
 

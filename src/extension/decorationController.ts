@@ -1,7 +1,9 @@
 /**
  * @file Token highlights: each token's background is its top-1 expert's colour in the selected
  * layer, with opacity by how decisive the gate was. Decoration types are made once per colour
- * bucket (expert × opacity level) and reused; a redecorate only hands each bucket its ranges.
+ * bucket (expert × opacity level) and reused; a redecorate hands over only the buckets whose ranges
+ * changed (pure/decorationDiff.ts), so after an incremental re-analysis the tokens before the edit
+ * are not redrawn.
  * Also: the expert highlight from panels, revealing a token a panel selected, and publishing the
  * editor's own token selection.
  */
@@ -19,6 +21,7 @@ import {
   type ColorScheme,
   type ThemeKind,
 } from '../shared/expertPalette';
+import { planDecorations, type OffsetRanges } from './pure/decorationDiff';
 import type { RoutingStore } from './routingStore';
 import type { SpanTracker } from './spanTracker';
 
@@ -41,8 +44,8 @@ function themeKind(): ThemeKind {
 export class DecorationController implements vscode.Disposable {
   private enabled = true;
   private readonly types = new Map<string, vscode.TextEditorDecorationType>();
-  /** Bucket keys each editor was given last time, so only those are cleared. */
-  private readonly used = new WeakMap<vscode.TextEditor, Set<string>>();
+  /** Per editor: bucket key → fingerprint of the ranges it was last given (decorationDiff.ts). */
+  private readonly used = new WeakMap<vscode.TextEditor, Map<string, string>>();
   private readonly highlightType = vscode.window.createTextEditorDecorationType({
     border: '1px solid',
     borderColor: new vscode.ThemeColor('moeLens.highlightedExpertBorder'),
@@ -162,7 +165,7 @@ export class DecorationController implements vscode.Disposable {
   }
 
   private clear(editor: vscode.TextEditor): void {
-    for (const key of this.used.get(editor) ?? []) {
+    for (const key of this.used.get(editor)?.keys() ?? []) {
       const type = this.types.get(key);
       if (type) {
         editor.setDecorations(type, []);
@@ -185,7 +188,7 @@ export class DecorationController implements vscode.Disposable {
     }
     const doc = editor.document;
     const E = analysis.trace.model.numExperts;
-    const buckets = new Map<string, { type: vscode.TextEditorDecorationType; ranges: vscode.Range[] }>();
+    const buckets = new Map<string, { type: vscode.TextEditorDecorationType; ranges: vscode.Range[]; offsets: [number, number][] }>();
     const highlight = this.store.highlightedExpert;
     const hlLayer = highlight ? analysis.trace.layers.find((l) => l.layer === highlight.layer) : undefined;
     const highlighted: vscode.Range[] = [];
@@ -200,27 +203,28 @@ export class DecorationController implements vscode.Disposable {
       const { key, type } = this.typeFor(experts[0], Math.min(LEVELS - 1, opacityLevel(layer.weights[t] ?? [])), E, scheme);
       let b = buckets.get(key);
       if (!b) {
-        b = { type, ranges: [] };
+        b = { type, ranges: [], offsets: [] };
         buckets.set(key, b);
       }
       b.ranges.push(range);
+      b.offsets.push([spans.starts[t], spans.ends[t]]);
       if (highlight && highlight.expert !== null && hlLayer?.experts?.[t]?.includes(highlight.expert)) {
         highlighted.push(range);
       }
     }
-    const previous = this.used.get(editor) ?? new Set<string>();
-    for (const key of previous) {
-      if (!buckets.has(key)) {
-        const type = this.types.get(key);
-        if (type) {
-          editor.setDecorations(type, []);
-        }
+    const wanted = new Map<string, OffsetRanges>([...buckets].map(([key, b]) => [key, b.offsets]));
+    const plan = planDecorations(this.used.get(editor) ?? new Map<string, string>(), wanted);
+    for (const key of plan.clear) {
+      const type = this.types.get(key);
+      if (type) {
+        editor.setDecorations(type, []);
       }
     }
-    for (const b of buckets.values()) {
+    for (const key of plan.set) {
+      const b = buckets.get(key)!;
       editor.setDecorations(b.type, b.ranges);
     }
-    this.used.set(editor, new Set(buckets.keys()));
+    this.used.set(editor, plan.shown);
     editor.setDecorations(this.highlightType, highlighted);
     const sel = this.selected?.uri === uri ? this.tracker.range(doc, this.selected.token) : undefined;
     editor.setDecorations(this.selectedType, sel ? [sel] : []);

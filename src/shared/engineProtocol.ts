@@ -50,6 +50,12 @@ export interface AnalyzeParams {
   /** moeLens.windowOverlap as set. */
   windowOverlap: number;
   specialTokensInText: 'text' | 'special';
+  /**
+   * Names the document (the extension sends its URI): the engine keeps what this analysis computed
+   * and a later analysis of the same key recomputes only from the first changed token. The result
+   * is the same with or without it.
+   */
+  documentKey?: string;
   progressId?: string;
 }
 
@@ -279,6 +285,9 @@ export function checkAnalyzeParams(v: unknown): AnalyzeParams {
   }
   if (v.specialTokensInText !== 'text' && v.specialTokensInText !== 'special') {
     throw new ProtocolError("analyze: specialTokensInText must be 'text' or 'special'");
+  }
+  if (v.documentKey !== undefined && (typeof v.documentKey !== 'string' || v.documentKey.length === 0)) {
+    throw new ProtocolError('analyze: documentKey must be a non-empty string');
   }
   if (v.progressId !== undefined && typeof v.progressId !== 'string') {
     throw new ProtocolError('analyze: progressId must be a string');

@@ -10,7 +10,8 @@ import { ConfigReader } from '../config';
 import type { FamilyDef, GateInfo } from '../family';
 import type { DecoderLayer } from '../forward';
 import type { SwigluWeights } from '../moe';
-import { applyRope, attention, linear, rmsNorm, type Linear, type RopeSpec, type RopeTables } from '../ops';
+import { causalAttention, type KvSlot } from '../attention';
+import { applyRope, linear, rmsNorm, type Linear, type RopeSpec, type RopeTables } from '../ops';
 import { pick, sigmoid, sortByWeight, topk, type FamilyRouter } from '../routing';
 import { linearTensors, type WeightReader } from '../weights';
 import { readLayerNorms, readSwigluExperts, swigluDenseFfn, swigluMoeFfn } from './standard';
@@ -209,7 +210,7 @@ function mlaTensors(w: MlaWeights): tf.Tensor[] {
 /** x [T, D] → [T, D]: queries and keys are [nope | rope] per head; one rope key is shared by all heads. */
 function mlaAttention(w: MlaWeights, cfg: DeepseekV3Config) {
   const { numHeads: H, qkNopeHeadDim: nope, qkRopeHeadDim: rd, vHeadDim: vd, kvLoraRank: rank } = cfg;
-  return (x: tf.Tensor2D, rope: RopeTables): tf.Tensor2D => {
+  return (x: tf.Tensor2D, rope: RopeTables, kvCache?: KvSlot): tf.Tensor2D => {
     const T = x.shape[0];
     const qFlat = w.q ? linear(x, w.q) : linear(rmsNorm(linear(x, w.qA!), w.qANorm!, LATENT_NORM_EPS), w.qB!); // [T, H·(nope+rd)]
     const [qPass, qRot] = tf.split(tf.reshape(qFlat, [T, H, nope + rd]), [nope, rd], 2) as tf.Tensor3D[]; // [T, H, nope], [T, H, rd]
@@ -220,7 +221,7 @@ function mlaAttention(w: MlaWeights, cfg: DeepseekV3Config) {
     const kRoped = applyRope(tf.reshape(kRot, [T, 1, rd]), rope, cfg.ropeInterleave); // [T, 1, rd]
     const q = tf.concat([qPass, qRoped], 2) as tf.Tensor3D; // [T, H, nope+rd]
     const k = tf.concat([kPass, tf.broadcastTo(kRoped, [T, H, rd])], 2) as tf.Tensor3D; // [T, H, nope+rd]
-    const out = attention(q, k, v, { scale: cfg.attentionScale }); // [T, H·v]
+    const out = causalAttention(q, k, v, { scale: cfg.attentionScale }, kvCache); // [T, H·v]
     return linear(out, w.o); // [T, D]
   };
 }

@@ -5,13 +5,13 @@
  * Router: top-k of the logits, then softmax over those k. Experts: clamped SwiGLU with biases on an
  * interleaved gate/up projection, out = (up + 1) · gate · σ(1.702 · gate).
  */
-import { attentionTensors, readAttention, type AttentionShape, type AttentionWeights } from '../attention';
+import { attentionTensors, causalAttention, readAttention, type AttentionShape, type AttentionWeights, type KvSlot } from '../attention';
 import { tf } from '../backend';
 import { ConfigReader } from '../config';
 import type { FamilyDef } from '../family';
 import type { DecoderLayer } from '../forward';
 import { lazyExperts, type ExpertBank } from '../experts';
-import { applyRope, attention, linear, type Linear, type RopeTables } from '../ops';
+import { applyRope, linear, type Linear, type RopeTables } from '../ops';
 import { softmax, pick, type FamilyRouter } from '../routing';
 import { linearTensors, WeightReader } from '../weights';
 import { llamaAttentionShape, readLayerNorms, readLlamaConfig, type LlamaConfig } from './standard';
@@ -73,23 +73,23 @@ export const route: FamilyRouter = (logits, k, blocked, forced) => {
 /** Head h's softmax with its learned sink logit as one more key, whose column is then dropped: the sink can absorb attention. */
 export function sinkSoftmax(sinks: tf.Tensor1D) {
   return (logits: tf.Tensor2D, h: number): tf.Tensor2D => {
-    const T = logits.shape[0];
+    const [n, m] = logits.shape; // queries, keys
     const sink = tf.reshape(tf.slice(sinks, [h], [1]), [1, 1]); // [1, 1]
-    const combined = tf.concat([logits, tf.broadcastTo(sink, [T, 1])], 1); // [T, T+1]
+    const combined = tf.concat([logits, tf.broadcastTo(sink, [n, 1])], 1); // [n, m+1]
     const shifted = tf.sub(combined, tf.max(combined, 1, true));
-    return tf.slice(tf.softmax(shifted), [0, 0], [T, T]) as tf.Tensor2D; // [T, T], sink column dropped
+    return tf.slice(tf.softmax(shifted), [0, 0], [n, m]) as tf.Tensor2D; // [n, m], sink column dropped
   };
 }
 
 function sinkAttention(w: AttentionWeights, s: AttentionShape, sinks: tf.Tensor1D) {
   const headSoftmax = sinkSoftmax(sinks);
-  return (x: tf.Tensor2D, rope: RopeTables): tf.Tensor2D => {
+  return (x: tf.Tensor2D, rope: RopeTables, kv?: KvSlot): tf.Tensor2D => {
     const T = x.shape[0];
     const { numHeads: H, numKvHeads: KV, headDim: hd } = s;
     const q = applyRope(tf.reshape(linear(x, w.q), [T, H, hd]) as tf.Tensor3D, rope); // [T, H, hd]
     const k = applyRope(tf.reshape(linear(x, w.k), [T, KV, hd]) as tf.Tensor3D, rope); // [T, KV, hd]
     const v = tf.reshape(linear(x, w.v), [T, KV, hd]) as tf.Tensor3D; // [T, KV, hd]
-    const out = attention(q, k, v, { scale: s.scale, slidingWindow: s.slidingWindow, headSoftmax }); // [T, H·hd]
+    const out = causalAttention(q, k, v, { scale: s.scale, slidingWindow: s.slidingWindow, headSoftmax }, kv); // [T, H·hd]
     return linear(out, w.o); // [T, D]
   };
 }

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { binaryReason } from '../../shared/binaryText';
+import { AnalysisCache } from '../analysisCache';
 import { counterfactualIds, traceText } from '../analyze';
 import { defaultModelDir, loadModel, type Model } from '../model';
 import { summarizeModel } from '../modelSummary';
@@ -48,6 +49,7 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
       // On the wasm/cpu backends every await of the forward pass resolves as a microtask, so the
       // IPC channel (cancel requests, progress) is only served when something yields to the event
       // loop: yield before each window at least.
+      const runCached = inner.runCached?.bind(inner);
       const loaded: Model = {
         info: inner.info,
         backend: inner.backend,
@@ -58,6 +60,15 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
           runOpts?.signal?.throwIfAborted();
           return inner.run(ids, runOpts);
         },
+        ...(runCached
+          ? {
+              async runCached(ids: number[], prev: Parameters<typeof runCached>[1], runOpts?: Parameters<typeof runCached>[2]) {
+                await new Promise((resolve) => setImmediate(resolve));
+                runOpts?.signal?.throwIfAborted();
+                return runCached(ids, prev, runOpts);
+              },
+            }
+          : {}),
         async counterfactual(ids, passes, cfOpts) {
           await new Promise((resolve) => setImmediate(resolve));
           cfOpts?.signal?.throwIfAborted();
@@ -65,6 +76,8 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
         },
         dispose: () => inner.dispose(),
       };
+      // What the last analysis of each document left, for live re-analysis; dropped with the model.
+      const cache = new AnalysisCache();
       return {
         info,
         backend: loaded.backend,
@@ -81,6 +94,7 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
             encode: { specialTokensInText: o.specialTokensInText, signal: o.signal },
             signal: o.signal,
             onProgress: o.onProgress,
+            ...(o.documentKey !== undefined ? { cache: { store: cache, key: o.documentKey } } : {}),
           });
           return { ...trace, model: info };
         },
@@ -102,6 +116,7 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
           return { tokens, counterfactual: doc };
         },
         dispose() {
+          cache.clear();
           loaded.dispose();
           tokenizer.dispose();
         },

@@ -16,6 +16,8 @@ export interface AnalyzeOptions extends RuntimeProgress {
   windowSize: number;
   windowOverlap: number;
   specialTokensInText: 'text' | 'special';
+  /** Which document this is (AnalyzeParams.documentKey): its last analysis may be reused. */
+  documentKey?: string;
 }
 
 /** A loaded model plus its tokenizer. */

@@ -161,6 +161,7 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
           windowSize: params.windowSize,
           windowOverlap: params.windowOverlap,
           specialTokensInText: params.specialTokensInText,
+          ...(params.documentKey !== undefined ? { documentKey: params.documentKey } : {}),
           signal: abort.signal,
           onProgress: progress(params.progressId),
         });

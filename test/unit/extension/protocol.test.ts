@@ -30,6 +30,9 @@ describe('engine protocol validation', () => {
     assert.equal(checkAnalyzeParams({ ...ok, windowOverlap: 512 }).windowOverlap, 512);
     assert.throws(() => checkAnalyzeParams({ ...ok, windowSize: -1 }), /non-negative/);
     assert.throws(() => checkAnalyzeParams({ ...ok, specialTokensInText: 'raw' }), /specialTokensInText/);
+    assert.equal(checkAnalyzeParams({ ...ok, documentKey: 'file:///a.ts' }).documentKey, 'file:///a.ts');
+    assert.throws(() => checkAnalyzeParams({ ...ok, documentKey: 7 }), /documentKey/);
+    assert.throws(() => checkAnalyzeParams({ ...ok, documentKey: '' }), /documentKey/);
     assert.throws(() => checkProgressParams({ progressId: 'a', fraction: NaN, message: '' }), ProtocolError);
   });
 

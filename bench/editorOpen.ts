@@ -1,0 +1,91 @@
+/**
+ * @file bench/editorOpen — in a real VS Code (code-server + headless Chromium, test/e2e/vscode.ts):
+ * the time from opening a ~2,000-token document to its highlights, warm engine, embedded model.
+ *
+ *   npm run build && npx tsx bench/editorOpen.ts      # --runs 3
+ *
+ * `moeLens.analyzeOnOpen` on, live mode off. A small file is opened and analysed first so the
+ * engine and the model are loaded; then each run opens a new ~2,000-token file (different text, so
+ * no cached analysis helps) and polls the editor's DOM until more than 20 background decorations
+ * show. Prints the machine's load with each run.
+ * A benchmark, not a test; needs the e2e host (node test/e2e/setup.mjs --check).
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { REPO, sleep, startVsCode, unavailableReason } from '../test/e2e/vscode';
+
+const RUNS = Number(process.argv.includes('--runs') ? process.argv[process.argv.indexOf('--runs') + 1] : 3);
+
+/** ~410 characters a section; 11 sections ≈ 2,000 tokens of the embedded tokenizer (as test/e2e/editor.test.ts). */
+function longDocument(salt: string, sections = 11): string {
+  const parts: string[] = [`# Long routing notes (${salt})`, ''];
+  for (let i = 0; i < sections; i++) {
+    parts.push(
+      `## Section ${i + 1}: ${salt} layer ${i % 16}`,
+      '',
+      `The router of layer ${i % 16} scores ${64 + i} experts for every token and keeps the best ${2 + (i % 6)}.`,
+      `Numbers such as ${(i * 3.14159).toFixed(3)}, ${1000 + i * 37} and 0x${(i * 4099).toString(16)} are routed unlike words.`,
+      '',
+      '```ts',
+      `function gate${i}(logits: number[]): number[] {`,
+      `  const max = Math.max(...logits); // ${salt}`,
+      '  const exps = logits.map((x) => Math.exp(x - max));',
+      '  const sum = exps.reduce((a, b) => a + b, 0);',
+      '  return exps.map((e) => e / sum);',
+      '}',
+      '```',
+      '',
+    );
+  }
+  return parts.join('\n');
+}
+
+function load(): string {
+  return `load average ${loadavg().map((x) => x.toFixed(2)).join(' / ')} on ${cpus().length} cores`;
+}
+
+async function until(what: string, f: () => Promise<boolean>, timeoutMs = 600_000): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    if (await f()) {
+      return Date.now() - t0;
+    }
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function main(): Promise<void> {
+  const why = await unavailableReason();
+  if (why) {
+    console.log(`bench/editorOpen skipped: ${why}`);
+    return;
+  }
+  console.log(`# bench/editorOpen — ${new Date().toISOString()}, ${cpus()[0]?.model ?? 'unknown CPU'}; before: ${load()}`);
+  const vs = await startVsCode({ workspace: join(REPO, 'test', 'e2e', 'workspace'), settings: { 'moeLens.liveMode': false, 'moeLens.analyzeOnOpen': true } });
+  try {
+    writeFileSync(join(vs.workspace, 'warm.md'), 'Warm the engine: load the model once.\n');
+    for (let r = 0; r < RUNS; r++) {
+      writeFileSync(join(vs.workspace, `long${r}.md`), longDocument(`run${r}`));
+    }
+    await vs.openFile('warm.md');
+    await until('the warm-up highlights', async () => (await vs.backgroundDecorations()).count > 0);
+    const times: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const t0 = Date.now();
+      await vs.openFile(`long${r}.md`);
+      await until(`highlights on long${r}.md`, async () => (await vs.backgroundDecorations()).count > 20);
+      times.push(Date.now() - t0);
+      console.log(`open → highlights, long${r}.md (${longDocument(`run${r}`).length} chars): ${times[r]} ms; ${load()}`);
+    }
+    const stats = await vs.exec<{ analyses?: Record<string, { tokens: number }> }>('moeLens.debug.stats');
+    const tokens = Object.entries(stats.analyses ?? {}).filter(([uri]) => /long\d+\.md$/.test(uri)).map(([, a]) => a.tokens);
+    console.log(`tokens per document: ${tokens.join(', ')}; median open → highlights ${[...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]} ms`);
+  } finally {
+    await vs.close();
+  }
+  console.log(`after: ${load()}`);
+}
+
+void main();

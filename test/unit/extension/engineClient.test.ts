@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildSync } from 'esbuild';
-import { CancelledError, EngineClient, EngineCrashedError, EngineGaveUpError, EngineRequestError, type EngineExit } from '../../../src/extension/engineClient';
+import { CancelledError, EngineClient, EngineCrashedError, EngineGaveUpError, EngineRequestError, withEngineThreads, type EngineExit } from '../../../src/extension/engineClient';
 import { RestartLimiter } from '../../../src/extension/pure/restartLimiter';
 import { EngineErrorCodes, type AnalyzeParams, type LoadModelParams } from '../../../src/shared/engineProtocol';
 
@@ -259,5 +259,13 @@ describe('EngineClient with a forked engine', () => {
     await c.restart();
     assert.equal(c.state, 'running');
     assert.equal((await c.analyze(embedded, params('fine'))).trace.tokens.length, 2);
+  });
+});
+
+describe('withEngineThreads', () => {
+  it('passes moeLens.engineThreads to the engine as MOE_LENS_THREADS; 0 leaves the engine its default', () => {
+    const base = { PATH: '/bin', ELECTRON_RUN_AS_NODE: '1' };
+    assert.deepEqual(withEngineThreads(base, 2), { PATH: '/bin', ELECTRON_RUN_AS_NODE: '1', MOE_LENS_THREADS: '2' });
+    assert.deepEqual(withEngineThreads(base, 0), base);
   });
 });

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { defaultThreads, prepareThreadedWasm, unrefPoolWorkers, wasmThreadsInUse } from './kernels/wasmThreads';
+import { defaultThreads, prepareThreadedWasm, settlePool, wasmThreadsInUse } from './kernels/wasmThreads';
 
 export { tf };
 
@@ -137,7 +137,7 @@ async function tryWasm(threads?: number): Promise<boolean> {
     if (ok) {
       await tf.ready();
       wasmThreads = wasmThreadsInUse();
-      unrefPoolWorkers();
+      settlePool();
     }
     return ok;
   } finally {

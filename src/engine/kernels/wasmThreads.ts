@@ -95,10 +95,20 @@ export function wasmThreadsInUse(): number {
 }
 
 /**
- * Lets the process exit while XNNPACK's pool threads wait for work: emscripten refs a pthread's
- * worker when it starts one, and the pool's threads never return (a CLI run would never end).
+ * After the threaded backend started: lets the process exit while XNNPACK's pool threads wait for
+ * work (emscripten refs a pthread's worker when it starts one, and the pool's threads never return,
+ * so a CLI run would never end), and ends the spare workers emscripten pre-starts (8, about 17 MB
+ * each; the pool uses threads − 1 of them, and emscripten starts a new one if it ever needs more).
  */
-export function unrefPoolWorkers(): void {
-  const backend = tf.backend() as unknown as { wasm?: { PThread?: { runningWorkers?: { unref?: () => void }[] } } };
-  backend.wasm?.PThread?.runningWorkers?.forEach((w) => w.unref?.());
+export function settlePool(): void {
+  const backend = tf.backend() as unknown as { wasm?: { PThread?: { runningWorkers?: PoolWorker[]; unusedWorkers?: PoolWorker[] } } };
+  const pool = backend.wasm?.PThread;
+  pool?.runningWorkers?.forEach((w) => w.unref?.());
+  const spare = pool?.unusedWorkers?.splice(0) ?? [];
+  spare.forEach((w) => void w.terminate?.());
+}
+
+interface PoolWorker {
+  unref?: () => void;
+  terminate?: () => Promise<number> | void;
 }

@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import {
   CancellationTokenSource,
   Emitter,
@@ -75,6 +76,20 @@ export interface EngineClientOptions {
 }
 
 export type EngineState = 'stopped' | 'running' | 'gaveUp';
+
+/**
+ * How much lower the engine's CPU priority is than the host's (Unix niceness): it computes on every
+ * core by default, and the editor's own process should win a core whenever both want one.
+ */
+export const ENGINE_NICENESS = 5;
+
+function lowerPriority(pid: number): void {
+  try {
+    os.setPriority(pid, Math.min(19, os.getPriority(process.pid) + ENGINE_NICENESS));
+  } catch {
+    // not permitted here: the engine runs at the host's priority
+  }
+}
 
 /** The engine's environment with moeLens.engineThreads as MOE_LENS_THREADS; 0 leaves the engine its default (every core). */
 export function withEngineThreads(env: NodeJS.ProcessEnv, threads: number): NodeJS.ProcessEnv {
@@ -468,6 +483,7 @@ export class EngineClient {
       });
     });
     if (child.pid !== undefined) {
+      lowerPriority(child.pid);
       this.watchMemory(running);
       this.startEmitter.fire(child.pid);
     }

@@ -214,7 +214,7 @@ describe('moe-lens --threads', () => {
     assert.equal(two.code, 0, two.stderr);
     const experts = (t: RoutingTrace): unknown => t.layers.map((l) => l.experts);
     assert.deepEqual(experts(readTraceJson(two.stdout)), experts(readTraceJson(one.stdout)));
-    for (const [cmd, extra] of [['trace', ['--ids', '5']], ['analyze', ['x.txt']], ['counterfactual', ['--ids', '5', '--mode', 'k=1']]] as const) {
+    for (const [cmd, extra] of [['trace', ['--ids', '5']], ['analyze', ['x.txt']], ['counterfactual', ['--ids', '5', '--mode', 'topk:1']]] as const) {
       for (const bad of ['0', 'two', '65']) {
         const r = run([cmd, ...extra, '--model', dir, '--threads', bad]);
         assert.equal(r.code, 2, `${cmd} --threads ${bad}: ${r.stderr}`);

@@ -61,6 +61,8 @@ function copyWasmBinaries() {
       fs.copyFileSync(path.join(from, 'dist', file), path.join('dist', file));
     }
   }
+  // The threaded build's pthread workers evaluate its main script from a file (src/engine/kernels/wasmThreads.ts).
+  fs.copyFileSync(path.join(from, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js'), path.join('dist', 'tfjs-backend-wasm-threaded-simd.js'));
 }
 
 async function main() {

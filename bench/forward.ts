@@ -16,11 +16,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { tf } from '../src/engine/backend';
+import { backendThreads, tf } from '../src/engine/backend';
 import { HEAD_ROWS } from '../src/engine/head';
 import { loadModel } from '../src/engine/model';
 import { BENCH_OLMOE, olmoeParams, writeOlmoeCheckpoint, type OlmoeShape } from './forwardCheckpoint';
-import { initThreadedWasm } from './forwardWasmThreads';
 
 const ROOT = path.resolve(__dirname, '..');
 const OUT = path.join(ROOT, 'bench', 'out');
@@ -91,16 +90,12 @@ async function child(): Promise<void> {
   const threads = Number(flag('--threads') ?? '0');
   const label = flag('--label') ?? backendPref;
   const shape = JSON.parse(flag('--shape')!) as OlmoeShape;
-  if (backendPref === 'wasm' && threads > 1) {
-    // Before the engine picks a backend: it then finds 'wasm' already running the threaded build.
-    const got = await initThreadedWasm(threads);
-    if (got.threads !== threads) {
-      throw new Error(`threaded wasm started with ${got.threads} threads, not ${threads}`);
-    }
-  }
-
   const t0 = performance.now();
-  const model = await loadModel(dir, { backend: backendPref });
+  // The engine's own threads (src/engine/kernels/wasmThreads.ts); 0 here means one thread.
+  const model = await loadModel(dir, { backend: backendPref, threads: Math.max(1, threads) });
+  if (backendPref === 'wasm' && backendThreads() !== Math.max(1, threads)) {
+    throw new Error(`wasm started with ${backendThreads()} threads, not ${threads}`);
+  }
   const loadMs = performance.now() - t0;
   const backendName = tf.getBackend();
 
@@ -283,7 +278,7 @@ async function driver(): Promise<void> {
   if (backends.includes('wasm')) {
     runs.push(runChild([...common, '--backend', 'wasm', '--tokens', String(T), '--label', 'wasm (SIMD, 1 thread)'], 'wasm'));
     if (wasmThreads > 1) {
-      runs.push(runChild([...common, '--backend', 'wasm', '--tokens', String(T), '--threads', String(wasmThreads), '--label', `wasm (SIMD, ${wasmThreads} threads, patched)`], `wasm ${wasmThreads} threads`));
+      runs.push(runChild([...common, '--backend', 'wasm', '--tokens', String(T), '--threads', String(wasmThreads), '--label', `wasm (SIMD, ${wasmThreads} threads)`], `wasm ${wasmThreads} threads`));
     }
   }
   if (backends.includes('cpu')) {
@@ -338,7 +333,9 @@ async function driver(): Promise<void> {
   writeFileSync(path.join(OUT, 'forward.md'), text + '\n');
 }
 
-if (process.argv.includes('--child')) {
+if (require.main !== module) {
+  // imported for forwardFlops (bench/forwardCompare.ts): run nothing
+} else if (process.argv.includes('--child')) {
   child().catch((e: unknown) => {
     process.stderr.write(String(e instanceof Error ? (e.stack ?? e.message) : e) + '\n');
     process.exit(1);

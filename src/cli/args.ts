@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { MAX_TIMEOUT_MS } from '../shared/timeouts';
+import { MAX_THREADS } from '../engine/backend';
 import { CliError } from './command';
 
 /** Each option's name and whether it takes a value ('string') or not ('boolean'). */
@@ -72,6 +73,11 @@ export function intOption(text: string | undefined, name: string, min = 0, max =
 export function maxMemoryOption(text: string | undefined): number | undefined {
   const mb = intOption(text, 'max-memory', 1, 2 ** 30);
   return mb === undefined ? undefined : mb * 2 ** 20;
+}
+
+/** `--threads N`: the wasm backend's threads (undefined: MOE_LENS_THREADS, else every core; 1 = one thread). */
+export function threadsOption(text: string | undefined): number | undefined {
+  return intOption(text, 'threads', 1, MAX_THREADS);
 }
 
 /** `--timeout-ms`: at most what a timer can wait (longer delays would fire at once). */

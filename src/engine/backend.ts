@@ -2,8 +2,10 @@
  * @file The one place that knows about TensorFlow.js backends.
  *
  * Order of preference: tfjs-node ('tensorflow', native, an optional dependency that often fails to
- * install) → wasm (SIMD, single-threaded: portable and the default here) → cpu (plain JS, last
- * resort). `MOE_LENS_BACKEND` or an explicit preference forces one and fails loudly if it cannot load.
+ * install) → wasm (SIMD; with more than one thread its threaded build, XNNPACK running the matmuls on
+ * every core: the default here) → cpu (plain JS, last resort). `MOE_LENS_BACKEND` or an explicit
+ * preference forces one and fails loudly if it cannot load. The wasm thread count is fixed when the
+ * backend first starts (`MOE_LENS_THREADS`, `--threads`; default every core; 1 = single-threaded build).
  * All tensor code imports tfjs-core through this file's `tf` re-export, so no other file names a backend.
  */
 import * as fs from 'node:fs';
@@ -11,6 +13,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { defaultThreads, prepareThreadedWasm, settlePool, wasmThreadsInUse } from './kernels/wasmThreads';
 
 export { tf };
 
@@ -52,6 +55,32 @@ export function weightCopies(id: string): number {
   return id === BACKEND_IDS.wasm ? 2 : 1;
 }
 
+/** The most threads the setting and the flag accept. */
+export const MAX_THREADS = 64;
+
+/** A thread count from a setting or a flag: a whole number from 1 to MAX_THREADS. */
+export function parseThreads(value: string | number, what = 'threads'): number {
+  const n = typeof value === 'number' ? value : /^[0-9]+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!(Number.isInteger(n) && n >= 1 && n <= MAX_THREADS)) {
+    throw new Error(`${what} must be a whole number from 1 to ${MAX_THREADS}, got '${String(value)}'`);
+  }
+  return n;
+}
+
+/** Threads asked for before the wasm backend starts: argument, else MOE_LENS_THREADS, else every core. */
+function wantedThreads(threads?: number): number {
+  const env = process.env.MOE_LENS_THREADS?.trim();
+  return threads ?? (env ? parseThreads(env, 'MOE_LENS_THREADS') : defaultThreads());
+}
+
+/** Threads of the wasm backend once it started (it cannot change within a process); null before. */
+let wasmThreads: number | null = null;
+
+/** How many threads the wasm backend computes with (1 before it starts or when it is not used). */
+export function backendThreads(): number {
+  return wasmThreads ?? 1;
+}
+
 let wasmPathsSet = false;
 /** What this module last selected; tf.getBackend() itself would auto-initialise one before we choose. */
 let active: string | null = null;
@@ -82,15 +111,38 @@ async function tryNode(): Promise<boolean> {
   return tf.setBackend(BACKEND_IDS.node).catch(() => false);
 }
 
-async function tryWasm(): Promise<boolean> {
-  if (!wasmPathsSet) {
-    setWasmPaths(wasmDir());
-    // Threads do not work under Node: emscripten starts its pthread workers from a blob: URL, which
-    // worker_threads refuses (ERR_WORKER_PATH), and the backend then fails to initialise. SIMD alone.
-    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-    wasmPathsSet = true;
+async function tryWasm(threads?: number): Promise<boolean> {
+  if (wasmThreads !== null) {
+    return tf.setBackend(BACKEND_IDS.wasm).catch(() => false);
   }
-  return tf.setBackend(BACKEND_IDS.wasm).catch(() => false);
+  const wanted = wantedThreads(threads);
+  let started: { undo(): void } | null = null;
+  if (!wasmPathsSet) {
+    const dir = wasmDir();
+    setWasmPaths(dir);
+    wasmPathsSet = true;
+    const threaded = wanted > 1 ? prepareThreadedWasm(dir, wanted) : { reason: 'one thread asked for' };
+    if ('reason' in threaded) {
+      if (wanted > 1) {
+        process.stderr.write(`moe-lens: wasm threads unavailable (${threaded.reason}); running on one thread\n`);
+      }
+      // tfjs' own check says no under Node; said explicitly so the single-threaded build is the one started.
+      tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    } else {
+      started = threaded;
+    }
+  }
+  try {
+    const ok = await tf.setBackend(BACKEND_IDS.wasm).catch(() => false);
+    if (ok) {
+      await tf.ready();
+      wasmThreads = wasmThreadsInUse();
+      settlePool();
+    }
+    return ok;
+  } finally {
+    started?.undo();
+  }
 }
 
 function prepareEngine(): void {
@@ -107,7 +159,7 @@ async function tryCpu(): Promise<boolean> {
   return tf.setBackend(BACKEND_IDS.cpu);
 }
 
-const loaders: Readonly<Record<BackendName, () => Promise<boolean>>> = Object.freeze({
+const loaders: Readonly<Record<BackendName, (threads?: number) => Promise<boolean>>> = Object.freeze({
   node: tryNode,
   wasm: tryWasm,
   cpu: tryCpu,
@@ -116,8 +168,9 @@ const loaders: Readonly<Record<BackendName, () => Promise<boolean>>> = Object.fr
 /**
  * Selects and initialises a backend; resolves to the name that tfjs now runs (`tf.getBackend()`).
  * A forced backend (argument, else `MOE_LENS_BACKEND`) that cannot load is an error, not a fallback.
+ * `threads` applies when the wasm backend starts in this process; later calls keep what it started with.
  */
-export async function initBackend(pref?: BackendName): Promise<string> {
+export async function initBackend(pref?: BackendName, threads?: number): Promise<string> {
   prepareEngine();
   const envPref = process.env.MOE_LENS_BACKEND?.trim();
   const forced = pref ?? (envPref ? parseBackendName(envPref) : undefined);
@@ -125,7 +178,7 @@ export async function initBackend(pref?: BackendName): Promise<string> {
     if (active === BACKEND_IDS[forced]) {
       return active;
     }
-    if (!(await loaders[forced]())) {
+    if (!(await loaders[forced](threads))) {
       const hint = forced === 'node' ? ' (is the optional @tensorflow/tfjs-node installed?)' : '';
       throw new Error(`backend '${forced}' could not be loaded on this machine${hint}`);
     }
@@ -136,7 +189,7 @@ export async function initBackend(pref?: BackendName): Promise<string> {
     return active;
   }
   for (const name of BACKEND_NAMES) {
-    if (await loaders[name]()) {
+    if (await loaders[name](threads)) {
       await tf.ready();
       return (active = tf.getBackend());
     }

@@ -29,6 +29,8 @@ export type { MemoryPlan } from './memoryPlan';
 
 export interface LoadOptions {
   backend?: BackendName;
+  /** Threads for the wasm backend when it starts in this process (default MOE_LENS_THREADS, else every core). */
+  threads?: number;
   /** The memory budget the plan stays within; default three quarters of physical memory. */
   maxMemoryBytes?: number;
   /** Tokens per run the plan sizes activations for (default min(context, 1024)). */
@@ -86,7 +88,7 @@ export function defaultModelDir(): string {
 }
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
-  const backend = await initBackend(opts.backend);
+  const backend = await initBackend(opts.backend, opts.threads);
   const config = await readModelConfig(dir);
   const family = familyFor(config.model_type);
   const spec = family.parseConfig(config);

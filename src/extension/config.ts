@@ -23,6 +23,8 @@ export interface MoeLensConfig {
   selectedLayer: number;
   colorScheme: ColorScheme;
   memoryLimitMb: number;
+  /** Threads of the engine's wasm backend; 0 = every core (the engine decides). */
+  engineThreads: number;
   requestTimeoutSeconds: number;
   specialTokensInText: 'text' | 'special';
 }
@@ -31,6 +33,7 @@ export interface MoeLensConfig {
 export const RESTRICTED_SETTINGS: readonly string[] = [
   'modelPath',
   'memoryLimitMb',
+  'engineThreads',
   'backend',
   'requestTimeoutSeconds',
   'maxTokensPerWindow',
@@ -67,6 +70,7 @@ export function readConfig(): MoeLensConfig {
     selectedLayer: int('selectedLayer', -1, -1),
     colorScheme: isColorScheme(scheme) ? scheme : 'categorical',
     memoryLimitMb: int('memoryLimitMb', 4096, 0),
+    engineThreads: Math.min(64, int('engineThreads', 0, 0)),
     requestTimeoutSeconds: int('requestTimeoutSeconds', 300, 0),
     specialTokensInText: c.get<string>('specialTokensInText', 'text') === 'special' ? 'special' : 'text',
   };

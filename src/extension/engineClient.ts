@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
+import * as os from 'node:os';
 import {
   CancellationTokenSource,
   Emitter,
@@ -65,6 +66,8 @@ export interface EngineClientOptions {
   memoryPollMs?: number;
   /** A request running longer than this kills the engine; 0 = never. */
   requestTimeoutMs: number;
+  /** Threads of the engine's wasm backend (MOE_LENS_THREADS); 0 or absent = every core. */
+  threads?: number;
   /** Extra execArgv (tests run TypeScript engines through tsx). */
   execArgv?: string[];
   env?: NodeJS.ProcessEnv;
@@ -73,6 +76,25 @@ export interface EngineClientOptions {
 }
 
 export type EngineState = 'stopped' | 'running' | 'gaveUp';
+
+/**
+ * How much lower the engine's CPU priority is than the host's (Unix niceness): it computes on every
+ * core by default, and the editor's own process should win a core whenever both want one.
+ */
+export const ENGINE_NICENESS = 5;
+
+function lowerPriority(pid: number): void {
+  try {
+    os.setPriority(pid, Math.min(19, os.getPriority(process.pid) + ENGINE_NICENESS));
+  } catch {
+    // not permitted here: the engine runs at the host's priority
+  }
+}
+
+/** The engine's environment with moeLens.engineThreads as MOE_LENS_THREADS; 0 leaves the engine its default (every core). */
+export function withEngineThreads(env: NodeJS.ProcessEnv, threads: number): NodeJS.ProcessEnv {
+  return threads > 0 ? { ...env, MOE_LENS_THREADS: String(threads) } : env;
+}
 
 /** Why the engine process went away, in words for the user. */
 export interface EngineExit {
@@ -177,7 +199,7 @@ export class EngineClient {
   }
 
   /** New memory limit / timeout; a memory limit applies from the next start. */
-  updateOptions(patch: Partial<Pick<EngineClientOptions, 'memoryLimitMb' | 'requestTimeoutMs'>>): void {
+  updateOptions(patch: Partial<Pick<EngineClientOptions, 'memoryLimitMb' | 'requestTimeoutMs' | 'threads'>>): void {
     this.options = { ...this.options, ...patch };
   }
 
@@ -391,8 +413,8 @@ export class EngineClient {
     }
     const child = fork(this.options.enginePath, [], {
       execArgv,
-      // Inside VS Code, process.execPath is Electron: this makes it behave as plain Node.
-      env: engineEnv(this.options.env ?? process.env, this.options.memoryLimitMb),
+      // Inside VS Code, process.execPath is Electron: engineEnv makes it behave as plain Node.
+      env: withEngineThreads(engineEnv(this.options.env ?? process.env, this.options.memoryLimitMb), this.options.threads ?? 0),
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     const stderrTail: string[] = [];
@@ -461,6 +483,7 @@ export class EngineClient {
       });
     });
     if (child.pid !== undefined) {
+      lowerPriority(child.pid);
       this.watchMemory(running);
       this.startEmitter.fire(child.pid);
     }

@@ -13,9 +13,10 @@ export function createEngine(context: vscode.ExtensionContext, output: vscode.Lo
     enginePath: context.asAbsolutePath('dist/engine.js'),
     memoryLimitMb: cfg.memoryLimitMb,
     requestTimeoutMs: cfg.requestTimeoutSeconds * 1000,
+    threads: cfg.engineThreads,
   });
   context.subscriptions.push(
-    engine.onDidStart((pid) => output.info(`engine started (pid ${pid}, memory budget ${readConfig().memoryLimitMb || 'default'} MB)`)),
+    engine.onDidStart((pid) => output.info(`engine started (pid ${pid}, memory budget ${readConfig().memoryLimitMb || 'default'} MB, threads ${readConfig().engineThreads || 'every core'})`)),
     engine.onDidLog((l) => {
       const line = `engine: ${l.message}`;
       if (l.level === 'error' || l.level === 'stderr') {
@@ -44,11 +45,13 @@ export function createEngine(context: vscode.ExtensionContext, output: vscode.Lo
       });
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('moeLens.memoryLimitMb') || e.affectsConfiguration('moeLens.requestTimeoutSeconds')) {
+      const restartSettings = ['moeLens.memoryLimitMb', 'moeLens.engineThreads'].filter((s) => e.affectsConfiguration(s));
+      if (restartSettings.length > 0 || e.affectsConfiguration('moeLens.requestTimeoutSeconds')) {
         const c = readConfig();
-        engine.updateOptions({ memoryLimitMb: c.memoryLimitMb, requestTimeoutMs: c.requestTimeoutSeconds * 1000 });
-        if (e.affectsConfiguration('moeLens.memoryLimitMb') && engine.state === 'running') {
-          void vscode.window.showInformationMessage('MoE Lens: the new memory budget applies when the engine restarts.', 'Restart Engine').then((pick) => {
+        engine.updateOptions({ memoryLimitMb: c.memoryLimitMb, requestTimeoutMs: c.requestTimeoutSeconds * 1000, threads: c.engineThreads });
+        if (restartSettings.length > 0 && engine.state === 'running') {
+          const what = restartSettings.includes('moeLens.engineThreads') ? 'thread count' : 'memory budget';
+          void vscode.window.showInformationMessage(`MoE Lens: the new ${what} applies when the engine restarts.`, 'Restart Engine').then((pick) => {
             if (pick) {
               void vscode.commands.executeCommand('moeLens.restartEngine');
             }

@@ -56,14 +56,27 @@ export function loadFixture(name: string): Fixture {
   return { dir, ids: input.input_ids[0], expected };
 }
 
-/** The backends every golden family is checked on (tfjs-node is optional and absent here). */
-export const BACKENDS = ['wasm', 'cpu'] as const;
+/**
+ * The engine configurations every golden family is checked on: the wasm backend on one thread and on
+ * two (its threaded build, XNNPACK splitting the matmuls), and cpu (tfjs-node is optional and absent here).
+ */
+export const BACKENDS = ['wasm', 'wasm-2-threads', 'cpu'] as const;
+
+/** A BACKENDS entry → the tfjs backend it runs and the CLI flags that select it. */
+export function backendRun(run: string): { backend: string; args: string[] } {
+  const m = /^(\w+)(?:-(\d+)-threads)?$/.exec(run);
+  if (!m) {
+    throw new Error(`golden: unknown backend run '${run}'`);
+  }
+  return { backend: m[1], args: ['--backend', m[1], ...(m[1] === 'wasm' ? ['--threads', m[2] ?? '1'] : [])] };
+}
 
 /** Runs the built CLI; `npm test` builds first, a lone run of a golden file rebuilds if dist/ is missing or stale. */
-export function runCliTrace(fx: Fixture, backend: string): CliTrace {
+export function runCliTrace(fx: Fixture, run: string): CliTrace {
+  const { backend, args } = backendRun(run);
   const out = execFileSync(
     process.execPath,
-    [builtCli(), 'trace', '--model', fx.dir, '--ids', fx.ids.join(','), '--with-logits', '--backend', backend],
+    [builtCli(), 'trace', '--model', fx.dir, '--ids', fx.ids.join(','), '--with-logits', ...args],
     { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const trace = readTraceJson(out) as CliTrace; // the one trace reader: validated, non-finite numbers revived

@@ -19,6 +19,7 @@ import type { RoutingTrace } from '../../src/shared/trace';
 import { readTraceJson } from '../../src/shared/traceCodec';
 import { supportedModelTypes } from '../../src/engine/registry';
 import { builtCli } from '../helpers/builtCli';
+import { BACKENDS, backendRun } from './fixtureGolden';
 
 const root = path.resolve(__dirname, '..', '..');
 const fixtures = path.join(root, 'test', 'fixtures');
@@ -46,8 +47,8 @@ const LOGIT_REL_TOL = 1e-3;
 // A missing fixture or an unregistered model_type fails its test; neither is skipped.
 const families = ['granitemoe', 'mixtral', 'olmoe', 'qwen2_moe', 'qwen3_moe', 'mixtral_sw', 'qwen2_moe_sw', 'qwen3_moe_sw'];
 
-function runTrace(dir: string, ids: number[], backend: string): RoutingTrace {
-  const out = execFileSync(process.execPath, [cli, 'trace', '--model', dir, '--ids', ids.join(','), '--with-logits', '--backend', backend], {
+function runTrace(dir: string, ids: number[], run: string): RoutingTrace {
+  const out = execFileSync(process.execPath, [cli, 'trace', '--model', dir, '--ids', ids.join(','), '--with-logits', ...backendRun(run).args], {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -63,14 +64,14 @@ before(() => {
 describe('golden: moe-lens trace matches transformers', () => {
   for (const family of families) {
     const dir = path.join(fixtures, family);
-    // The variants exercise config paths, not backends: the default backend is enough for them.
-    for (const backend of family.endsWith('_sw') ? ['wasm'] : ['wasm', 'cpu']) {
+    // The variants exercise config paths, not backends: the default backend (every core) is enough for them.
+    for (const backend of family.endsWith('_sw') ? ['wasm-2-threads'] : BACKENDS) {
       test(`${family} (${backend})`, (t) => {
         const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Expected;
         const ids = (JSON.parse(fs.readFileSync(path.join(dir, 'input.json'), 'utf8')) as { input_ids: number[][] }).input_ids[0];
         assert.ok(supportedModelTypes().includes(expected.model_type), `model_type ${expected.model_type} is not registered`);
         const trace = runTrace(dir, ids, backend);
-        assert.equal(trace.backend, backend);
+        assert.equal(trace.backend, backendRun(backend).backend);
         assert.equal(trace.tokens.length, ids.length);
         const errs = { routerLogits: 0, weights: 0, scores: 0, shared: 0, logitsAbs: 0 };
         const refLayers = expected.moe_layers.map((l) => l.layer);

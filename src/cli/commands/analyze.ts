@@ -8,14 +8,14 @@ import { readTraceJson } from '../../shared/traceCodec';
 import { traceText } from '../../engine/analyze';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
 import { MAX_DOCUMENT_BYTES, MAX_TRACE_BYTES, formatBytes } from '../../engine/files';
-import { intOption, maxMemoryOption, parseCommandArgs, stderrProgress } from '../args';
+import { intOption, maxMemoryOption, parseCommandArgs, stderrProgress, threadsOption } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { documentText, readInputBytes } from '../document';
 import { modelDirFrom, openModel } from './trace';
 
 /** The largest saved trace read back (JSON.parse needs it as one string, and V8 strings end near 512 MB). */
 
-const usage = `usage: moe-lens analyze FILE [--model DIR] [--layer N] [--backend node|wasm|cpu] [--max-memory MB] [--progress]
+const usage = `usage: moe-lens analyze FILE [--model DIR] [--layer N] [--backend node|wasm|cpu] [--threads N] [--max-memory MB] [--progress]
 
 FILE is a text document (run through the model) or a trace JSON written by 'moe-lens trace'
 (validated, then shown). Prints, per token, the chosen experts with their gate weights, the
@@ -127,12 +127,13 @@ export const analyzeCommand: CliCommand = {
   summary: 'per-token routing table and expert load for a text file or a saved trace',
   usage,
   async run(argv) {
-    const { values, positional } = parseCommandArgs(argv, { model: 'string', layer: 'string', backend: 'string', 'max-memory': 'string', progress: 'boolean' }, 1);
+    const { values, positional } = parseCommandArgs(argv, { model: 'string', layer: 'string', backend: 'string', threads: 'string', 'max-memory': 'string', progress: 'boolean' }, 1);
     if (positional.length !== 1) {
       throw new CliError('give exactly one FILE to analyze', 2);
     }
     const layer = intOption(values.layer, 'layer');
     const maxMemoryBytes = maxMemoryOption(values['max-memory']);
+    const threads = threadsOption(values.threads);
     const file = positional[0];
     // A saved trace may be far larger than a document; the document limit applies once it is not one.
     const bytes = await readInputBytes(file, { maxBytes: MAX_TRACE_BYTES, what: 'the file' });
@@ -146,7 +147,7 @@ export const analyzeCommand: CliCommand = {
       const dir = modelDirFrom(values.model);
       const progress = stderrProgress('moe-lens', values.progress);
       process.stderr.write(`moe-lens: loading ${dir}\n`);
-      const model = await openModel(dir, values.backend, maxMemoryBytes);
+      const model = await openModel(dir, values.backend, maxMemoryBytes, threads);
       try {
         const tokenizer = await loadTokenizer(dir);
         try {

@@ -2,12 +2,12 @@
 import { counterfactualIds } from '../../engine/analyze';
 import { MODE_SYNTAX } from '../../engine/counterfactualModes';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
-import { maxMemoryOption, parseCommandArgs, parseIds, stderrProgress } from '../args';
+import { maxMemoryOption, parseCommandArgs, parseIds, stderrProgress, threadsOption } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { readDocument } from '../document';
 import { modelDirFrom, openModel } from './trace';
 
-const usage = `usage: moe-lens counterfactual [--model DIR] (--ids 1,2,3 | --text STR | --file F) --mode MODE [--backend node|wasm|cpu] [--max-memory MB] [--progress]
+const usage = `usage: moe-lens counterfactual [--model DIR] (--ids 1,2,3 | --text STR | --file F) --mode MODE [--backend node|wasm|cpu] [--threads N] [--max-memory MB] [--progress]
 
 Runs the model as it is and again with MODE's routing, and prints (schema moe-lens.counterfactual/1)
 per token KL(model ‖ counterfactual) of the next-token distribution and the change in surprisal of
@@ -42,6 +42,7 @@ export const counterfactualCommand: CliCommand = {
       text: 'string',
       file: 'string',
       backend: 'string',
+      threads: 'string',
       'max-memory': 'string',
       mode: 'string',
       progress: 'boolean',
@@ -57,7 +58,7 @@ export const counterfactualCommand: CliCommand = {
     let ids = values.ids !== undefined ? parseIds(values.ids) : null;
     const text = values.file !== undefined ? await readDocument(values.file) : values.text;
     const dir = modelDirFrom(values.model);
-    const model = await openModel(dir, values.backend, maxMemoryOption(values['max-memory']));
+    const model = await openModel(dir, values.backend, maxMemoryOption(values['max-memory']), threadsOption(values.threads));
     try {
       if (!ids) {
         const tokenizer = await loadTokenizer(dir);

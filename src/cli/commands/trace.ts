@@ -5,11 +5,11 @@ import { traceIds, traceText } from '../../engine/analyze';
 import { parseBackendName } from '../../engine/backend';
 import { defaultModelDir, loadModel, type BackendName, type Model } from '../../engine/model';
 import { loadTokenizer } from '../../engine/tokenizer/tokenizer';
-import { maxMemoryOption, parseCommandArgs, parseIds, stderrProgress } from '../args';
+import { maxMemoryOption, parseCommandArgs, parseIds, stderrProgress, threadsOption } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { readDocument } from '../document';
 
-const usage = `usage: moe-lens trace [--model DIR] (--ids 1,2,3 | --text STR | --file F) [--backend node|wasm|cpu] [--max-memory MB] [--with-logits] [--progress]
+const usage = `usage: moe-lens trace [--model DIR] (--ids 1,2,3 | --text STR | --file F) [--backend node|wasm|cpu] [--threads N] [--max-memory MB] [--with-logits] [--progress]
 
 Runs the model once over the tokens and prints the routing trace (schema moe-lens.trace/1) as JSON:
 per layer the router logits, scores, chosen experts, gate weights and shared-expert weight; per token
@@ -19,7 +19,8 @@ text; binary files are refused. Progress goes to stderr when it is a terminal, o
 --progress. --model defaults to the embedded demo model. MOE_LENS_BACKEND also picks the backend.
 --max-memory MB bounds the engine's memory: a model whose weights do not fit is streamed from disk
 layer by layer, one that cannot run even so is refused with the minimum it needs (default: three
-quarters of physical memory; 'moe-lens info' shows the plan).`;
+quarters of physical memory; 'moe-lens info' shows the plan). --threads N: the wasm backend's
+threads (default every core, or MOE_LENS_THREADS; 1 runs the single-threaded build).`;
 
 /** Resolves --model, or the embedded demo model with a clear error when it is not there. */
 export function modelDirFrom(value: string | undefined): string {
@@ -42,9 +43,9 @@ export function backendOption(backend: string | undefined): BackendName | undefi
   }
 }
 
-/** Loads the model within --max-memory (as bytes; default three quarters of physical memory). */
-export async function openModel(dir: string, backend: string | undefined, maxMemoryBytes?: number): Promise<Model> {
-  return loadModel(dir, { backend: backendOption(backend), maxMemoryBytes });
+/** Loads the model within --max-memory (as bytes; default three quarters of physical memory) on --threads. */
+export async function openModel(dir: string, backend: string | undefined, maxMemoryBytes?: number, threads?: number): Promise<Model> {
+  return loadModel(dir, { backend: backendOption(backend), maxMemoryBytes, threads });
 }
 
 export const traceCommand: CliCommand = {
@@ -58,6 +59,7 @@ export const traceCommand: CliCommand = {
       text: 'string',
       file: 'string',
       backend: 'string',
+      threads: 'string',
       'max-memory': 'string',
       'with-logits': 'boolean',
       progress: 'boolean',
@@ -68,9 +70,10 @@ export const traceCommand: CliCommand = {
     }
     const ids = values.ids !== undefined ? parseIds(values.ids) : null;
     const maxMemoryBytes = maxMemoryOption(values['max-memory']);
+    const threads = threadsOption(values.threads);
     const text = values.file !== undefined ? await readDocument(values.file) : values.text;
     const dir = modelDirFrom(values.model);
-    const model = await openModel(dir, values.backend, maxMemoryBytes);
+    const model = await openModel(dir, values.backend, maxMemoryBytes, threads);
     try {
       const opts = { withLogits: values['with-logits'] === true, onProgress: stderrProgress('moe-lens', values.progress) };
       let trace;

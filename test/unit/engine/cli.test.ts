@@ -205,3 +205,21 @@ describe('moe-lens info and --max-memory', () => {
     assert.match(bad.stderr, /--max-memory must be a whole number 1 or more|--max-memory must be a whole number from 1/);
   });
 });
+
+describe('moe-lens --threads', () => {
+  test('trace, analyze and counterfactual take --threads N; 1 and 2 route the same; 0 or a word is a usage error', () => {
+    const one = run(['trace', '--model', dir, '--ids', '5,6,7,8,9', '--threads', '1']);
+    const two = run(['trace', '--model', dir, '--ids', '5,6,7,8,9', '--threads', '2']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(two.code, 0, two.stderr);
+    const experts = (t: RoutingTrace): unknown => t.layers.map((l) => l.experts);
+    assert.deepEqual(experts(readTraceJson(two.stdout)), experts(readTraceJson(one.stdout)));
+    for (const [cmd, extra] of [['trace', ['--ids', '5']], ['analyze', ['x.txt']], ['counterfactual', ['--ids', '5', '--mode', 'topk:1']]] as const) {
+      for (const bad of ['0', 'two', '65']) {
+        const r = run([cmd, ...extra, '--model', dir, '--threads', bad]);
+        assert.equal(r.code, 2, `${cmd} --threads ${bad}: ${r.stderr}`);
+        assert.match(r.stderr, /--threads must be a whole number from 1 to 64/);
+      }
+    }
+  });
+});

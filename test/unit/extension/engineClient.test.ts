@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { buildSync } from 'esbuild';
-import { CancelledError, EngineClient, EngineCrashedError, EngineGaveUpError, EngineRequestError, type EngineExit } from '../../../src/extension/engineClient';
+import { CancelledError, EngineClient, EngineCrashedError, EngineGaveUpError, EngineRequestError, ENGINE_NICENESS, withEngineThreads, type EngineExit } from '../../../src/extension/engineClient';
 import { RestartLimiter } from '../../../src/extension/pure/restartLimiter';
 import { EngineErrorCodes, type AnalyzeParams, type LoadModelParams } from '../../../src/shared/engineProtocol';
 
@@ -63,6 +63,7 @@ describe('EngineClient with a forked engine', () => {
     assert.equal(a.model.info.path, 'embedded');
     assert.equal(a.model.cached, false);
     const pid = c.pid;
+    assert.equal(os.getPriority(pid), Math.min(19, os.getPriority() + ENGINE_NICENESS), 'the engine yields the CPU to the host');
     const b = await c.analyze(embedded, params('again'));
     assert.equal(c.pid, pid);
     assert.equal(b.model, a.model, 'the client reuses the loaded model without a loadModel round trip');
@@ -259,5 +260,13 @@ describe('EngineClient with a forked engine', () => {
     await c.restart();
     assert.equal(c.state, 'running');
     assert.equal((await c.analyze(embedded, params('fine'))).trace.tokens.length, 2);
+  });
+});
+
+describe('withEngineThreads', () => {
+  it('passes moeLens.engineThreads to the engine as MOE_LENS_THREADS; 0 leaves the engine its default', () => {
+    const base = { PATH: '/bin', ELECTRON_RUN_AS_NODE: '1' };
+    assert.deepEqual(withEngineThreads(base, 2), { PATH: '/bin', ELECTRON_RUN_AS_NODE: '1', MOE_LENS_THREADS: '2' });
+    assert.deepEqual(withEngineThreads(base, 0), base);
   });
 });

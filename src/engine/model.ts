@@ -18,6 +18,7 @@ import { headOutputs } from './head';
 import { buildDecoder, disposeDecoder } from './layers';
 import { assertLayerCount, layerOf } from './loadPlan';
 import { assertRunnable, planModelMemory, type MemoryPlan } from './memoryPlan';
+import { isGgufFile, openGgufModel } from './gguf/ggufModel';
 import { familyFor } from './registry';
 import type { RoutingOverride } from './routing';
 import { HeldWeights, StreamedWeights, type WeightSource } from './weightSource';
@@ -80,14 +81,24 @@ export function defaultModelDir(): string {
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const backend = await initBackend(opts.backend);
-  const config = await readModelConfig(dir);
-  const family = familyFor(config.model_type);
-  const spec = family.parseConfig(config);
+  // A GGUF file brings its config (synthesised from its metadata) and its tensors under the family's names.
+  const gguf = (await isGgufFile(dir)) ? await openGgufModel(dir, { checkFinite: true }) : null;
+  let config: Record<string, unknown>;
+  let family;
+  let spec;
+  try {
+    config = gguf ? gguf.config : await readModelConfig(dir);
+    family = familyFor(config.model_type);
+    spec = family.parseConfig(config);
+    opts.signal?.throwIfAborted();
+  } catch (err) {
+    await gguf?.checkpoint.close();
+    throw err;
+  }
   const quant = parseQuantization(config);
-  opts.signal?.throwIfAborted();
   // NaN/Inf weights would turn into NaN routing with no hint why; the check rides on the dtype
   // conversion (see checkpoint/dtypes.ts widen) and names the file, tensor and element.
-  const ckpt = await openCheckpoint(dir, { checkFinite: true });
+  const ckpt = gguf ? gguf.checkpoint : await openCheckpoint(dir, { checkFinite: true });
   let source: WeightSource | null = null;
   let plan: MemoryPlan;
   let loaded: LoadedFamily;

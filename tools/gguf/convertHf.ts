@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { openCheckpoint, type Checkpoint } from '../../src/engine/checkpoint/checkpoint';
 import { readModelConfig } from '../../src/engine/checkpoint/modelFolder';
 import type { GgmlTypeName } from '../../src/engine/checkpoint/gguf/types';
-import { tokenizerMetadata } from './tokenizerToGguf';
+import { byteVocabMetadata, tokenizerMetadata } from './tokenizerToGguf';
 import { gv, writeGguf, type GgufTensorSpec, type MetaValue } from './writer';
 
 export const ARCH_OF: Readonly<Record<string, string>> = {
@@ -31,8 +31,10 @@ export interface ConvertOptions {
   expertType?: GgmlTypeName;
   /** Extra or replacing metadata. */
   meta?: Record<string, MetaValue>;
-  /** A folder with tokenizer.json to embed (default: the model folder's, when it has one). */
-  tokenizerDir?: string | null;
+  /** Rewrites any tensor before it is written (tests: random blocks of a type, or their values as F32). */
+  transform?: (t: GgufTensorSpec) => GgufTensorSpec;
+  /** A folder with tokenizer.json to embed (default: the model folder's, when it has one; else a byte-level vocabulary, as llama.cpp needs one). */
+  tokenizerDir?: string;
 }
 
 /** convert_hf_to_gguf's LlamaModel.permute: within each head, rows [half·hd/2 + i] → [2i + half]. */
@@ -313,15 +315,15 @@ export async function convertHfToGguf(dir: string, outFile: string, opts: Conver
   try {
     const type = opts.type ?? 'F32';
     const tensors = await ggufTensors(ckpt, cfg, arch, type, opts.expertType ?? type);
-    const tokenizer = opts.tokenizerDir === null ? null : tokenizerMetadata(opts.tokenizerDir ?? dir, cfg.vocab_size as number);
+    const tokenizer = tokenizerMetadata(opts.tokenizerDir ?? dir, cfg.vocab_size as number) ?? byteVocabMetadata(cfg.vocab_size as number);
     const meta: Record<string, MetaValue> = {
       'general.architecture': arch,
       'general.name': typeof cfg._name_or_path === 'string' ? cfg._name_or_path : path.basename(path.resolve(dir)),
       ...archMetadata(cfg, arch),
-      ...(tokenizer ?? { 'tokenizer.ggml.model': 'none' }),
+      ...tokenizer,
       ...opts.meta,
     };
-    writeGguf(outFile, meta, tensors);
+    writeGguf(outFile, meta, opts.transform ? tensors.map(opts.transform) : tensors);
   } finally {
     await ckpt.close();
   }

@@ -67,3 +67,37 @@ export function tokenizerMetadata(dir: string, vocabSize: number): Record<string
   }
   return meta;
 }
+
+/** GPT-2's byte → printable character map (bytes_to_unicode). */
+function byteChars(): string[] {
+  const keep = (b: number): boolean => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  let next = 256;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(keep(b) ? b : next++));
+}
+
+/**
+ * A small byte-level BPE vocabulary for models that have none (the golden fixtures): the 256 byte
+ * tokens, then two-letter merges up to `vocabSize`, so llama.cpp (which needs a tokenizer to load)
+ * and MoE Lens both read it. Ids, not this text, are what the fixture tests feed.
+ */
+export function byteVocabMetadata(vocabSize: number): Record<string, MetaValue> {
+  const bytes = byteChars();
+  const tokens = [...bytes];
+  const merges: string[] = [];
+  for (let i = 0; tokens.length < vocabSize; i++) {
+    const a = bytes[97 + (i % 26)];
+    const b = bytes[97 + (Math.floor(i / 26) % 26)];
+    tokens.push(a + b);
+    merges.push(`${a} ${b}`);
+  }
+  return {
+    'tokenizer.ggml.model': 'gpt2',
+    'tokenizer.ggml.pre': 'gpt-2',
+    'tokenizer.ggml.tokens': gv.array(GgufValueType.STRING, tokens.slice(0, vocabSize)),
+    'tokenizer.ggml.token_type': gv.array(GgufValueType.INT32, new Int32Array(vocabSize).fill(TokenType.NORMAL)),
+    'tokenizer.ggml.merges': gv.array(GgufValueType.STRING, merges),
+    'tokenizer.ggml.add_bos_token': false,
+    'tokenizer.ggml.bos_token_id': gv.u32(1),
+    'tokenizer.ggml.eos_token_id': gv.u32(2),
+  };
+}

@@ -8,8 +8,7 @@
 import * as path from 'node:path';
 import type { LayerRouting, TraceModelInfo } from '../shared/trace';
 import { ensureBackend, initBackend, tensorMemoryLimit, weightCopies, type BackendName } from './backend';
-import { NonFiniteWeightsError, openCheckpoint } from './checkpoint/checkpoint';
-import { readModelConfig } from './checkpoint/modelFolder';
+import { NonFiniteWeightsError } from './checkpoint/checkpoint';
 import { parseQuantization } from './checkpoint/quantConfig';
 import { runCounterfactuals, type CounterfactualOptions, type CounterfactualPass, type CounterfactualResult } from './counterfactual';
 import type { LoadedFamily } from './family';
@@ -18,7 +17,7 @@ import { headOutputs } from './head';
 import { buildDecoder, disposeDecoder } from './layers';
 import { assertLayerCount, layerOf } from './loadPlan';
 import { assertRunnable, planModelMemory, type MemoryPlan } from './memoryPlan';
-import { isGgufFile, openGgufModel } from './gguf/ggufModel';
+import { openModelSource } from './modelSource';
 import { familyFor } from './registry';
 import type { RoutingOverride } from './routing';
 import { HeldWeights, StreamedWeights, type WeightSource } from './weightSource';
@@ -81,24 +80,22 @@ export function defaultModelDir(): string {
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const backend = await initBackend(opts.backend);
-  // A GGUF file brings its config (synthesised from its metadata) and its tensors under the family's names.
-  const gguf = (await isGgufFile(dir)) ? await openGgufModel(dir, { checkFinite: true }) : null;
-  let config: Record<string, unknown>;
+  // NaN/Inf weights would turn into NaN routing with no hint why; the check rides on the dtype
+  // conversion (see checkpoint/dtypes.ts widen) and names the file, tensor and element.
+  const model = await openModelSource(dir, { checkFinite: true }); // a folder, or a GGUF file
+  const { config } = model;
   let family;
   let spec;
   try {
-    config = gguf ? gguf.config : await readModelConfig(dir);
     family = familyFor(config.model_type);
     spec = family.parseConfig(config);
     opts.signal?.throwIfAborted();
   } catch (err) {
-    await gguf?.checkpoint.close();
+    await model.close();
     throw err;
   }
   const quant = parseQuantization(config);
-  // NaN/Inf weights would turn into NaN routing with no hint why; the check rides on the dtype
-  // conversion (see checkpoint/dtypes.ts widen) and names the file, tensor and element.
-  const ckpt = gguf ? gguf.checkpoint : await openCheckpoint(dir, { checkFinite: true });
+  const ckpt = await model.openCheckpoint();
   let source: WeightSource | null = null;
   let plan: MemoryPlan;
   let loaded: LoadedFamily;

@@ -6,12 +6,12 @@
  *
  *   npx tsx tools/gguf/llamaCppCheck.ts FILE.gguf 1,2,3
  */
-import type { Llama } from 'node-llama-cpp';
+import type { Llama } from 'node-llama-cpp' with { 'resolution-mode': 'import' };
 
 let llama: Promise<Llama> | null = null;
 
 /** node-llama-cpp is ESM with top-level await: a real import(), which TypeScript's CommonJS output would turn into require(). */
-const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<typeof import('node-llama-cpp')>;
+const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<typeof import('node-llama-cpp', { with: { 'resolution-mode': 'import' } })>;
 
 /** The CPU build that ships prebuilt in the npm package (never compiled here). */
 export function llamaCpp(): Promise<Llama> {

@@ -31,6 +31,8 @@ export interface ConvertOptions {
   expertType?: GgmlTypeName;
   /** Extra or replacing metadata. */
   meta?: Record<string, MetaValue>;
+  /** Writes output.weight even for tied embeddings (llama.cpp's qwen2moe requires it). */
+  untie?: boolean;
   /** Rewrites any tensor before it is written (tests: random blocks of a type, or their values as F32). */
   transform?: (t: GgufTensorSpec) => GgufTensorSpec;
   /** A folder with tokenizer.json to embed (default: the model folder's, when it has one; else a byte-level vocabulary, as llama.cpp needs one). */
@@ -149,7 +151,7 @@ export function archMetadata(cfg: Record<string, unknown>, arch: string): Record
 }
 
 /** Reads every tensor of the checkpoint under its GGUF name(s), converted as llama.cpp's converter does. */
-async function ggufTensors(ckpt: Checkpoint, cfg: Record<string, unknown>, arch: string, type: GgmlTypeName, expertType: GgmlTypeName): Promise<GgufTensorSpec[]> {
+async function ggufTensors(ckpt: Checkpoint, cfg: Record<string, unknown>, arch: string, type: GgmlTypeName, expertType: GgmlTypeName, untie: boolean): Promise<GgufTensorSpec[]> {
   const out: GgufTensorSpec[] = [];
   const heads = cfg.num_attention_heads as number;
   const kvHeads = (cfg.num_key_value_heads as number | undefined) ?? heads;
@@ -163,6 +165,8 @@ async function ggufTensors(ckpt: Checkpoint, cfg: Record<string, unknown>, arch:
   push('output_norm.weight', ckpt.info('model.norm.weight').shape, await read('model.norm.weight'));
   if (names.has('lm_head.weight') && cfg.tie_word_embeddings !== true) {
     push('output.weight', ckpt.info('lm_head.weight').shape, await read('lm_head.weight'));
+  } else if (untie) {
+    push('output.weight', ckpt.info('model.embed_tokens.weight').shape, await read('model.embed_tokens.weight'));
   }
   const direct: [string, string][] = [
     ['input_layernorm.weight', 'attn_norm.weight'],
@@ -314,7 +318,7 @@ export async function convertHfToGguf(dir: string, outFile: string, opts: Conver
   const ckpt = await openCheckpoint(dir);
   try {
     const type = opts.type ?? 'F32';
-    const tensors = await ggufTensors(ckpt, cfg, arch, type, opts.expertType ?? type);
+    const tensors = await ggufTensors(ckpt, cfg, arch, type, opts.expertType ?? type, opts.untie ?? false);
     const tokenizer = tokenizerMetadata(opts.tokenizerDir ?? dir, cfg.vocab_size as number) ?? byteVocabMetadata(cfg.vocab_size as number);
     const meta: Record<string, MetaValue> = {
       'general.architecture': arch,

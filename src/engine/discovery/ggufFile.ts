@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { CachedModel } from '../../shared/engineProtocol';
 import { metaInt, metaString } from '../checkpoint/gguf/metadata';
 import { ggufSplitFiles } from '../checkpoint/gguf/open';
-import { readGgufHeader } from '../checkpoint/gguf/reader';
+import { readGgufMetadata } from '../checkpoint/gguf/reader';
 import { GGUF_ARCHITECTURES } from '../gguf/archConfig';
 
 /** llama.cpp's split naming; only the first split names a model. */
@@ -32,7 +32,7 @@ export async function describeGguf(file: string, name: string, source: CachedMod
       if (!st.isFile()) {
         return null;
       }
-      meta = (await readGgufHeader(fh, file, st.size)).metadata;
+      meta = (await readGgufMetadata(fh, file, st.size)).metadata; // vocabularies stepped over, not decoded
     } finally {
       await fh.close();
     }

@@ -70,19 +70,23 @@ async function main(): Promise<void> {
   console.log('# 2. embedded model: BF16, and weight matrices in each quant type');
   const bf16 = path.join(out, 'demo-BF16.gguf');
   await convertHfToGguf(demo, bf16, { type: 'BF16', untie: true });
-  const b = top5(await ours(bf16, ids), await llamaCppNextProbabilities(bf16, ids));
-  console.log(`BF16\tsameTop5=${b.same}\tmax|Δp|=${fmt(b.maxDiff)}\tp1=${b.top[0][1].toFixed(4)}`);
-  for (const type of TYPES) {
+  const bf16F32 = path.join(out, 'demo-BF16-as-F32.gguf');
+  await convertHfToGguf(demo, bf16F32, { type: 'F32', untie: true }); // the same (bf16) values stored as F32
+  const llamaB = await llamaCppNextProbabilities(bf16, ids);
+  const llamaBF = await llamaCppNextProbabilities(bf16F32, ids);
+  const b = top5(await ours(bf16, ids), llamaB);
+  console.log(`BF16\tsameTop5=${b.same}\tmax|Δp| MoE Lens vs llama.cpp=${fmt(b.maxDiff)}\tllama.cpp BF16 vs its F32 twin (bf16 activations)=${fmt(diffMaps(llamaB, llamaBF))}\tp1=${b.top[0][1].toFixed(4)}`);
+  for (const type of process.env.TYPES ? (process.env.TYPES.split(',') as BlockType[]) : TYPES) {
     const { blockSize } = blockGeometry(type);
     const blocks = new Map<string, Uint8Array>();
-    // Q8_0/Q4_0: the demo's own weights quantised; other types: seeded random blocks (no quantiser here).
+    // The demo's own weights quantised (tools/gguf/quantize.ts: llama.cpp's reference quantisers for Q8_0/Q4_0, simple ones for the rest).
     const asType = (t: GgufTensorSpec): GgufTensorSpec => {
       const cols = t.shape[t.shape.length - 1];
       if (t.shape.length < 2 || cols % blockSize !== 0 || t.name === 'token_embd.weight') {
         return t;
       }
       const count = t.shape.reduce((x, y) => x * y, 1);
-      const raw = (type === 'Q8_0' || type === 'Q4_0') && t.values ? quantize(type, t.values) : randomBlocks(type, count / blockSize, xorshift32(blocks.size + 1), 0.02);
+      const raw = t.values ? quantize(type, t.values) : randomBlocks(type, count / blockSize, xorshift32(blocks.size + 1), 0.02);
       blocks.set(t.name, raw);
       return { name: t.name, shape: t.shape, type, raw };
     };
@@ -101,6 +105,9 @@ async function main(): Promise<void> {
     console.log(
       `${type}\tsameTop5=${r.same}\tmax|Δp| MoE Lens vs llama.cpp=${fmt(r.maxDiff)}\tllama.cpp Q vs its F32 twin (activation quantisation)=${fmt(diffMaps(llamaQ, llamaF))}\tF32 twin MoE Lens vs llama.cpp=${fmt(rf.maxDiff)}\tp1=${r.top[0][1].toFixed(4)}`,
     );
+  }
+  if (process.env.SKIP_TOKENIZER) {
+    return;
   }
   console.log('# 3. embedded model GGUF tokenizer: llama.cpp ids vs MoE Lens ids (no BOS, special-token text as text)');
   const core = await loadGgufCore(bf16);

@@ -8,8 +8,7 @@
 import * as path from 'node:path';
 import type { LayerRouting, TraceModelInfo } from '../shared/trace';
 import { ensureBackend, initBackend, tensorMemoryLimit, weightCopies, type BackendName } from './backend';
-import { NonFiniteWeightsError, openCheckpoint } from './checkpoint/checkpoint';
-import { readModelConfig } from './checkpoint/modelFolder';
+import { NonFiniteWeightsError } from './checkpoint/checkpoint';
 import { parseQuantization } from './checkpoint/quantConfig';
 import { runCounterfactuals, type CounterfactualOptions, type CounterfactualPass, type CounterfactualResult } from './counterfactual';
 import type { LoadedFamily } from './family';
@@ -18,6 +17,7 @@ import { headOutputs } from './head';
 import { buildDecoder, disposeDecoder } from './layers';
 import { assertLayerCount, layerOf } from './loadPlan';
 import { assertRunnable, planModelMemory, type MemoryPlan } from './memoryPlan';
+import { openModelSource } from './modelSource';
 import { familyFor } from './registry';
 import type { RoutingOverride } from './routing';
 import { HeldWeights, StreamedWeights, type WeightSource } from './weightSource';
@@ -89,14 +89,22 @@ export function defaultModelDir(): string {
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const backend = await initBackend(opts.backend, opts.threads);
-  const config = await readModelConfig(dir);
-  const family = familyFor(config.model_type);
-  const spec = family.parseConfig(config);
-  const quant = parseQuantization(config);
-  opts.signal?.throwIfAborted();
   // NaN/Inf weights would turn into NaN routing with no hint why; the check rides on the dtype
   // conversion (see checkpoint/dtypes.ts widen) and names the file, tensor and element.
-  const ckpt = await openCheckpoint(dir, { checkFinite: true });
+  const model = await openModelSource(dir, { checkFinite: true }); // a folder, or a GGUF file
+  const { config } = model;
+  let family;
+  let spec;
+  try {
+    family = familyFor(config.model_type);
+    spec = family.parseConfig(config);
+    opts.signal?.throwIfAborted();
+  } catch (err) {
+    await model.close();
+    throw err;
+  }
+  const quant = parseQuantization(config);
+  const ckpt = await model.openCheckpoint();
   let source: WeightSource | null = null;
   let plan: MemoryPlan;
   let loaded: LoadedFamily;

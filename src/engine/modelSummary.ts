@@ -1,14 +1,13 @@
 /**
- * @file What `moe-lens info` and Select Model show about a model folder without reading a weight:
+ * @file What `moe-lens info` and Select Model show about a model (folder or GGUF file) without reading a weight:
  * its family, layers, experts and k from config.json, and the memory plan from the safetensors
  * headers (parameters, dtypes, bytes on disk, bytes it will hold, resident or streamed, or why not).
  */
 import * as path from 'node:path';
 import { BACKEND_IDS, tensorMemoryLimit, weightCopies, type BackendName } from './backend';
-import { openCheckpoint } from './checkpoint/checkpoint';
-import { readModelConfig } from './checkpoint/modelFolder';
 import { assertLayerCount } from './loadPlan';
 import { planModelMemory, type MemoryPlan } from './memoryPlan';
+import { openModelSource } from './modelSource';
 import { familyFor } from './registry';
 
 export interface ModelSummary {
@@ -28,10 +27,17 @@ export interface SummaryOptions {
 }
 
 export async function summarizeModel(dir: string, opts: SummaryOptions = {}): Promise<ModelSummary> {
-  const config = await readModelConfig(dir);
-  const family = familyFor(config.model_type);
-  const spec = family.parseConfig(config);
-  const ckpt = await openCheckpoint(dir);
+  const source = await openModelSource(dir); // a folder, or a GGUF file
+  let family;
+  let spec;
+  try {
+    family = familyFor(source.config.model_type);
+    spec = family.parseConfig(source.config);
+  } catch (err) {
+    await source.close();
+    throw err;
+  }
+  const ckpt = await source.openCheckpoint();
   try {
     assertLayerCount(ckpt, spec.numLayers, spec.unusedLayers ?? 0);
     const plan = planModelMemory(ckpt, spec, {

@@ -13,6 +13,7 @@ import { rootContaining } from '../shared/insidePath';
 import type { RoutingTrace } from '../shared/trace';
 import { traceJsonPieces } from '../shared/traceJson';
 import type { Analyzer } from './analyzer';
+import { isModelFileOrFolder } from './pure/modelPath';
 import { readConfig } from './config';
 import type { DecorationController } from './decorationController';
 import type { EngineClient } from './engineClient';
@@ -81,13 +82,14 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
 
   register('moeLens.selectModel', async () => {
     const cfg = readConfig();
-    type Item = vscode.QuickPickItem & { action?: 'embedded' | 'folder'; model?: CachedModel };
+    type Item = vscode.QuickPickItem & { action?: 'embedded' | 'folder' | 'gguf'; model?: CachedModel };
     const quickPick = vscode.window.createQuickPick<Item>();
     quickPick.title = 'MoE Lens: Select Model';
-    quickPick.placeholder = 'The embedded demo model, a folder, or a model from the Hugging Face cache';
+    quickPick.placeholder = 'The embedded demo model, a folder, a GGUF file, or a model from the Hugging Face cache, Ollama or LM Studio';
     const base: Item[] = [
       { label: '$(package) Embedded demo model', description: cfg.modelPath ? 'default' : 'default · current', action: 'embedded' },
       { label: '$(folder-opened) Choose a model folder…', description: 'config.json + *.safetensors + tokenizer.json', action: 'folder' },
+      { label: '$(file-binary) Choose a GGUF file…', description: 'llama.cpp / Ollama / LM Studio model file (first split of a split model)', action: 'gguf' },
     ];
     quickPick.items = base;
     quickPick.busy = true;
@@ -97,22 +99,32 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     const listed = async (): Promise<void> => {
       const res = await engine.listModels();
       const entries = (described: Map<string | null, DescribedModel>): Item[] => {
-        const cached: Item[] = res.models.map((m) => ({
+        const item = (m: CachedModel): Item => ({
           label: `$(database) ${m.repoId}`,
-          description: modelDescription(m, described.get(m.path), m.path === cfg.modelPath),
-          detail: modelDetail(m.path, described.get(m.path), m.safetensors),
+          description: `${modelDescription(m, described.get(m.path), m.path === cfg.modelPath)}${m.format === 'gguf' ? ' · GGUF' : ''}`,
+          detail: modelDetail(m.path, described.get(m.path), m.format !== null),
           model: m,
-        }));
+        });
+        // Hugging Face cache always (saying when it is empty); Ollama and LM Studio when they hold models.
+        const section = (source: CachedModel['source'], title: string, dir: string | null): Item[] => {
+          const found = res.models.filter((m) => m.source === source).map(item);
+          if (found.length === 0 && source !== 'huggingface') {
+            return [];
+          }
+          return [{ label: `${title}${dir ? ` (${dir})` : ''}`, kind: vscode.QuickPickItemKind.Separator }, ...(found.length > 0 ? found : [{ label: '$(info) no models in the cache', description: dir ?? '' }])];
+        };
         const embedded = described.get(null)?.info;
         return [
           { ...base[0], ...(embedded ? { detail: modelDetail('embedded', described.get(null)) } : {}) },
           base[1],
-          { label: `Hugging Face cache (${res.hubDir})`, kind: vscode.QuickPickItemKind.Separator },
-          ...(cached.length > 0 ? cached : [{ label: '$(info) no models in the cache', description: res.hubDir }]),
+          base[2],
+          ...section('huggingface', 'Hugging Face cache', res.hubDir),
+          ...section('ollama', 'Ollama', res.ollamaDir),
+          ...section('lmstudio', 'LM Studio', res.lmStudioDir),
         ];
       };
       quickPick.items = entries(new Map());
-      const paths = [null, ...res.models.filter((m) => m.safetensors).map((m) => m.path)];
+      const paths = [null, ...res.models.filter((m) => m.format !== null).map((m) => m.path)];
       const { forbiddenRoots } = analyzer.modelParams(cfg);
       const plans = await engine.describeModels({ paths, backend: cfg.backend, ...(forbiddenRoots ? { forbiddenRoots } : {}) });
       quickPick.items = entries(new Map(plans.models.map((d) => [d.path, d])));
@@ -139,6 +151,12 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
         return undefined;
       }
       modelPath = uris[0].fsPath;
+    } else if (picked.action === 'gguf') {
+      const uris = await vscode.window.showOpenDialog({ canSelectFolders: false, canSelectFiles: true, filters: { GGUF: ['gguf'] }, openLabel: 'Use this model', title: 'MoE Lens: GGUF model file' });
+      if (!uris?.[0]) {
+        return undefined;
+      }
+      modelPath = uris[0].fsPath;
     } else if (picked.model) {
       modelPath = picked.model.path;
     }
@@ -149,8 +167,8 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
         return undefined;
       }
     }
-    if (modelPath && !fs.existsSync(path.join(modelPath, 'config.json'))) {
-      void vscode.window.showErrorMessage(`MoE Lens: ${modelPath} has no config.json, so it is not a Hugging Face model folder.`);
+    if (modelPath && !isModelFileOrFolder(modelPath)) {
+      void vscode.window.showErrorMessage(`MoE Lens: ${modelPath} is neither a GGUF file nor a folder with config.json (a Hugging Face model folder).`);
       return undefined;
     }
     // A machine-wide choice: the user's settings, never the workspace's.

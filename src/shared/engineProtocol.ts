@@ -103,12 +103,19 @@ export interface CachedModel {
   topK: number | null;
   /** Bytes of the blobs the snapshot's files point to. */
   sizeBytes: number;
-  /** True when model weights are safetensors (the only format the engine reads). */
+  /** True when model weights are safetensors. */
   safetensors: boolean;
+  /** The weights MoE Lens reads: a safetensors folder, a GGUF file, or null (none it reads). */
+  format: 'safetensors' | 'gguf' | null;
+  /** Where it was found: the Hugging Face cache, Ollama's store, LM Studio's models folder. */
+  source: 'huggingface' | 'ollama' | 'lmstudio';
 }
 
 export interface ListModelsResult {
   hubDir: string;
+  /** Ollama's store and LM Studio's models folder, null when there is none. */
+  ollamaDir: string | null;
+  lmStudioDir: string | null;
   models: CachedModel[];
 }
 

@@ -5,7 +5,7 @@ import { maxMemoryOption, parseCommandArgs } from '../args';
 import type { CliCommand } from '../command';
 import { backendOption, modelDirFrom } from './trace';
 
-const usage = `usage: moe-lens info [--model DIR] [--max-memory MB] [--backend node|wasm|cpu]
+const usage = `usage: moe-lens info [--model DIR|FILE.gguf] [--max-memory MB] [--backend node|wasm|cpu]
 
 Prints the model's family, total and active parameters, layers, experts and k, the dtypes of its
 weights, bytes on disk, and how it would run within the memory budget (--max-memory MB, default

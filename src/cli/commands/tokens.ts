@@ -4,14 +4,14 @@ import { parseCommandArgs, timeoutOption } from '../args';
 import { CliError, type CliCommand } from '../command';
 import { readDocument } from '../document';
 
-const usage = `usage: moe-lens tokens --tokenizer DIR (--text STR | --file F) [options]
+const usage = `usage: moe-lens tokens --tokenizer DIR|FILE.gguf (--text STR | --file F) [options]
 
 Prints [{"id","text","start","end","partial"}…]: start/end are UTF-16 code-unit offsets into the
 text (what VS Code positions use), null for BOS/EOS added by the post-processor; partial marks
 tokens that share one code point split between them (byte-level BPE cutting an emoji or CJK char).
 
 options:
-  --tokenizer DIR               folder with tokenizer.json (and tokenizer_config.json)
+  --tokenizer DIR|FILE.gguf     folder with tokenizer.json (and tokenizer_config.json), or a GGUF file
   --text STR                    the text to tokenize
   --file F                      read the text from F (UTF-8, at most 16 MB; - is standard input)
   --special-tokens-in-text M    'text' (default): special-token strings written in the text are

@@ -9,12 +9,12 @@ import { maxMemoryOption, parseCommandArgs, parseIds, stderrProgress, threadsOpt
 import { CliError, type CliCommand } from '../command';
 import { readDocument } from '../document';
 
-const usage = `usage: moe-lens trace [--model DIR] (--ids 1,2,3 | --text STR | --file F) [--backend node|wasm|cpu] [--threads N] [--max-memory MB] [--with-logits] [--progress]
+const usage = `usage: moe-lens trace [--model DIR|FILE.gguf] (--ids 1,2,3 | --text STR | --file F) [--backend node|wasm|cpu] [--threads N] [--max-memory MB] [--with-logits] [--progress]
 
 Runs the model once over the tokens and prints the routing trace (schema moe-lens.trace/1) as JSON:
 per layer the router logits, scores, chosen experts, gate weights and shared-expert weight; per token
 the surprisal of the next token in nats. --ids needs no tokenizer; --text and --file use the model
-folder's tokenizer.json; --file - reads standard input. Documents are at most 16 MB of UTF-8
+folder's tokenizer.json (a GGUF file's own tokenizer); --file - reads standard input. Documents are at most 16 MB of UTF-8
 text; binary files are refused. Progress goes to stderr when it is a terminal, or always with
 --progress. --model defaults to the embedded demo model. MOE_LENS_BACKEND also picks the backend.
 --max-memory MB bounds the engine's memory: a model whose weights do not fit is streamed from disk

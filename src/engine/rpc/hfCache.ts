@@ -132,6 +132,8 @@ export async function scanHubCache(hubDir: string): Promise<CachedModel[]> {
       topK,
       sizeBytes: bytes,
       safetensors,
+      format: safetensors ? 'safetensors' : null,
+      source: 'huggingface',
     });
   }
   return out.sort((a, b) => a.repoId.localeCompare(b.repoId));

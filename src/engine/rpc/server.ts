@@ -31,6 +31,9 @@ import { realpathOr, rootContaining } from '../../shared/insidePath';
 import { packTrace, type PackedTrace } from '../../shared/tracePacking';
 import { readTraceJson } from '../../shared/traceCodec';
 import { decodeUtf8, FileReadError, MAX_TRACE_BYTES, readRegularFile } from '../files';
+import { scanHubGguf } from '../discovery/hfGguf';
+import { defaultLmStudioDir, scanLmStudio } from '../discovery/lmStudio';
+import { defaultOllamaDir, scanOllama } from '../discovery/ollama';
 import { defaultHubDir, scanHubCache } from './hfCache';
 import type { EngineRuntime, RuntimeModel } from './runtime';
 
@@ -237,7 +240,15 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
         return badParams(err);
       }
       const hubDir = params.hubDir ?? defaultHubDir(opts.env);
-      return { hubDir, models: await scanHubCache(hubDir) };
+      const ollamaDir = defaultOllamaDir(opts.env);
+      const lmStudioDir = defaultLmStudioDir(opts.env?.HOME);
+      const models = [
+        ...(await scanHubCache(hubDir)),
+        ...(await scanHubGguf(hubDir)),
+        ...(ollamaDir ? await scanOllama(ollamaDir) : []),
+        ...(lmStudioDir ? await scanLmStudio(lmStudioDir) : []),
+      ];
+      return { hubDir, ollamaDir, lmStudioDir, models };
     }),
   );
 

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { MAX_JSON_BYTES, decodeUtf8, readRegularFileSync } from '../files';
+import { readGgufTokenizer } from '../gguf/tokenizerFile';
 import { TokenizerCore } from './core';
 
 export class TokenizerError extends Error {
@@ -36,6 +37,27 @@ function readJson(file: string, required: boolean): Record<string, unknown> {
     throw new TokenizerError(`${file} must contain a JSON object`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * The tokenizer a GGUF file carries, as the same TokenizerCore; a file whose tokenizer cannot split
+ * text says why (its model still runs from ids).
+ */
+export async function loadGgufCore(file: string): Promise<TokenizerCore> {
+  let result;
+  try {
+    result = await readGgufTokenizer(file);
+  } catch (err) {
+    throw new TokenizerError(`${file}: ${(err as Error).message}`, file);
+  }
+  if (!result.ok) {
+    throw new TokenizerError(`${file}: no tokenizer for text: ${result.reason}; the model still runs from token ids (--ids)`, file);
+  }
+  try {
+    return new TokenizerCore(result.tokenizer, result.config);
+  } catch (err) {
+    throw new TokenizerError(`${file}: the GGUF tokenizer is not usable: ${(err as Error).message}`, file);
+  }
 }
 
 /** tokenizer.json (required) and tokenizer_config.json (optional: BOS/EOS flags) from `dir`. */

@@ -15,6 +15,7 @@ import type { EncodedToken } from '../../shared/trace';
 import type { DecodeTable } from './core';
 import { decodeIds, tokenTextOf } from './decode';
 import { FLAG_NO_SPAN, FLAG_PARTIAL, type CoreEncoding } from './encoding';
+import { isGgufFileSync } from '../gguf/tokenizerFile';
 import { TokenizerError } from './load';
 import type { WorkerMessage, WorkerRequest } from './worker';
 
@@ -52,10 +53,11 @@ export interface TokenizerLoadOptions {
 export async function loadTokenizer(dir: string, options: TokenizerLoadOptions = {}): Promise<DocumentTokenizer> {
   const abs = resolve(dir);
   if (!existsSync(abs)) {throw new TokenizerError(`tokenizer folder not found: ${abs}`, abs);}
-  if (!existsSync(join(abs, 'tokenizer.json'))) {
-    throw new TokenizerError(`no tokenizer.json in ${abs} (MoE Lens reads HF fast-tokenizer files)`, abs);
+  const gguf = isGgufFileSync(abs);
+  if (!gguf && !existsSync(join(abs, 'tokenizer.json'))) {
+    throw new TokenizerError(`no tokenizer.json in ${abs} (MoE Lens reads HF fast-tokenizer files and GGUF files)`, abs);
   }
-  const host = new WorkerHost(abs, options.loadTimeoutMs ?? 60_000);
+  const host = new WorkerHost(abs, options.loadTimeoutMs ?? 60_000, gguf);
   const table = await host.whileNotAborted(host.start(), options.signal, 'loading the tokenizer was cancelled');
   return new WorkerTokenizer(abs, host, table);
 }
@@ -80,6 +82,8 @@ class WorkerHost {
   constructor(
     private readonly dir: string,
     private readonly loadTimeoutMs: number,
+    /** `dir` is a GGUF file whose metadata holds the tokenizer. */
+    private readonly gguf = false,
   ) {}
 
   start(): Promise<DecodeTable> {
@@ -89,9 +93,9 @@ class WorkerHost {
     const worker = script.endsWith('.ts')
       ? new Worker(`require(${JSON.stringify(createRequire(__filename).resolve('tsx/cjs'))}); require(${JSON.stringify(script)});`, {
           eval: true,
-          workerData: { dir: this.dir },
+          workerData: { dir: this.dir, gguf: this.gguf },
         })
-      : new Worker(script, { workerData: { dir: this.dir } });
+      : new Worker(script, { workerData: { dir: this.dir, gguf: this.gguf } });
     this.worker = worker;
     this.ready = new Promise<DecodeTable>((resolveReady, rejectReady) => {
       // Every failure while loading goes through kill(), which rejects this promise.

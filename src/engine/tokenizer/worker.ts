@@ -4,7 +4,7 @@
  * instead of hanging the engine. Bundled as dist/tokenizerWorker.js; run from source under tsx.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadCore } from './load';
+import { loadCore, loadGgufCore } from './load';
 import type { CoreEncoding } from './encoding';
 import type { TokenizerCore } from './core';
 
@@ -23,16 +23,20 @@ export type WorkerMessage =
 
 const port = parentPort;
 if (port) {
+  const data = workerData as { dir: string; gguf?: boolean };
   let core: TokenizerCore;
-  try {
-    core = loadCore((workerData as { dir: string }).dir);
-    const table = core.decodeTable();
-    port.postMessage({ type: 'ready', table } satisfies WorkerMessage, [table.bytes.buffer as ArrayBuffer, table.offsets.buffer as ArrayBuffer]);
-  } catch (err) {
-    port.postMessage({ type: 'error', id: null, message: (err as Error).message } satisfies WorkerMessage);
-    process.exit(0);
-  }
-  port.on('message', (req: WorkerRequest) => {
+  const ready = (data.gguf ? loadGgufCore(data.dir) : Promise.resolve().then(() => loadCore(data.dir))).then(
+    (loaded) => {
+      core = loaded;
+      const table = core.decodeTable();
+      port.postMessage({ type: 'ready', table } satisfies WorkerMessage, [table.bytes.buffer as ArrayBuffer, table.offsets.buffer as ArrayBuffer]);
+    },
+    (err: unknown) => {
+      port.postMessage({ type: 'error', id: null, message: (err as Error).message } satisfies WorkerMessage);
+      process.exit(0);
+    },
+  );
+  const handle = (req: WorkerRequest): void => {
     try {
       const enc = core.encode(req.text, req);
       port.postMessage({ type: 'encoded', id: req.id, enc } satisfies WorkerMessage, [
@@ -44,5 +48,6 @@ if (port) {
     } catch (err) {
       port.postMessage({ type: 'error', id: req.id, message: (err as Error).message } satisfies WorkerMessage);
     }
-  });
+  };
+  port.on('message', (req: WorkerRequest) => void ready.then(() => handle(req)));
 }

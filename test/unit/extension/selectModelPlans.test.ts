@@ -17,12 +17,12 @@ const plan = (mode: PlanFacts['mode'], holdMb: number): PlanFacts => ({
 
 test('Select Model lists the plan of every model, from one describeModels request', async () => {
   const models: CachedModel[] = [
-    { repoId: 'allenai/OLMoE-1B-7B-0924', path: '/hub/olmoe', modelType: 'olmoe', experts: 64, topK: 8, sizeBytes: 13.84e9, safetensors: true },
-    { repoId: 'x/pickled', path: '/hub/pickled', modelType: 'mixtral', experts: 8, topK: 2, sizeBytes: 1e9, safetensors: false },
+    { repoId: 'allenai/OLMoE-1B-7B-0924', path: '/hub/olmoe', modelType: 'olmoe', experts: 64, topK: 8, sizeBytes: 13.84e9, safetensors: true, format: 'safetensors', source: 'huggingface' },
+    { repoId: 'x/pickled', path: '/hub/pickled', modelType: 'mixtral', experts: 8, topK: 2, sizeBytes: 1e9, safetensors: false, format: null, source: 'huggingface' },
   ];
   const asked: DescribeModelsParams[] = [];
   const engine = {
-    listModels: () => Promise.resolve({ hubDir: '/hub', models }),
+    listModels: () => Promise.resolve({ hubDir: '/hub', ollamaDir: null, lmStudioDir: null, models }),
     describeModels: (p: DescribeModelsParams): Promise<DescribeModelsResult> => {
       asked.push(p);
       const info = (mode: PlanFacts['mode'], hold: number) => ({ path: '/x', modelType: 'olmoe', numLayers: 16, numExperts: 64, topK: 8, plan: plan(mode, hold) });

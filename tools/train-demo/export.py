@@ -1,7 +1,7 @@
 """Export the trained MoE to models/demo (config.json + model.safetensors in bf16) and measure held-out
 loss of the MoE and its dense twin with weights rounded to the shipped precision.
 
-/usr/bin/python3 tools/train-demo/export.py [--corpus v1|v2] [--no-eval] [--to PATH]
+/usr/bin/python3 tools/train-demo/export.py [--corpus v1|v2] [--no-eval] [--to PATH] [--only moe|dense|first_edition]
 Reads tools/train-demo/work[/v2]/{moe,dense}.pt; writes models/demo/{config.json,model.safetensors} (or, with
 --to, only the bf16 weights to PATH: train.sh keeps the first edition's weights that way) and work[/v2]/eval.json.
 On v2 the first edition's weights (work/moe-v1.safetensors) are scored on the same held-out sets too.
@@ -25,7 +25,7 @@ from train import EVAL_SOURCES, config_for, data_dir, evaluate, load_stream  # n
 
 WORK = os.path.join(HERE, "work")
 OUT = os.path.join(ROOT, "models", "demo")
-EVAL_WINDOWS = int(os.environ.get("EVAL_WINDOWS", "48"))  # per held-out source; CPU time is scarce
+EVAL_WINDOWS = int(os.environ.get("EVAL_WINDOWS", "24"))  # per held-out source; CPU time is scarce
 
 
 def write_safetensors(path: str, tensors: dict[str, torch.Tensor]) -> None:
@@ -83,14 +83,7 @@ def load_ckpt(variant: str, corpus: str = "v1") -> tuple[Qwen2MoeLM, dict, int]:
     return m, st["config"], st["step"]
 
 
-def arg(name: str, default: str | None) -> str | None:
-    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
-
-
-def main() -> None:
-    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
-    corpus = arg("--corpus", "v1")
-    moe, cfg, step = load_ckpt("moe", corpus)
+def export(moe: Qwen2MoeLM, cfg: dict, step: int) -> None:
     to = arg("--to", None)
     dest = to or os.path.join(OUT, "model.safetensors")
     os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -105,6 +98,20 @@ def main() -> None:
         assert torch.equal(back[k], v), k
     print(f"exported step {step}: {len(back)} tensors to {dest}")
 
+
+def arg(name: str, default: str | None) -> str | None:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+
+
+def main() -> None:
+    torch.set_num_threads(int(os.environ.get("THREADS", "2")))
+    corpus = arg("--corpus", "v1")
+    only = arg("--only", None)
+    if only:
+        moe, cfg, step = None, None, None
+    else:
+        moe, cfg, step = load_ckpt("moe", corpus)
+        export(moe, cfg, step)
     if "--no-eval" in sys.argv:
         return
     models = {"moe": lambda: load_ckpt("moe", corpus), "dense": lambda: load_ckpt("dense", corpus)}
@@ -114,8 +121,18 @@ def main() -> None:
             m.load_state_dict(read_safetensors(os.path.join(WORK, "moe-v1.safetensors")))
             return m.eval(), None, 1560
         models["first_edition"] = first_edition
-    results: dict = {"moe_step": step, "windows": EVAL_WINDOWS}
+    results: dict = {"windows": EVAL_WINDOWS}
     for variant, load in models.items():
+        # `--only VARIANT` scores one model into eval_VARIANT.json, so the three can run as parallel processes
+        # (each on one core); the run without --only then takes those results as they are.
+        cache = os.path.join(data_dir(corpus), f"eval_{variant}.json")
+        if only and variant != only:
+            continue
+        if not only and os.path.exists(cache):
+            cached = json.load(open(cache))
+            if cached["windows"] == EVAL_WINDOWS and (variant == "first_edition" or cached["result"]["step"] == step):
+                results[variant] = cached["result"]
+                continue
         m, c, s = load()
         shipped_precision(m)
         r: dict = {"step": s, "params": sum(p.numel() for p in m.parameters())}
@@ -129,6 +146,12 @@ def main() -> None:
             print(variant, src, round(loss, 4), n, f"{time.time() - t0:.0f}s", flush=True)
         r["all"] = {"nats": tot_l / tot_n, "ppl": float(np.exp(tot_l / tot_n)), "tokens": tot_n}
         results[variant] = r
+        if only:
+            with open(cache, "w") as f:
+                json.dump({"windows": EVAL_WINDOWS, "result": r}, f, indent=1)
+    if only:
+        return
+    results["moe_step"] = results["moe"]["step"]
     with open(os.path.join(data_dir(corpus), "eval.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(json.dumps(results, indent=1))

@@ -23,8 +23,8 @@ DECAY3=${DECAY3:-1400}
 STEPS3=${STEPS3:-1560}
 LR3=${LR3:-0.001}
 # Phase 4 (second edition): LR 1e-3 after 20 warmup steps, constant to DECAY4, linear decay to 10% at STEPS4.
-STEPS4=${STEPS4:-1000}
-DECAY4=${DECAY4:-800}
+STEPS4=${STEPS4:-180}
+DECAY4=${DECAY4:-130}
 LR4=${LR4:-0.001}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1   # one core per model; OpenBLAS spin-waits otherwise
 
@@ -45,10 +45,10 @@ $PY tools/train-demo/corpus2.py
 rm -f tools/train-demo/work/v2/moe.log tools/train-demo/work/v2/dense.log tools/train-demo/work/v2/*.pt
 $TORCHPY tools/train-demo/densify.py tools/train-demo/work/moe-v1.safetensors tools/train-demo/work/v2/dense-init.safetensors
 $TORCHPY tools/train-demo/train.py --variant moe --corpus v2 --init-from tools/train-demo/work/moe-v1.safetensors \
-  --lr "$LR4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 250 &
+  --lr "$LR4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 250 --keep-every 100 &
 P1=$!
 $TORCHPY tools/train-demo/train.py --variant dense --corpus v2 --init-from tools/train-demo/work/v2/dense-init.safetensors \
-  --lr "$LR4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 250 &
+  --lr "$LR4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 250 --keep-every 100 &
 P2=$!
 wait $P1 $P2
 $TORCHPY tools/train-demo/export.py --corpus v2

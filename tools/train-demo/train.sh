@@ -4,8 +4,9 @@
 # on the second-edition corpus (corpus2.py: what users open) with the same tokenizer. See MODEL_CARD.md for times.
 #   bash tools/train-demo/train.sh
 # Needs: apt-get install python3-torch python3.11-doc bible-kjv nodejs-doc debian-handbook fortunes fortunes-min
-# (nodejs-doc: install it with --no-install-recommends and keep the machine's own nodejs; apt may otherwise
-# replace it with Debian's), a python3 with numpy + regex (prepare.py, corpus2.py); node_modules
+# (nodejs-doc conflicts with NodeSource's nodejs package, and apt REMOVES that node to install it: on such a
+# machine unpack it instead, `apt-get download nodejs-doc && dpkg-deb -x nodejs-doc_*.deb /`),
+# a python3 with numpy + regex (prepare.py, corpus2.py); node_modules
 # (TypeScript's lib.*.d.ts, the npm packages corpus2.py reads, @anush008/tokenizers, tsx).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

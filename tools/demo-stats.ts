@@ -1,11 +1,12 @@
 /**
  * @file Specialisation of the demo model, measured by OUR engine from the shipped weights (not by the
  * training script): per MoE layer, the Jensen–Shannon divergence between expert-load distributions on
- * held-out code and held-out prose, each expert's most frequent and most characteristic tokens, and
- * balance (Switch aux loss E·Σ f_i·P_i, max/mean load); plus held-out surprisal and the mean shared-expert
- * gate. Held-out documents come from tools/train-demo/work/corpus.jsonl (built by prepare.py).
+ * held-out code, prose, Markdown and JSON/YAML/TOML (every pair), each expert's most frequent and most
+ * characteristic tokens, and balance (Switch aux loss E·Σ f_i·P_i, max/mean and min/mean load); plus held-out
+ * surprisal and the mean shared-expert gate. Held-out documents come from tools/train-demo/work/v2/heldout.jsonl
+ * (built by corpus2.py).
  *
- *   npx tsx tools/demo-stats.ts [--model models/demo] [--tokens 6000] [--out tools/train-demo/work/stats]
+ *   npx tsx tools/demo-stats.ts [--model models/demo] [--tokens 4000] [--out tools/train-demo/work/v2/stats] [--svg F]
  * Writes OUT.json and OUT.md (markdown tables for MODEL_CARD.md).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,8 @@ import * as path from 'node:path';
 import { loadModel } from '../src/engine/model';
 import { loadTokenizer } from '../src/engine/tokenizer/tokenizer';
 
-interface Doc { source: string; kind: 'code' | 'prose'; name: string; split: string; text: string }
+type Kind = 'code' | 'prose' | 'markdown' | 'json';
+interface Doc { source: string; kind: Kind; name: string; split: string; text: string }
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -22,11 +24,16 @@ const arg = (name: string, dflt: string): string => {
 };
 const ROOT = path.resolve(__dirname, '..');
 const modelDir = path.resolve(arg('model', path.join(ROOT, 'models', 'demo')));
-const perSource = Number(arg('tokens', '6000')); // held-out tokens per source
-const out = arg('out', path.join(ROOT, 'tools', 'train-demo', 'work', 'stats'));
+const perSource = Number(arg('tokens', '4000')); // held-out tokens per source
+const out = arg('out', path.join(ROOT, 'tools', 'train-demo', 'work', 'v2', 'stats'));
 const svgPath = arg('svg', '');
 const WINDOW = 512;
-const SOURCES: Record<string, 'code' | 'prose'> = { ts: 'code', py: 'code', pydoc: 'prose', kjv: 'prose' };
+const SOURCES: Record<string, Kind> = {
+  js: 'code', dts: 'code', py: 'code', pydoc: 'prose', handbook: 'prose', fortune: 'prose', md: 'markdown', data: 'json',
+};
+const KINDS: Kind[] = ['code', 'prose', 'markdown', 'json'];
+/** Every pair of kinds, code‖prose first (the one the card's target is about). */
+const PAIRS: [Kind, Kind][] = [['code', 'prose'], ['markdown', 'json'], ['code', 'markdown'], ['code', 'json'], ['prose', 'markdown'], ['prose', 'json']];
 
 function jsd(p: number[], q: number[]): number {
   const sp = p.reduce((a, b) => a + b, 0);
@@ -80,14 +87,14 @@ function svg(layers: { layer: number; jsdBits: number; experts: { load: number; 
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  const docs = readFileSync(path.join(ROOT, 'tools', 'train-demo', 'work', 'corpus.jsonl'), 'utf8')
+  const docs = readFileSync(path.join(ROOT, 'tools', 'train-demo', 'work', 'v2', 'heldout.jsonl'), 'utf8')
     .split('\n').filter(Boolean).map((l) => JSON.parse(l) as Doc).filter((d) => d.split === 'eval');
   const tok = await loadTokenizer(modelDir);
   const model = await loadModel(modelDir);
   const E = model.info.numExperts;
   const moeLayers = model.info.moeLayers;
   const init = (): number[][] => moeLayers.map(() => new Array<number>(E).fill(0));
-  const load = { code: init(), prose: init() }; // top-k assignment counts
+  const load = Object.fromEntries(KINDS.map((k) => [k, init()])) as Record<Kind, number[][]>; // top-k assignment counts
   const prob = init(); // Σ router probability, all tokens
   const shared = moeLayers.map(() => 0);
   const tokenCount: Map<number, number>[][] = moeLayers.map(() => Array.from({ length: E }, () => new Map<number, number>()));
@@ -131,7 +138,7 @@ async function main(): Promise<void> {
   }
   const k = model.info.topK;
   const layers = moeLayers.map((layer, li) => {
-    const all = load.code[li].map((c, e) => c + load.prose[li][e]);
+    const all = load.code[li].map((_, e) => KINDS.reduce((a, k) => a + load[k][li][e], 0));
     const assignments = all.reduce((a, b) => a + b, 0);
     const f = all.map((c) => c / assignments);
     const P = prob[li].map((p) => p / nTok);
@@ -148,9 +155,10 @@ async function main(): Promise<void> {
       return { expert: e, load: f[e], codeShare, frequent, characteristic };
     });
     return {
-      layer, jsdBits: jsd(load.code[li], load.prose[li]), aux, maxOverMean: Math.max(...all) / mean,
-      minOverMean: Math.min(...all) / mean, meanSharedGate: shared[li] / nTok,
-      codeLoad: load.code[li], proseLoad: load.prose[li], experts,
+      layer, jsdBits: jsd(load.code[li], load.prose[li]),
+      jsdPairs: Object.fromEntries(PAIRS.map(([a, b]) => [`${a}|${b}`, jsd(load[a][li], load[b][li])])),
+      aux, maxOverMean: Math.max(...all) / mean, minOverMean: Math.min(...all) / mean, meanSharedGate: shared[li] / nTok,
+      loadByKind: Object.fromEntries(KINDS.map((k) => [k, load[k][li]])), experts,
     };
   });
   const surprisalMean = Object.fromEntries(Object.entries(surprisal).map(([s, v]) => [s, { nats: v.sum / v.n, tokens: v.n }]));
@@ -161,8 +169,11 @@ async function main(): Promise<void> {
   md.push(`Measured by \`npx tsx tools/demo-stats.ts\` (engine backend: ${model.backend}) on ${nTok} held-out tokens (${perSource} per source).`, '');
   md.push('| source | kind | tokens | mean surprisal (nats/token) |', '|---|---|---|---|');
   for (const [s, kind] of Object.entries(SOURCES)) md.push(`| ${s} | ${kind} | ${surprisalMean[s].tokens} | ${surprisalMean[s].nats.toFixed(3)} |`);
-  md.push('', '| layer | JSD(code ‖ prose) of expert load, bits | aux loss E·Σf·P (1 = balanced) | max/mean load | min/mean load | mean σ(shared gate) |', '|---|---|---|---|---|---|');
-  for (const l of layers) md.push(`| ${l.layer} | ${l.jsdBits.toFixed(4)} | ${l.aux.toFixed(3)} | ${l.maxOverMean.toFixed(2)} | ${l.minOverMean.toFixed(2)} | ${l.meanSharedGate.toFixed(3)} |`);
+  md.push('', `| layer | ${PAIRS.map(([a, b]) => `JSD ${a} ‖ ${b}`).join(' | ')} |`, `|---|${PAIRS.map(() => '---').join('|')}|`);
+  for (const l of layers) md.push(`| ${l.layer} | ${PAIRS.map(([a, b]) => l.jsdPairs[`${a}|${b}`].toFixed(3)).join(' | ')} |`);
+  md.push('', 'JSD of expert load (top-k assignment counts) between held-out kinds, in bits (0 = same distribution, 1 = disjoint).');
+  md.push('', '| layer | aux loss E·Σf·P (1 = balanced) | max/mean load | min/mean load | mean σ(shared gate) |', '|---|---|---|---|---|');
+  for (const l of layers) md.push(`| ${l.layer} | ${l.aux.toFixed(3)} | ${l.maxOverMean.toFixed(2)} | ${l.minOverMean.toFixed(2)} | ${l.meanSharedGate.toFixed(3)} |`);
   for (const l of layers) {
     md.push('', `**Layer ${l.layer}** (JSD ${l.jsdBits.toFixed(3)} bits)`, '', '| expert | load | code share | most frequent tokens | most characteristic tokens |', '|---|---|---|---|---|');
     for (const e of l.experts) {

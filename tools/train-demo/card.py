@@ -1,54 +1,68 @@
-"""Assemble models/demo/MODEL_CARD.md from the run's own records: config.json, work/docs.json (corpus),
-work/{moe,dense}.log (training), work/eval.json (export.py), work/stats.md (tools/demo-stats.ts) and card_notes.json.
+"""Assemble models/demo/MODEL_CARD.md (second edition) from the run's own records: config.json, work/v2/docs.json and
+sources.json (corpus2.py), work/v2/{moe,dense}.log (phase 4), work/v2/eval.json (export.py --corpus v2),
+work/v2/stats.md (tools/demo-stats.ts), work/v2/cost.json (per-token cost) and card_notes.json (run-specific prose).
 
 python3 tools/train-demo/card.py
 """
 from __future__ import annotations
 
+import collections
 import json
+import math
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-WORK = os.path.join(HERE, "work")
+WORK = os.path.join(HERE, "work", "v2")
 DEMO = os.path.join(ROOT, "models", "demo")
 
 SOURCES = {
-    "ts": ("code", "TypeScript's standard library declarations `node_modules/typescript/lib/lib.*.d.ts` (typescript 5.9, npm)", "Apache-2.0"),
-    "py": ("code", "Python 3.11 standard library sources `/usr/lib/python3.11/**/*.py` without test suites, idlelib, lib2to3, tkinter, turtledemo, ensurepip (Debian 12 `libpython3.11-stdlib`), capped at 6 MB", "PSF-2.0"),
-    "pydoc": ("prose", "Python 3.11 documentation sources (reStructuredText) `/usr/share/doc/python3.11/html/_sources` (Debian 12 `python3.11-doc`)", "PSF-2.0 (docs also under the PSF licence; examples 0BSD)"),
-    "kjv": ("prose", "King James Bible (1611), one document per chapter, from Debian 12 `bible-kjv` / `bible-kjv-text` (`bible -f Ge1:1-Re22:21`)", "public domain (text); the packaging is GPL-2+, none of it is used"),
+    "js": "JavaScript/TypeScript implementation code (`.js` `.mjs` `.cjs` `.ts` `.tsx`, no `.d.ts`, no minified or generated files) of the packages in this repository's `node_modules`",
+    "dts": "TypeScript's standard library declarations `node_modules/typescript/lib/lib.*.d.ts`",
+    "py": "Python 3.11 standard library `/usr/lib/python3.11/**/*.py` without test suites, idlelib, lib2to3, tkinter, turtledemo, ensurepip (Debian 12 `libpython3.11-stdlib`)",
+    "sh": "shell scripts (`*.sh`) of the packages in `node_modules`",
+    "md": "Markdown: READMEs and docs (`*.md`, no changelogs or licence files) of the packages in `node_modules`, and the Node.js 18 API docs `/usr/share/doc/nodejs/api/*.md.gz` (Debian 12 `nodejs-doc`)",
+    "data": "JSON/YAML/TOML of the packages in `node_modules` (`package.json`, configs, workflows; no source maps, no minified data)",
+    "pydoc": "Python 3.11 documentation sources (reStructuredText) `/usr/share/doc/python3.11/html/_sources` (Debian 12 `python3.11-doc`): technical prose",
+    "handbook": "The Debian Administrator's Handbook, en-US HTML converted to text (Debian 12 `debian-handbook`): modern technical and narrative prose",
+    "fortune": "fortune cookies, 40 per document (Debian 12 `fortunes`, `fortunes-min`): short modern English anecdotes, jokes and quotations",
 }
+KIND_LABEL = {"code": "code", "prose": "prose", "markdown": "Markdown", "json": "JSON/YAML/TOML"}
 
 
-def segments(log: str) -> tuple[list[dict], float, int]:
-    recs = [json.loads(line) for line in open(os.path.join(WORK, log))]
-    seg_time = 0.0
-    total = 0.0
-    last_step = 0
-    args = []
+def log_records(name: str) -> tuple[list[dict], float, int]:
+    """Every record of a phase-4 log, the wall time summed over its resumed segments, and its last step."""
+    recs = [json.loads(line) for line in open(os.path.join(WORK, name))]
+    total, seg, last = 0.0, 0.0, 0
     for r in recs:
         if "args" in r:
-            total += seg_time
-            seg_time = 0.0
-            args.append(r["args"])
+            total += seg
+            seg = 0.0
         elif "step" in r:
-            seg_time = r["elapsed"]
-            last_step = r["step"]
-    return args, total + seg_time, last_step
+            seg, last = r["elapsed"], r["step"]
+    return recs, total + seg, last
+
+
+def licence_summary(lics: list[str]) -> str:
+    """npm licences are recorded per package ('MIT (npm package `x`)'): count them by licence."""
+    c = collections.Counter(x.split(" (npm package")[0] for x in lics)
+    if any("(npm package" in x for x in lics):
+        return ", ".join(f"{k} ({v} packages)" if any(x.startswith(f"{k} (npm package") for x in lics) else k
+                         for k, v in c.most_common())
+    return "; ".join(sorted(set(lics)))
 
 
 def main() -> None:
     cfg = json.load(open(os.path.join(DEMO, "config.json")))
     docs = json.load(open(os.path.join(WORK, "docs.json")))
+    srcinfo = json.load(open(os.path.join(WORK, "sources.json")))
     ev = json.load(open(os.path.join(WORK, "eval.json")))
     stats_md = open(os.path.join(WORK, "stats.md")).read()
-    # Run-specific prose written after looking at the results (decay point, interpretation).
-    notes = os.path.join(HERE, "card_notes.json")
-    facts = json.load(open(notes)) if os.path.exists(notes) else {}
-    margs, mtime, mstep = segments("moe.log")
-    dargs, dtime, dstep = segments("dense.log")
-    a = margs[-1]
+    cost = json.load(open(os.path.join(WORK, "cost.json"))) if os.path.exists(os.path.join(WORK, "cost.json")) else None
+    facts = json.load(open(os.path.join(HERE, "card_notes.json")))
+    mrecs, mtime, mstep = log_records("moe.log")
+    drecs, dtime, dstep = log_records("dense.log")
+    a = next(r["args"] for r in reversed(mrecs) if "args" in r)
     size = {f: os.path.getsize(os.path.join(DEMO, f)) for f in sorted(os.listdir(DEMO)) if f != "MODEL_CARD.md"}
     D, L, E = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_experts"]
     hd = D // cfg["num_attention_heads"]
@@ -60,32 +74,61 @@ def main() -> None:
     embed = cfg["vocab_size"] * D
     total = embed + L * (attn + E * expert + shared + router + norms) + D
     active = embed + L * (attn + cfg["num_experts_per_tok"] * expert + shared + router + norms) + D
-    dense_mlp = 3 * D * (cfg["num_experts_per_tok"] * cfg["moe_intermediate_size"] + cfg["shared_expert_intermediate_size"])
-    dense_total = embed + L * (attn + dense_mlp + norms) + D
+    dense_width = cfg["num_experts_per_tok"] * cfg["moe_intermediate_size"] + cfg["shared_expert_intermediate_size"]
+    dense_total = embed + L * (attn + 3 * D * dense_width + norms) + D
+    train_tokens = sum(d["tokens"] + 1 for d in docs if d["split"] == "train")
     tokens_seen = mstep * a["batch"] * a["seq"]
 
     rows = []
-    for src, (kind, desc, lic) in SOURCES.items():
+    for src, desc in SOURCES.items():
         tr = [d for d in docs if d["source"] == src and d["split"] == "train"]
         te = [d for d in docs if d["source"] == src and d["split"] == "eval"]
-        rows.append(f"| {src} | {kind} | {desc} | {lic} | {len(tr)} / {len(te)} | {sum(d['bytes'] for d in tr) / 1e6:.2f} / {sum(d['bytes'] for d in te) / 1e6:.2f} | {sum(d['tokens'] for d in tr) / 1e6:.2f} / {sum(d['tokens'] for d in te) / 1e3:.0f}k |")
-    train_tokens = sum(d["tokens"] + 1 for d in docs if d["split"] == "train")
+        if not tr and not te:
+            continue
+        kind = srcinfo["kinds"][src]
+        rows.append(f"| {src} | {KIND_LABEL[kind]} | {desc} | {licence_summary(srcinfo['licences'][src])} | "
+                    f"{len(tr)} / {len(te)} | {sum(d['bytes'] for d in tr) / 1e6:.2f} / {sum(d['bytes'] for d in te) / 1e6:.2f} | "
+                    f"{sum(d['tokens'] for d in tr) / 1e6:.2f} / {sum(d['tokens'] for d in te) / 1e3:.1f}k |")
+    npm_lic: dict[str, str] = {}
+    for src in ("js", "md", "data", "sh"):
+        for x in srcinfo["licences"].get(src, []):
+            if " (npm package `" not in x:
+                continue  # md also holds the Node.js docs from Debian
+            lic, pkg = x.split(" (npm package `")
+            npm_lic[pkg.rstrip("`)")] = lic
+    npm_list = ", ".join(f"`{p}` {lic}" for p, lic in sorted(npm_lic.items()))
 
-    def res(v: str, s: str) -> str:
-        return f"{ev[v][s]['nats']:.3f}"
+    evs = [s for s in ev["moe"] if s in SOURCES]
+
+    def group(variant: str, srcs: tuple[str, ...]) -> tuple[float, int]:
+        n = sum(ev[variant][s]["tokens"] for s in srcs)
+        return sum(ev[variant][s]["nats"] * ev[variant][s]["tokens"] for s in srcs) / n, n
+
+    groups = {"modern English prose (handbook + fortune)": ("handbook", "fortune"),
+              "TS/JS implementation code (js)": ("js",), "all code (js + dts + py)": ("js", "dts", "py")}
+    res_rows = []
+    for s in evs:
+        m, d, f = ev["moe"][s], ev["dense"][s], ev["first_edition"][s]
+        res_rows.append(f"| {s} ({KIND_LABEL[srcinfo['kinds'][s]]}) | {m['tokens']:,} | **{m['nats']:.3f}** | {d['nats']:.3f} | "
+                        f"{m['nats'] - d['nats']:+.3f} | {f['nats']:.3f} |")
+    for label, srcs in groups.items():
+        (m, n), (d, _), (f, _) = group("moe", srcs), group("dense", srcs), group("first_edition", srcs)
+        res_rows.append(f"| {label} | {n:,} | **{m:.3f}** | {d:.3f} | {m - d:+.3f} | {f:.3f} |")
+    res_rows.append(f"| **all** | {ev['moe']['all']['tokens']:,} | **{ev['moe']['all']['nats']:.3f}** (perplexity {ev['moe']['all']['ppl']:.1f}) | "
+                    f"{ev['dense']['all']['nats']:.3f} (perplexity {ev['dense']['all']['ppl']:.1f}) | "
+                    f"{ev['moe']['all']['nats'] - ev['dense']['all']['nats']:+.3f} | {ev['first_edition']['all']['nats']:.3f} |")
 
     def curve() -> str:
-        def recs(log: str) -> tuple[dict, dict]:
-            ce, ev_ = {}, {}
-            for line in open(os.path.join(WORK, log)):
-                r = json.loads(line)
+        def recs(rs: list[dict]) -> tuple[dict, dict]:
+            ce, e = {}, {}
+            for r in rs:
                 if "ce" in r:
-                    ce[r["step"]] = r["ce"]  # a resumed segment re-runs steps identically; last one wins
+                    ce[r["step"]] = r["ce"]
                 if "eval" in r:
-                    ev_[r["step"]] = r["eval"]
-            return ce, ev_
-        mce, mev = recs("moe.log")
-        dce, dev = recs("dense.log")
+                    e[r["step"]] = r["eval"]
+            return ce, e
+        mce, mev = recs(mrecs)
+        dce, dev = recs(drecs)
         out = ["| steps | MoE train CE | dense train CE |", "|---|---|---|"]
         for a0 in range(1, mstep + 1, 50):
             b0 = min(a0 + 49, mstep)
@@ -93,30 +136,36 @@ def main() -> None:
             ds = [dce[x] for x in range(a0, b0 + 1) if x in dce]
             if ms and ds:
                 out.append(f"| {a0}–{b0} | {sum(ms) / len(ms):.3f} | {sum(ds) / len(ds):.3f} |")
-        out += ["", "| step | MoE ts / py / pydoc / kjv | dense ts / py / pydoc / kjv |", "|---|---|---|"]
+        keys = list(SOURCES)
+        shown = [k for k in keys if any(k in e for e in mev.values())]
+        out += ["", f"| step | MoE {' / '.join(shown)} | dense {' / '.join(shown)} |", "|---|---|---|"]
         for st in sorted(mev):
             if st in dev:
-                f = lambda e: " / ".join(f"{e[k]:.2f}" for k in ("ts", "py", "pydoc", "kjv"))  # noqa: E731
+                f = lambda e: " / ".join(f"{e[k]:.2f}" for k in shown)  # noqa: E731
                 out.append(f"| {st} | {f(mev[st])} | {f(dev[st])} |")
         return "\n".join(out)
 
-    prose_tokens = ev["moe"]["pydoc"]["tokens"] + ev["moe"]["kjv"]["tokens"]
-    prose_moe = (ev["moe"]["pydoc"]["nats"] * ev["moe"]["pydoc"]["tokens"] + ev["moe"]["kjv"]["nats"] * ev["moe"]["kjv"]["tokens"]) / prose_tokens
-    prose_dense = (ev["dense"]["pydoc"]["nats"] * ev["dense"]["pydoc"]["tokens"] + ev["dense"]["kjv"]["nats"] * ev["dense"]["kjv"]["tokens"]) / prose_tokens
-    import math
+    cost_md = facts.get("cost_note", "")
+    if cost:
+        cost_md = (f"`moe-lens analyze` on the same {cost['tokens']:,}-token file, first and second edition in the same run "
+                   f"(best of {cost['repeats']}): {cost['old_ms_per_token']:.3f} ms/token vs {cost['new_ms_per_token']:.3f} ms/token, "
+                   f"ratio **{cost['ratio']:.2f}×** (limit 1.5×). " + cost_md)
 
-    card = f"""# MoE Lens demo model (`models/demo`)
+    card = f"""# MoE Lens demo model (`models/demo`), second edition
 
-A small Mixture-of-Experts language model trained from scratch for MoE Lens, so that a fresh install shows
-**real** routing with no download: `npx moe-lens analyze README.md` uses it when `--model` is omitted. It is a
-teaching/demo model (9 M parameters, trained for {mtime / 60:.0f} minutes on two shared CPU cores), not a useful
-text generator. Everything here was made by the scripts in `tools/train-demo/` and `tools/bpe/` of this
-repository; the numbers below come from the run's own logs and from our engine.
+A small Mixture-of-Experts language model trained for MoE Lens, so that a fresh install shows **real** routing
+with no download: `npx moe-lens analyze README.md` uses it when `--model` is omitted. The second edition is
+trained on what users open — READMEs and Markdown notes, JavaScript/TypeScript and Python source, JSON/YAML,
+modern English prose — on top of the first edition (TypeScript declarations, the Python standard library and
+docs, the King James Bible). It is a teaching/demo model (9 M parameters), not a useful text generator.
+Everything here was made by the scripts in `tools/train-demo/` and `tools/bpe/` of this repository; the numbers
+below come from the run's own logs and from our engine.
 
 ## Architecture
 
-Stock `qwen2_moe` (transformers' `Qwen2MoeForCausalLM`): `config.json` and `model.safetensors` (bf16, HF tensor
-names) load unchanged in transformers and in our engine.
+Unchanged from the first edition (so the second phase could start from its weights, and the per-token cost is the
+same). Stock `qwen2_moe` (transformers' `Qwen2MoeForCausalLM`): `config.json` and `model.safetensors` (bf16, HF
+tensor names) load unchanged in transformers and in our engine.
 
 | | |
 |---|---|
@@ -126,78 +175,87 @@ names) load unchanged in transformers and in our engine.
 | context | `max_position_embeddings` {cfg['max_position_embeddings']}; trained on {a['seq']}-token windows |
 | routed experts | {E} SwiGLU experts of width {cfg['moe_intermediate_size']}, top-{cfg['num_experts_per_tok']}, softmax router, `norm_topk_prob` {str(cfg['norm_topk_prob']).lower()} (the two gate weights sum to less than 1) |
 | shared expert | one SwiGLU expert of width {cfg['shared_expert_intermediate_size']} on every token, scaled by σ(`shared_expert_gate`·x) |
-| vocabulary | {cfg['vocab_size']} byte-level BPE tokens (4093 learned + 3 special: `<\\|endoftext\\|>` = {cfg['eos_token_id']}, `<\\|im_start\\|>`, `<\\|im_end\\|>`), embeddings tied to the LM head |
+| vocabulary | {cfg['vocab_size']} byte-level BPE tokens, ids contiguous from 0 (4093 learned + 3 special: `<\\|endoftext\\|>` = {cfg['eos_token_id']}, `<\\|im_start\\|>`, `<\\|im_end\\|>`), embeddings tied to the LM head |
 | parameters | {total:,} in all, {active:,} active per token ({active - embed:,} without the embedding) |
 | files | {', '.join(f'`{k}` {v / 1e6:.2f} MB' if v >= 1e6 else f'`{k}` {v / 1e3:.1f} kB' for k, v in size.items())}; {sum(size.values()) / 2**20:.2f} MiB without this card |
 
 The dense twin used for comparison is the same `qwen2_moe` with every layer dense (`mlp_only_layers` = all,
-`intermediate_size` = {cfg['num_experts_per_tok']}·{cfg['moe_intermediate_size']} + {cfg['shared_expert_intermediate_size']} = {cfg['num_experts_per_tok'] * cfg['moe_intermediate_size'] + cfg['shared_expert_intermediate_size']}): {dense_total:,} parameters, i.e. the MoE's
+`intermediate_size` = {cfg['num_experts_per_tok']}·{cfg['moe_intermediate_size']} + {cfg['shared_expert_intermediate_size']} = {dense_width}): {dense_total:,} parameters, i.e. the MoE's
 active parameters minus the router and shared-expert gate ({L * router:,} parameters).
 
 ## Tokenizer
 
-Our own byte-level BPE trainer (`tools/bpe/bpe.py`; no tokenizer-training package is reachable on our
-machines), trained on a 6.6 M-character sample of training documents (about 1.2–2 M characters from each of the four
-sources). `tokenizer.json` uses
-Qwen2's pipeline: `Split` with Qwen2's pre-tokenizer regex, `ByteLevel` (no regex, no prefix space), BPE
-with {cfg['vocab_size'] - 3 - 256} merges over the 256 byte symbols, `ByteLevel` decoder, no normalizer. HF's Rust
-`tokenizers` (Node binding `@anush008/tokenizers`) and our engine's tokenizer both give exactly our encoder's
-ids on all {facts.get('verify_docs', 107)} held-out documents plus a few Unicode edge cases ({facts.get('verify_ids', '~320k')} ids, 0 mismatches:
-`node tools/bpe/verify.mjs`). The corpus averages {sum(d['bytes'] for d in docs) / sum(d['tokens'] for d in docs):.2f} bytes per token.
+The first edition's, unchanged: our own byte-level BPE trainer (`tools/bpe/bpe.py`), trained by `prepare.py` on a
+6.6 M-character sample of the first edition's corpus (TypeScript declarations, Python code, Python docs, KJV), with
+Qwen2's pipeline: `Split` with Qwen2's pre-tokenizer regex, `ByteLevel` (no regex, no prefix space), BPE with
+{cfg['vocab_size'] - 3 - 256} merges over the 256 byte symbols, `ByteLevel` decoder, no normalizer. Keeping it keeps the token ids, so
+phase 4 continues the first edition's weights; {facts.get('tokenizer_note', '')} On the second-edition corpus it averages
+{sum(d['bytes'] for d in docs) / sum(d['tokens'] for d in docs):.2f} bytes per token. `node tools/bpe/verify.mjs` checks it against HF `tokenizers`.
 
-## Corpus
+## Corpus (second edition)
 
-Code and English prose a user of this extension reads every day, from licence-clean sources installed on
-a Debian 12 machine (`apt-get install python3.11-doc bible-kjv`) and in this repository's npm dependencies.
-The corpus itself is not committed; `tools/train-demo/prepare.py` rebuilds it. 5% of documents are held out
-(document-level split by a seeded hash of the document name; seed 1234).
+What a user of this extension opens, from a bounded set of sources already at hand: this repository's own npm
+dependencies (`node_modules`, packages whose `package.json` licence is MIT, Apache-2.0, ISC, BSD-2/3-Clause or
+0BSD only; nested copies included, each file read from its package) and Debian 12 packages
+(`apt-get install python3.11-doc nodejs-doc debian-handbook fortunes fortunes-min`). Nothing was downloaded
+for the corpus. `tools/train-demo/corpus2.py` rebuilds it (not committed). Documents are deduplicated
+(SHA-256 of the whitespace-normalised text), each source capped ({', '.join(f'{k} {v / 1e6:g} MB' for k, v in srcinfo['caps'].items())}; a
+seeded random sample of documents beyond the cap), and 5% are held out by a seeded hash (seed 1234) of the
+document's group: an npm package's name for `node_modules` files (so a package's CJS and ESM builds never
+straddle the split), the document itself otherwise.
 
 | source | kind | what | licence | docs train / held-out | MB train / held-out | tokens train (M) / held-out |
 |---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Training stream: {train_tokens / 1e6:.2f} M tokens (documents joined with `<|endoftext|>`).
+Training stream: {train_tokens / 1e6:.2f} M tokens (documents shuffled, joined with `<|endoftext|>`).
+
+<details><summary>npm packages read, with the licence in each package.json ({len(npm_lic)})</summary>
+
+{npm_list}
+
+</details>
 
 ## Training recipe
 
 ```
-bash tools/train-demo/train.sh        # check model.py vs transformers → corpus + tokenizer → verify tokenizer →
-                                      # train MoE and dense side by side → export + eval → fixture → engine stats → card
+bash tools/train-demo/train.sh   # check model.py vs transformers → first-edition corpus + tokenizer → verify tokenizer →
+                                 # phases 1-3 (first edition) → second-edition corpus → phase 4, MoE and dense twin
+                                 # side by side → export + eval → fixture → engine stats → card
 ```
 
+- Phases 1–3 are the first edition's run, unchanged: {facts.get('v1_schedule', '')} 1560 steps = 3.19 M tokens of the
+  first-edition corpus, {facts.get('v1_minutes', 108)} minutes on the shared 2-core machine. Its weights (bf16, as shipped) are phase 4's start.
+- Phase 4 (this edition): the second-edition corpus; fresh AdamW (β 0.9/0.95, weight decay 0.1 on matrices),
+  gradient clip 1.0, batch {a['batch']} × {a['seq']} tokens, {a['warmup']} warmup steps, {facts.get('v2_schedule', '')}
+  **{mstep} steps = {tokens_seen / 1e6:.2f} M tokens** ({tokens_seen / train_tokens:.2f} epochs of the second-edition stream).
+  Router losses as before: Switch-style load balancing E·Σ f_i·P_i (coefficient {a['aux']}) and router z-loss (coefficient {a['zloss']}).
+- The dense twin gets the same phase 4 (same batches, steps, schedule, optimizer) from the same first-edition
+  weights: `densify.py` copies the trunk (embeddings, attention, norms) exactly and builds each dense MLP
+  ({dense_width} wide) from the shared expert (gate folded in at its mean) and the two experts with the highest
+  mean router probability (scaled by it). {facts.get('dense_note', '')}
 - PyTorch {facts.get('torch', '1.13')} from Debian's `python3-torch`, CPU, fp32, one thread per model
-  (`OPENBLAS_NUM_THREADS=1`), seeds fixed (init seed 1234; batch *s* is drawn from `numpy.random.default_rng([1234, s])`,
-  so both models see identical batches). PyTorch rather than TF.js because its autograd and AdamW are
-  mature and fast on CPU; `tools/train-demo/model.py` is a compact re-implementation of transformers'
-  `Qwen2MoeForCausalLM` forward, and the test below checks that our engine agrees with it.
-- Model code: `tools/train-demo/model.py`; loop: `tools/train-demo/train.py`.
-- AdamW (β 0.9/0.95, weight decay 0.1 on matrices), gradient clip 1.0, batch {a['batch']} × {a['seq']} tokens,
-  {a['warmup']} warmup steps. Schedule: {facts.get('schedule', 'see train.sh')}
-  In all **{mstep} steps = {tokens_seen / 1e6:.2f} M tokens** ({tokens_seen / train_tokens:.2f} epochs).
-- Router losses: Switch-style load balancing E·Σ f_i·P_i (coefficient {a['aux']}) and router z-loss
-  mean(logsumexp²) (coefficient {a['zloss']}), averaged over layers.
-- Machine: a 2-core AMD EPYC (Zen 4) VM shared with about seven other jobs of this project, so each model got
-  well under one core; wall time {mtime / 60:.0f} min (MoE) and {dtime / 60:.0f} min (dense), run concurrently.
-  {facts.get('decay_note', '')}
-- Export: `tools/train-demo/export.py` writes bf16 safetensors by hand (u64 header length, JSON header, raw
-  little-endian data) and checks the round trip; all held-out numbers below use the **shipped bf16 weights**.
+  (`OPENBLAS_NUM_THREADS=1`), seeds fixed (batch *s* is drawn from `numpy.random.default_rng([1234, s])`, so both
+  models see identical batches). `tools/train-demo/model.py` re-implements transformers' `Qwen2MoeForCausalLM`
+  forward (checked by `check_hf.py`).
+- Machine and time: a 2-core VM shared with about seven other jobs of this project, training at `nice -n 10`;
+  phase 4 took {mtime / 60:.0f} min (MoE) and {dtime / 60:.0f} min (dense), run concurrently. {facts.get('time_note', '')}
+- Export: `tools/train-demo/export.py` writes bf16 safetensors by hand and checks the round trip; all held-out
+  numbers below use the **shipped bf16 weights**.
 
 ## Results: held-out loss (nats/token, weights in bf16)
 
-Non-overlapping {a['seq']}-token windows over each held-out stream, every token but a window's first scored.
+{ev['windows']} evenly spaced non-overlapping {a['seq']}-token windows per held-out source (fewer where a source's held-out
+stream is shorter), every token but a window's first scored. "First edition" is the model this one replaces, on
+the same windows.
 
-| held-out source | tokens | MoE | dense twin | MoE − dense |
-|---|---|---|---|---|
-""" + "\n".join(
-        f"| {s} ({SOURCES[s][0]}) | {ev['moe'][s]['tokens']:,} | {res('moe', s)} | {res('dense', s)} | {ev['moe'][s]['nats'] - ev['dense'][s]['nats']:+.3f} |"
-        for s in SOURCES
-    ) + f"""
-| **all** | {ev['moe']['all']['tokens']:,} | **{ev['moe']['all']['nats']:.3f}** (perplexity {ev['moe']['all']['ppl']:.1f}) | {ev['dense']['all']['nats']:.3f} (perplexity {ev['dense']['all']['ppl']:.1f}) | {ev['moe']['all']['nats'] - ev['dense']['all']['nats']:+.3f} |
-| English prose (pydoc + kjv) | {prose_tokens:,} | {prose_moe:.3f} (perplexity {math.exp(prose_moe):.1f}) | {prose_dense:.3f} | {prose_moe - prose_dense:+.3f} |
+| held-out source | tokens | MoE | dense twin | MoE − dense | first edition |
+|---|---|---|---|---|---|
+{chr(10).join(res_rows)}
 
 {facts.get('results_note', '')}
 
-### Training curve
+### Training curve (phase 4)
 
 Mean training cross-entropy (nats/token) over blocks of 50 steps, on identical batches, and the in-training
 check on the first 16 windows of each held-out stream (fp32 weights):
@@ -207,12 +265,12 @@ check on the first 16 windows of each held-out stream (fp32 weights):
 ## Specialisation, measured by our engine
 
 `tools/demo-stats.ts` loads `models/demo` with MoE Lens's own engine (`loadModel`, `loadTokenizer`), runs
-held-out documents of each source in {a['seq']}-token windows and counts top-{cfg['num_experts_per_tok']} assignments. JSD is the
-Jensen–Shannon divergence (base 2: 0 = same expert mix on code and prose, 1 = disjoint experts) between a
-layer's expert-load distribution on held-out code (ts + py) and on held-out prose (pydoc + kjv). Aux loss is
-E·Σ f_i·P_i over all those tokens (f_i: share of assignments, P_i: mean router probability; 1 = balanced).
-"Most characteristic" tokens are those (seen ≥ 8 times) with the largest share of their occurrences sent to
-that expert.
+held-out documents of each source in {a['seq']}-token windows and counts top-{cfg['num_experts_per_tok']} assignments per kind: code (js + dts + py),
+prose (pydoc + handbook + fortune), Markdown (md) and JSON/YAML/TOML (data). JSD is the Jensen–Shannon
+divergence (base 2: 0 = same expert mix, 1 = disjoint experts) between two kinds' expert-load distributions in
+a layer. Aux loss is E·Σ f_i·P_i over all those tokens (f_i: share of assignments, P_i: mean router
+probability; 1 = balanced). "Most characteristic" tokens are those (seen ≥ 8 times) with the largest share of
+their occurrences sent to that expert.
 
 ![expert load, code vs prose](expert_load.svg)
 
@@ -220,36 +278,39 @@ that expert.
 
 {stats_md}
 The surprisals in this section differ from the held-out table above because here each held-out document is
-run on its own from its first token (up to 6000 tokens per source, the first documents of each source),
-by our engine; above, 512-token windows run across the concatenated held-out stream.
+run on its own from its first token (the first documents of each source), by our engine; above, {a['seq']}-token
+windows run across the concatenated held-out stream.
+
+## Cost per token
+
+{cost_md}
 
 ## Verification
 
 - `test/unit/demo/demoModel.test.ts` (part of `npm test`, no torch needed): our engine on the shipped files
-  reproduces PyTorch's router logits within 1e-4 in every layer on a held-out passage, the same top-2 experts,
-  and next-token surprisal within 1e-3; the PyTorch side is recorded once in `test/fixtures/demo/router_logits.json`
-  by `tools/train-demo/fixture.py` (from the bf16 weights; the fixture stores the model file's SHA-256).
-- `node tools/bpe/verify.mjs` checks the tokenizer against HF `tokenizers`.
-- `/usr/bin/python3 tools/train-demo/check_hf.py` checks the training code itself against transformers: on the
-  transformers-made `test/fixtures/qwen2_moe` model, `tools/train-demo/model.py` reproduces transformers 4.57.6's
-  router logits (max |Δ| 2.3e-5) and LM logits (1.4e-5), so the model trained here is the model transformers runs.
-- `npx moe-lens analyze README.md` (no `--model`) runs this model over the README in seconds (about 9 s for
-  5,011 tokens on the shared 2-core machine, wasm backend).
+  reproduces PyTorch's router logits within 1e-4 in every layer on a held-out passage (part of a held-out npm
+  README with a code block), the same top-2 experts, and next-token surprisal within 1e-3; the PyTorch side is
+  recorded in `test/fixtures/demo/router_logits.json` by `tools/train-demo/fixture.py` (from the bf16 weights;
+  the fixture stores the model file's SHA-256).
+- `node tools/bpe/verify.mjs` checks the tokenizer against HF `tokenizers`; `/usr/bin/python3
+  tools/train-demo/check_hf.py` checks `model.py` against transformers on the transformers-made
+  `test/fixtures/qwen2_moe` model.
 
 ## Limitations
 
 Tiny and briefly trained: it predicts code and English far worse than any real LM, and it never saw chat or
-other languages. Its experts specialise by surface form (indentation, punctuation, identifiers, archaic
-English) rather than by topic. It is meant to make MoE routing visible, not to generate text.
+other languages. Its experts specialise by surface form (indentation, punctuation, identifiers, word classes)
+rather than by topic. It is meant to make MoE routing visible, not to generate text. {facts.get('limits_note', '')}
 
 ## Licence
 
-Weights and tokenizer: MIT, like the rest of MoE Lens. Training data: see the corpus table (Apache-2.0, PSF-2.0,
-public domain); no data is redistributed here.
+Weights and tokenizer: MIT, like the rest of MoE Lens. Training data: see the corpus tables (MIT, Apache-2.0,
+ISC, BSD, 0BSD npm packages; PSF-2.0; GPL-2+ or CC-BY-SA-3.0; BSD fortunes; first edition also public-domain
+KJV); no data is redistributed here.
 """
     with open(os.path.join(DEMO, "MODEL_CARD.md"), "w") as f:
         f.write(card)
-    print("wrote MODEL_CARD.md", len(card), "chars")
+    print("wrote MODEL_CARD.md", len(card), "chars, perplexity check", round(math.exp(ev["moe"]["all"]["nats"]), 1))
 
 
 if __name__ == "__main__":

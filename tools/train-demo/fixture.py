@@ -20,7 +20,7 @@ sys.path.insert(0, HERE)
 from export import read_safetensors  # noqa: E402
 from model import Qwen2MoeLM  # noqa: E402
 
-WORK = os.path.join(HERE, "work")
+WORK = os.path.join(HERE, "work", "v2")
 DEMO = os.path.join(ROOT, "models", "demo")
 OUT = os.path.join(ROOT, "test", "fixtures", "demo", "router_logits.json")
 N_TOKENS = 96
@@ -33,11 +33,14 @@ def main() -> None:
     st = read_safetensors(os.path.join(DEMO, "model.safetensors"))
     m.load_state_dict(st)
     m.eval()
-    # A held-out passage that mixes prose and code: the start of a held-out Python-docs page.
+    # A held-out passage that mixes prose and code: part of a held-out Markdown document (Node.js API
+    # docs or an npm README) with a fenced code block near its start.
     docs = json.load(open(os.path.join(WORK, "docs.json")))
-    eval_pydoc = np.fromfile(os.path.join(WORK, "eval_pydoc.u16"), dtype=np.uint16)
-    d = next(x for x in docs if x["source"] == "pydoc" and x["split"] == "eval" and x["tokens"] >= 400)
-    ids = [int(v) for v in eval_pydoc[d["start"] + 200: d["start"] + 200 + N_TOKENS]]
+    heldout = {json.loads(line)["name"]: json.loads(line)["text"] for line in open(os.path.join(WORK, "heldout.jsonl"))}
+    eval_md = np.fromfile(os.path.join(WORK, "eval_md.u16"), dtype=np.uint16)
+    d = next(x for x in docs if x["source"] == "md" and x["split"] == "eval" and x["tokens"] >= 400
+             and "```" in heldout[x["name"]][:1500])
+    ids = [int(v) for v in eval_md[d["start"] + 100: d["start"] + 100 + N_TOKENS]]
     with torch.no_grad():
         logits, routing = m(torch.tensor([ids]))
         logp = F.log_softmax(logits[0].float(), dim=-1)

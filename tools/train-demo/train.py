@@ -23,6 +23,7 @@ sys.path.insert(0, HERE)
 from model import Qwen2MoeLM, router_losses  # noqa: E402
 
 WORK = os.path.join(HERE, "work")
+EVAL_SOURCES = {"v1": ("ts", "py", "pydoc", "kjv"), "v2": ("js", "md", "handbook", "fortune", "pydoc", "py", "data", "dts")}
 
 BASE = {
     "architectures": ["Qwen2MoeForCausalLM"],
@@ -74,8 +75,13 @@ def config_for(variant: str) -> dict:
     return cfg
 
 
-def load_stream(name: str) -> np.ndarray:
-    return np.fromfile(os.path.join(WORK, f"{name}.u16"), dtype=np.uint16)
+def data_dir(corpus: str) -> str:
+    """work/ holds the first edition's corpus (prepare.py), work/v2/ the second's (corpus2.py)."""
+    return WORK if corpus == "v1" else os.path.join(WORK, corpus)
+
+
+def load_stream(name: str, corpus: str = "v1") -> np.ndarray:
+    return np.fromfile(os.path.join(data_dir(corpus), f"{name}.u16"), dtype=np.uint16)
 
 
 @torch.no_grad()
@@ -114,6 +120,10 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--decay-start", type=int, default=None, help="step where LR decay begins (default 80%% of --steps)")
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--corpus", choices=list(EVAL_SOURCES), default="v1")
+    ap.add_argument("--init-from", default=None,
+                    help="start from these bf16 safetensors weights with a fresh optimizer (a new phase on a new corpus)")
+    ap.add_argument("--keep-every", type=int, default=0, help="also keep a copy of the checkpoint every N steps")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -125,11 +135,14 @@ def main() -> None:
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
-    train = load_stream("train")
-    ev = {k: load_stream(f"eval_{k}") for k in ("ts", "py", "pydoc", "kjv")}
-    ckpt = os.path.join(WORK, f"{a.variant}.pt")
-    logf = open(os.path.join(WORK, f"{a.variant}.log"), "a")
+    train = load_stream("train", a.corpus)
+    ev = {k: load_stream(f"eval_{k}", a.corpus) for k in EVAL_SOURCES[a.corpus]}
+    ckpt = os.path.join(data_dir(a.corpus), f"{a.variant}.pt")
+    logf = open(os.path.join(data_dir(a.corpus), f"{a.variant}.log"), "a")
     step0 = 0
+    if a.init_from and not (a.resume and os.path.exists(ckpt)):
+        from export import read_safetensors
+        model.load_state_dict(read_safetensors(a.init_from))
     if a.resume and os.path.exists(ckpt):
         st = torch.load(ckpt)
         model.load_state_dict(st["model"])
@@ -175,6 +188,8 @@ def main() -> None:
         if (step + 1) % a.ckpt_every == 0 or step + 1 == a.steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1, "config": cfg}, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
+        if a.keep_every and (step + 1) % a.keep_every == 0:
+            torch.save({"model": model.state_dict(), "step": step + 1, "config": cfg}, f"{ckpt[:-3]}-{step + 1}.pt")
     print(json.dumps({"done": True, "elapsed": round(time.time() - t0, 1)}), file=logf, flush=True)
 
 

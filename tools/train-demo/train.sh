@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Reproduces models/demo from scratch on a 2-core CPU machine (about 1.5 hours of training).
+# Reproduces models/demo (second edition) from scratch on a 2-core CPU machine: phases 1-3 train the first
+# edition on its corpus (prepare.py: TS declarations, Python stdlib + docs, KJV) and its tokenizer; phase 4 continues
+# on the second-edition corpus (corpus2.py: what users open) with the same tokenizer. See MODEL_CARD.md for times.
 #   bash tools/train-demo/train.sh
-# Needs: apt-get install python3-torch python3.11-doc bible-kjv; pyenv/other python3 with numpy + regex
-# (for prepare.py); node_modules (TypeScript's lib.*.d.ts, @anush008/tokenizers, tsx).
+# Needs: apt-get install python3-torch python3.11-doc bible-kjv nodejs-doc debian-handbook fortunes fortunes-min
+# (nodejs-doc conflicts with NodeSource's nodejs package, and apt REMOVES that node to install it: on such a
+# machine unpack it instead, `apt-get download nodejs-doc && dpkg-deb -x nodejs-doc_*.deb /`),
+# a python3 with numpy + regex (prepare.py, corpus2.py); node_modules
+# (TypeScript's lib.*.d.ts, the npm packages corpus2.py reads, @anush008/tokenizers, tsx).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-python3}            # needs numpy + regex
@@ -18,6 +23,10 @@ LR2=${LR2:-0.0015}
 DECAY3=${DECAY3:-1400}
 STEPS3=${STEPS3:-1560}
 LR3=${LR3:-0.001}
+# Phase 4 (second edition): LR 1e-3 after 20 warmup steps, constant to DECAY4, linear decay to 10% at STEPS4.
+STEPS4=${STEPS4:-180}
+DECAY4=${DECAY4:-130}
+LR4=${LR4:-0.001}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1   # one core per model; OpenBLAS spin-waits otherwise
 
 $TORCHPY tools/train-demo/check_hf.py   # model.py == transformers' Qwen2MoeForCausalLM (fixture made by transformers)
@@ -25,24 +34,26 @@ $PY tools/train-demo/prepare.py
 $PY tools/bpe/dump_ids.py models/demo/tokenizer.json tools/train-demo/work/corpus.jsonl tools/train-demo/work/heldout_ids.json
 node tools/bpe/verify.mjs models/demo/tokenizer.json tools/train-demo/work/heldout_ids.json
 rm -f tools/train-demo/work/moe.log tools/train-demo/work/dense.log
-# MoE and dense twin train side by side on identical batches, one thread each.
-$TORCHPY tools/train-demo/train.py --variant moe --steps "$STEPS" --decay-start "$DECAY_START" &
+# Phases 1-3: the first edition's MoE (its dense twin is no longer trained: phase 4's twin starts from the MoE's
+# trunk, see densify.py).
+$TORCHPY tools/train-demo/train.py --variant moe --steps "$STEPS" --decay-start "$DECAY_START"
+$TORCHPY tools/train-demo/train.py --variant moe --resume --lr "$LR2" --steps "$STEPS2" --decay-start "$STEPS"
+$TORCHPY tools/train-demo/train.py --variant moe --resume --lr "$LR3" --steps "$STEPS3" --decay-start "$DECAY3"
+$TORCHPY tools/train-demo/export.py --no-eval --to tools/train-demo/work/moe-v1.safetensors
+# Phase 4: the second-edition corpus; the MoE starts from the first edition's bf16 weights, its dense twin from
+# the same weights with the MLPs made dense (densify.py); fresh AdamW, identical batches, one thread each.
+$PY tools/train-demo/corpus2.py
+rm -f tools/train-demo/work/v2/moe.log tools/train-demo/work/v2/dense.log tools/train-demo/work/v2/*.pt
+$TORCHPY tools/train-demo/densify.py tools/train-demo/work/moe-v1.safetensors tools/train-demo/work/v2/dense-init.safetensors
+$TORCHPY tools/train-demo/train.py --variant moe --corpus v2 --init-from tools/train-demo/work/moe-v1.safetensors \
+  --lr "$LR4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 250 --keep-every 100 &
 P1=$!
-$TORCHPY tools/train-demo/train.py --variant dense --steps "$STEPS" --decay-start "$DECAY_START" &
+$TORCHPY tools/train-demo/train.py --variant dense --corpus v2 --init-from tools/train-demo/work/v2/dense-init.safetensors \
+  --lr "$LR4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 250 --keep-every 100 &
 P2=$!
 wait $P1 $P2
-$TORCHPY tools/train-demo/train.py --variant moe --resume --lr "$LR2" --steps "$STEPS2" --decay-start "$STEPS" &
-P1=$!
-$TORCHPY tools/train-demo/train.py --variant dense --resume --lr "$LR2" --steps "$STEPS2" --decay-start "$STEPS" &
-P2=$!
-wait $P1 $P2
-$TORCHPY tools/train-demo/train.py --variant moe --resume --lr "$LR3" --steps "$STEPS3" --decay-start "$DECAY3" &
-P1=$!
-$TORCHPY tools/train-demo/train.py --variant dense --resume --lr "$LR3" --steps "$STEPS3" --decay-start "$DECAY3" &
-P2=$!
-wait $P1 $P2
-$TORCHPY tools/train-demo/export.py
+$TORCHPY tools/train-demo/export.py --corpus v2
 $TORCHPY tools/train-demo/fixture.py
-npx tsx tools/demo-stats.ts --out tools/train-demo/work/stats --svg models/demo/expert_load.svg
+npx tsx tools/demo-stats.ts --out tools/train-demo/work/v2/stats --svg models/demo/expert_load.svg
 $PY tools/train-demo/card.py
 du -b models/demo

@@ -190,7 +190,9 @@ export function planModelMemory(ckpt: Checkpoint, cfg: FamilyConfig & { numHeads
     return { ...base, mode: 'refused', cacheBytes: 0, cachedLayers: 0, headCached: false, expertGroupBytes: 0, holdBytes: minimumBytes };
   }
   // Each expert more in a group costs its widened weights (and the backend's copies), and (streamed) one more read ahead.
-  const groupBytes = (spare: number, perExpert: number): number => expertBytes * (1 + Math.floor(Math.max(0, Math.min(spare, heapRoom)) / Math.max(1, perExpert)));
+  // A group never holds more than a layer's experts, so a small model does not claim the whole spare budget.
+  const groupBytes = (spare: number, perExpert: number): number =>
+    expertBytes * Math.min(cfg.numExperts, 1 + Math.floor(Math.max(0, Math.min(spare, heapRoom)) / Math.max(1, perExpert)));
   if (budget >= minimumBytes + storedBytes) {
     // Cache whole widened layers, in order, while they fit what is left (and the heap); the rest widens experts in wider groups.
     let spare = Math.min(budget - minimumBytes - storedBytes, heapRoom);

@@ -1,7 +1,9 @@
 /**
  * @file A Hugging Face tokenizer folder → the `tokenizer.ggml.*` metadata llama.cpp's converter
- * writes (byte-level BPE only: tokens by id, token types, merges, the pre-tokenizer name recognised
- * from the split regexes, BOS/EOS). For test and tool GGUF files.
+ * writes. Byte-level BPE (`gpt2`): tokens by id, token types, merges, the pre-tokenizer name
+ * recognised from the split regexes, BOS/EOS. SentencePiece BPE with byte fallback (`llama`, as
+ * Llama-2 / Mixtral): tokens, scores, token types, BOS/EOS/UNK, add-space-prefix. For test and tool
+ * GGUF files.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,8 +14,9 @@ import { GgufValueType } from '../../src/engine/checkpoint/gguf/types';
 
 interface TokenizerJson {
   added_tokens: { id: number; content: string; special: boolean }[];
+  normalizer?: unknown;
   pre_tokenizer: { type: string; pretokenizers?: { type: string; pattern?: { Regex?: string } }[] } | null;
-  model: { type: string; vocab: Record<string, number>; merges: (string | [string, string])[] };
+  model: { type: string; vocab: Record<string, number>; merges: (string | [string, string])[]; byte_fallback?: boolean; unk_token?: string | null };
 }
 
 /** The metadata, or null when `dir` has no tokenizer.json. Throws for a tokenizer this writer cannot express. */
@@ -26,7 +29,10 @@ export function tokenizerMetadata(dir: string, vocabSize: number): Record<string
   const cfgFile = join(dir, 'tokenizer_config.json');
   const cfg = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>) : {};
   if (tok.model.type !== 'BPE') {
-    throw new Error(`${file}: only byte-level BPE tokenizers are written to GGUF here`);
+    throw new Error(`${file}: only BPE tokenizers are written to GGUF here`);
+  }
+  if (tok.model.byte_fallback === true) {
+    return sentencePieceMetadata(tok, cfg);
   }
   const splits = (tok.pre_tokenizer?.pretokenizers ?? []).filter((p) => p.type === 'Split').map((p) => p.pattern?.Regex ?? '');
   const pre = preTokenizerNameOf(splits);
@@ -66,6 +72,76 @@ export function tokenizerMetadata(dir: string, vocabSize: number): Record<string
     meta['tokenizer.ggml.eos_token_id'] = gv.u32(eos);
   }
   return meta;
+}
+
+/** The BOS/EOS ids and add flags of tokenizer_config.json, as llama.cpp's SpecialVocab writes them. */
+function specialIds(tokens: readonly string[], cfg: Record<string, unknown>, addBosDefault: boolean): Record<string, MetaValue> {
+  const idOf = (v: unknown): number | undefined => {
+    const content = typeof v === 'string' ? v : v && typeof v === 'object' ? (v as { content?: string }).content : undefined;
+    const id = content === undefined ? -1 : tokens.indexOf(content);
+    return id >= 0 ? id : undefined;
+  };
+  const meta: Record<string, MetaValue> = {
+    'tokenizer.ggml.add_bos_token': typeof cfg.add_bos_token === 'boolean' ? cfg.add_bos_token : addBosDefault,
+    'tokenizer.ggml.add_eos_token': cfg.add_eos_token === true,
+  };
+  for (const [key, value] of [['bos', cfg.bos_token], ['eos', cfg.eos_token], ['unknown', cfg.unk_token]] as const) {
+    const id = idOf(value);
+    if (id !== undefined) {
+      meta[`tokenizer.ggml.${key}_token_id`] = gv.u32(id);
+    }
+  }
+  return meta;
+}
+
+/**
+ * A SentencePiece BPE tokenizer.json (byte_fallback) → llama.cpp's `llama` vocabulary. A
+ * SentencePiece model's score ranks its merges; tokenizer.json keeps that order as its merge list,
+ * so a token's score is minus the rank of the first merge producing it (pieces no merge makes:
+ * below every merge; byte, control and unknown tokens: 0, as SentencePiece gives them). Types as
+ * SentencePieceVocab writes them: `<0xNN>` BYTE, the unk token UNKNOWN, special added tokens
+ * CONTROL, other added tokens USER_DEFINED.
+ */
+function sentencePieceMetadata(tok: TokenizerJson, cfg: Record<string, unknown>): Record<string, MetaValue> {
+  const size = Math.max(...Object.values(tok.model.vocab).map((i) => i + 1), ...tok.added_tokens.map((t) => t.id + 1));
+  const tokens: string[] = Array.from({ length: size }, (_, i) => `[PAD${i}]`);
+  const types = new Int32Array(size).fill(TokenType.UNUSED);
+  for (const [t, id] of Object.entries(tok.model.vocab)) {
+    tokens[id] = t;
+    types[id] = /^<0x[0-9A-Fa-f]{2}>$/.test(t) ? TokenType.BYTE : TokenType.NORMAL;
+  }
+  for (const a of tok.added_tokens) {
+    tokens[a.id] = a.content;
+    types[a.id] = a.special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+  }
+  const unk = tok.model.unk_token ? tokens.indexOf(tok.model.unk_token) : -1;
+  if (unk >= 0) {
+    types[unk] = TokenType.UNKNOWN;
+  }
+  const merges = tok.model.merges.map((m) => (typeof m === 'string' ? m.split(' ') : m));
+  const scores = new Float32Array(size);
+  const scored = new Uint8Array(size);
+  merges.forEach(([l, r], rank) => {
+    const id = tok.model.vocab[l + r];
+    if (id !== undefined && !scored[id]) {
+      scored[id] = 1;
+      scores[id] = -rank;
+    }
+  });
+  tokens.forEach((_, id) => {
+    if (!scored[id] && types[id] === TokenType.NORMAL) {
+      scores[id] = -(merges.length + id);
+    }
+  });
+  const norm = JSON.stringify(tok.normalizer ?? null) + JSON.stringify(tok.pre_tokenizer ?? null);
+  return {
+    'tokenizer.ggml.model': 'llama',
+    'tokenizer.ggml.tokens': gv.array(GgufValueType.STRING, tokens),
+    'tokenizer.ggml.scores': gv.array(GgufValueType.FLOAT32, scores),
+    'tokenizer.ggml.token_type': gv.array(GgufValueType.INT32, types),
+    'tokenizer.ggml.add_space_prefix': /"Prepend"|"prepend_scheme":"(always|first)"/.test(norm),
+    ...specialIds(tokens, { unk_token: tok.model.unk_token, ...cfg }, true),
+  };
 }
 
 /** GPT-2's byte → printable character map (bytes_to_unicode). */

@@ -3,8 +3,8 @@
  * tokenizer_config.json objects our tokenizer reads, so a GGUF model gets the same exact ids and
  * UTF-16 spans as a Hugging Face folder. `gpt2`: byte-level BPE with the file's merges and the split
  * named by `tokenizer.ggml.pre`; `llama`: SentencePiece BPE with byte fallback, merges rebuilt from the
- * scores as transformers' converter does. Control tokens are special added tokens, user-defined ones
- * added tokens that are not special.
+ * scores as transformers' converter does. Control and unknown tokens are special added tokens,
+ * user-defined ones added tokens that are not special.
  */
 import { metaBool, metaInt, metaNumbers, metaString, metaStrings, type GgufMetadata } from '../checkpoint/gguf/metadata';
 import { knownPreTokenizers, preTokenizerFor } from './preTokenizers';
@@ -132,13 +132,18 @@ function vocabOf(tokens: readonly string[]): Record<string, number> {
   return vocab;
 }
 
-/** Control tokens are special (never produced from plain text by default); user-defined ones always match. */
+/**
+ * Control and unknown tokens are special (matched in text only when special tokens are parsed, as
+ * llama.cpp's cache_special_tokens: `<unk>` of a SentencePiece vocabulary is one); user-defined ones
+ * always match.
+ */
 function addedTokens(tokens: readonly string[], typeOf: (id: number) => number): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
   tokens.forEach((content, id) => {
     const type = typeOf(id);
-    if ((type === TokenType.CONTROL || type === TokenType.USER_DEFINED) && content.length > 0) {
-      out.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: type === TokenType.CONTROL });
+    const special = type === TokenType.CONTROL || type === TokenType.UNKNOWN;
+    if ((special || type === TokenType.USER_DEFINED) && content.length > 0) {
+      out.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special });
     }
   });
   return out;

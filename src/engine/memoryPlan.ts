@@ -6,27 +6,15 @@
  * widens more experts at once.
  */
 import * as os from 'node:os';
-import { formatMb, type MemoryMode } from '../shared/modelPlanText';
+import { formatMb, type PlanFacts } from '../shared/modelPlanText';
 import type { Checkpoint } from './checkpoint/checkpoint';
 import type { FamilyConfig } from './family';
 import { HEAD_ROWS } from './head';
 import { isExpertTensor, layerOf, widenedBytesPerElement } from './loadPlan';
 
 
-export interface MemoryPlan {
-  mode: MemoryMode;
-  /** Why it cannot run (mode 'refused'): the minimum it needs, or the backend's heap it exceeds. */
-  refusal: string | null;
-  /** What the plan had to stay within (`maxMemoryBytes`, default three quarters of physical memory). */
-  budgetBytes: number;
-  /** Every tensor in the checkpoint's files. */
-  diskBytes: number;
-  /** The tensors the forward pass uses, at their stored precision: held in memory when resident. */
-  storedBytes: number;
-  dtypes: string[];
-  totalParams: number;
-  /** Parameters one token runs through: everything but the routed experts, plus k of E of them. */
-  activeParams: number;
+/** The plan: what crosses to the extension (PlanFacts) and what the engine alone uses. */
+export interface MemoryPlan extends PlanFacts {
   /** The largest layer widened to float32 with one expert at a time, the backend's copies of them, and the transient copies made while reading it. */
   layerBytes: number;
   /** One routed expert widened to float32 (the largest). */
@@ -38,17 +26,12 @@ export interface MemoryPlan {
   runtimeBytes: number;
   /** Streaming reads ahead, widened in JS memory: the next layer's non-expert tensors and the next expert group. */
   readAheadBytes: number;
-  /** Needed to run at all, streamed: runtime + largest layer + read-ahead + activations. */
-  minimumBytes: number;
   /** Widened layers kept between runs (resident only): the first `cachedLayers`. */
   cacheBytes: number;
-  cachedLayers: number;
   /** Whether the LM head is kept widened too (after every layer, if the rest of the budget allows). */
   headCached: boolean;
   /** Widened expert weights loaded at once. */
   expertGroupBytes: number;
-  /** What the run will hold at its peak, about: minimum + stored (when resident) + cache + wider expert groups. */
-  holdBytes: number;
 }
 
 export interface PlanOptions {

@@ -9,17 +9,23 @@ export type MemoryMode = 'resident' | 'streamed' | 'refused';
 /** The memory plan's figures that cross to the extension (the engine's MemoryPlan has these and more). */
 export interface PlanFacts {
   mode: MemoryMode;
-  /** Why it cannot run (mode 'refused'), with the minimum it needs. */
+  /** Why it cannot run (mode 'refused'): the minimum it needs, or the backend's heap it exceeds. */
   refusal: string | null;
+  /** What the plan had to stay within (`maxMemoryBytes`, default three quarters of physical memory). */
   budgetBytes: number;
+  /** Every tensor in the checkpoint's files. */
   diskBytes: number;
-  /** The tensors the forward pass uses, at their stored precision: what a streamed run reads per window. */
+  /** The tensors the forward pass uses, at their stored precision: held when resident, what a streamed run reads per window. */
   storedBytes: number;
   dtypes: string[];
   totalParams: number;
+  /** Parameters one token runs through: everything but the routed experts, plus k of E of them. */
   activeParams: number;
+  /** Needed to run at all, streamed: runtime + largest layer + read-ahead + activations. */
   minimumBytes: number;
+  /** What the run will hold at its peak, about: minimum + stored (when resident) + cache + wider expert groups. */
   holdBytes: number;
+  /** Widened layers kept between runs (resident only). */
   cachedLayers: number;
 }
 

@@ -263,10 +263,11 @@ export class FileCheckpoint implements Checkpoint {
   }
 }
 
-async function openShard(file: string, handles: Map<string, FileHandle>): Promise<SafetensorsHeader> {
+/** Opens `file` into `handles` (closed with them) and returns its size; refuses what is not a regular file. */
+export async function openRegularFile(file: string, handles: Map<string, FileHandle>): Promise<{ fh: FileHandle; size: number }> {
   let fh: FileHandle;
   try {
-    // Non-blocking open, then fstat: a shard swapped for a FIFO since it was listed must not block.
+    // Non-blocking open, then fstat: a file swapped for a FIFO since it was listed must not block.
     fh = await fsp.open(file, OPEN_NONBLOCKING);
   } catch (e) {
     throw new CheckpointError(`${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file });
@@ -276,7 +277,12 @@ async function openShard(file: string, handles: Map<string, FileHandle>): Promis
   if (!st.isFile()) {
     throw new CheckpointError(`${file}: not a regular file`, { file });
   }
-  return readSafetensorsHeader(fh, file, st.size);
+  return { fh, size: st.size };
+}
+
+async function openShard(file: string, handles: Map<string, FileHandle>): Promise<SafetensorsHeader> {
+  const { fh, size } = await openRegularFile(file, handles);
+  return readSafetensorsHeader(fh, file, size);
 }
 
 /** Which files hold the weights: the index's shards, model.safetensors, or every *.safetensors. */

@@ -6,17 +6,15 @@
  * row-major (ggml's ne reversed), so a stacked expert tensor is [E, rows, cols] and one expert is a
  * contiguous range.
  */
-import { constants as fsConstants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { FileCheckpoint, type OpenOptions, type StoredType, type TensorInfo } from '../checkpoint';
+import { FileCheckpoint, openRegularFile, type OpenOptions, type StoredType, type TensorInfo } from '../checkpoint';
 import { DTYPE_BYTES } from '../dtypes';
 import { CheckpointError, checkpointError } from '../errors';
 import { readGgufHeader, type GgufEntry, type GgufHeader, type GgufTensorInfo } from './reader';
 import { metaInt } from './metadata';
 import { blockGeometry, isBlockType } from './types';
-
-const OPEN_NONBLOCKING = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
 /** llama.cpp's split naming (gguf-split): PREFIX-00001-of-00003.gguf. */
 const SPLIT_NAME = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
@@ -111,19 +109,8 @@ export async function ggufSplitFiles(file: string): Promise<string[]> {
 }
 
 async function openOne(file: string, handles: Map<string, FileHandle>): Promise<GgufHeader> {
-  let fh: FileHandle;
-  try {
-    // Non-blocking open, then fstat: a path swapped for a FIFO must not block.
-    fh = await fsp.open(file, OPEN_NONBLOCKING);
-  } catch (e) {
-    throw new CheckpointError(`${file}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file });
-  }
-  handles.set(file, fh);
-  const st = await fh.stat();
-  if (!st.isFile()) {
-    throw new CheckpointError(`${file}: not a regular file`, { file });
-  }
-  return readGgufHeader(fh, file, st.size);
+  const { fh, size } = await openRegularFile(file, handles);
+  return readGgufHeader(fh, file, size);
 }
 
 /** `split.no` / `split.count` (u16 as gguf-split writes them, any integer type accepted), when present, must agree with the file's place among the splits. */

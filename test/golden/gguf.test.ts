@@ -67,6 +67,31 @@ describe('golden families as F32 GGUF', () => {
   }
 });
 
+describe("deepseek_v3 with kv_b_proj split as current llama.cpp writes it (attn_k_b [H, r, nope], attn_v_b [H, v, r])", () => {
+  for (const mla of ['split', 'both'] as const) {
+    it(`${mla}: the safetensors trace, resident and streamed`, async () => {
+      const dir = path.join(ROOT, 'test', 'fixtures', 'deepseek_v3');
+      const file = path.join(tmp, `deepseek_v3-${mla}.gguf`);
+      const written: GgufTensorSpec[] = [];
+      await convertHfToGguf(dir, file, { mla, transform: (t) => (written.push(t), t) });
+      const kb = written.find((t) => t.name === 'blk.0.attn_k_b.weight');
+      assert.deepEqual(kb?.shape, [4, 32, 16], 'attn_k_b is [H, kv_lora_rank, qk_nope_head_dim]');
+      assert.deepEqual(written.find((t) => t.name === 'blk.0.attn_v_b.weight')?.shape, [4, 16, 32], 'attn_v_b is [H, v_head_dim, kv_lora_rank]');
+      assert.equal(written.some((t) => t.name.endsWith('attn_kv_b.weight')), mla === 'both', 'attn_kv_b written only with both');
+      const ids = fixtureIds(dir);
+      const want = await trace(await loadModel(dir, { backend: 'cpu' }), ids);
+      const resident = await loadModel(file, { backend: 'cpu' });
+      const minimum = resident.plan.minimumBytes;
+      const got = await trace(resident, ids);
+      assertSameRouting(got.layers, want.layers, `deepseek_v3 ${mla}`);
+      assert.deepEqual(got, want, `deepseek_v3 ${mla}: bit for bit, logits included`);
+      const streamed = await loadModel(file, { backend: 'cpu', maxMemoryBytes: minimum });
+      assert.equal(streamed.plan.mode, 'streamed');
+      assert.deepEqual(await trace(streamed, ids), want, `deepseek_v3 ${mla}: streamed from the GGUF file`);
+    });
+  }
+});
+
 describe('each quantisation type gives the trace of its values as F32', () => {
   // The embedded model: its widths (256) hold whole K-quant blocks. Every weight matrix whose rows are
   // whole blocks of the type gets random blocks of it (seeded); the twin file holds those blocks' values as F32.

@@ -37,6 +37,12 @@ export interface ConvertOptions {
   transform?: (t: GgufTensorSpec) => GgufTensorSpec;
   /** A folder with tokenizer.json to embed (default: the model folder's, when it has one; else a byte-level vocabulary, as llama.cpp needs one). */
   tokenizerDir?: string;
+  /**
+   * DeepSeek's kv_b_proj (deepseek2): 'kv_b' writes attn_kv_b as is; 'split' writes it as current llama.cpp's
+   * DeepseekV2Model.modify_tensors does: kv_b viewed [H, nope + v, r] split into attn_k_b [H, r, nope]
+   * (each head's key part transposed) and attn_v_b [H, v, r], without attn_kv_b; 'both' writes all three.
+   */
+  mla?: 'kv_b' | 'split' | 'both';
 }
 
 /** convert_hf_to_gguf's LlamaModel.permute: within each head, rows [half·hd/2 + i] → [2i + half]. */
@@ -151,7 +157,7 @@ export function archMetadata(cfg: Record<string, unknown>, arch: string): Record
 }
 
 /** Reads every tensor of the checkpoint under its GGUF name(s), converted as llama.cpp's converter does. */
-async function ggufTensors(ckpt: Checkpoint, cfg: Record<string, unknown>, arch: string, type: GgmlTypeName, expertType: GgmlTypeName, untie: boolean): Promise<GgufTensorSpec[]> {
+async function ggufTensors(ckpt: Checkpoint, cfg: Record<string, unknown>, arch: string, type: GgmlTypeName, expertType: GgmlTypeName, untie: boolean, mla: 'kv_b' | 'split' | 'both'): Promise<GgufTensorSpec[]> {
   const out: GgufTensorSpec[] = [];
   const heads = cfg.num_attention_heads as number;
   const kvHeads = (cfg.num_key_value_heads as number | undefined) ?? heads;
@@ -204,10 +210,13 @@ async function ggufTensors(ckpt: Checkpoint, cfg: Record<string, unknown>, arch:
     const p = `model.layers.${i}`;
     const b = `blk.${i}`;
     for (const [hf, g] of direct) {
-      if (names.has(`${p}.${hf}`)) {
+      if (names.has(`${p}.${hf}`) && !(hf === 'self_attn.kv_b_proj.weight' && mla === 'split')) {
         const info = ckpt.info(`${p}.${hf}`);
         push(`${b}.${g}`, info.shape, await read(`${p}.${hf}`));
       }
+    }
+    if (mla !== 'kv_b' && names.has(`${p}.self_attn.kv_b_proj.weight`)) {
+      pushKvBSplit(push, b, await read(`${p}.self_attn.kv_b_proj.weight`), ckpt.info(`${p}.self_attn.kv_b_proj.weight`).shape, kvHeads, cfg);
     }
     if (names.has(`${p}.mlp.shared_expert_gate.weight`)) {
       push(`${b}.ffn_gate_inp_shexp.weight`, [cfg.hidden_size as number], await read(`${p}.mlp.shared_expert_gate.weight`)); // 1-D, as llama.cpp reads it
@@ -308,6 +317,33 @@ async function pushExperts(ckpt: Checkpoint, cfg: Record<string, unknown>, arch:
   }
 }
 
+/**
+ * llama.cpp's kv_b_proj split (DeepseekV2Model.modify_tensors): kv_b [H·(nope + v), r] viewed as [H, nope + v, r],
+ * split on dim 1 into k_b [H, nope, r] and v_b [H, v, r]; k_b.transpose(1, 2) → attn_k_b [H, r, nope].
+ * Shapes here are numpy order (the writer reverses them into ggml's ne: attn_k_b ne = [nope, r, H]).
+ */
+function pushKvBSplit(push: (name: string, shape: number[], values: Float32Array) => void, b: string, kvB: Float32Array, shape: readonly number[], heads: number, cfg: Record<string, unknown>): void {
+  const nope = cfg.qk_nope_head_dim as number;
+  const v = cfg.v_head_dim as number;
+  const r = shape[1];
+  if (shape[0] !== heads * (nope + v)) {
+    throw new Error(`${b}: kv_b_proj has ${shape[0]} rows, not ${heads}·(${nope} + ${v})`);
+  }
+  const kB = new Float32Array(heads * r * nope);
+  const vB = new Float32Array(heads * v * r);
+  for (let h = 0; h < heads; h++) {
+    const base = h * (nope + v) * r;
+    for (let i = 0; i < nope; i++) {
+      for (let j = 0; j < r; j++) {
+        kB[h * r * nope + j * nope + i] = kvB[base + i * r + j];
+      }
+    }
+    vB.set(kvB.subarray(base + nope * r, base + (nope + v) * r), h * v * r);
+  }
+  push(`${b}.attn_k_b.weight`, [heads, r, nope], kB);
+  push(`${b}.attn_v_b.weight`, [heads, v, r], vB);
+}
+
 /** Writes `dir` (config.json + safetensors, and tokenizer.json when there is one) as a GGUF file. */
 export async function convertHfToGguf(dir: string, outFile: string, opts: ConvertOptions = {}): Promise<void> {
   const cfg = await readModelConfig(dir);
@@ -318,7 +354,7 @@ export async function convertHfToGguf(dir: string, outFile: string, opts: Conver
   const ckpt = await openCheckpoint(dir);
   try {
     const type = opts.type ?? 'F32';
-    const tensors = await ggufTensors(ckpt, cfg, arch, type, opts.expertType ?? type, opts.untie ?? false);
+    const tensors = await ggufTensors(ckpt, cfg, arch, type, opts.expertType ?? type, opts.untie ?? false, opts.mla ?? 'kv_b');
     const tokenizer = tokenizerMetadata(opts.tokenizerDir ?? dir, cfg.vocab_size as number) ?? byteVocabMetadata(cfg.vocab_size as number);
     const meta: Record<string, MetaValue> = {
       'general.architecture': arch,

@@ -32,6 +32,8 @@ const builds = [
   { ...nodeCommon, entryPoints: ['src/engine/main.ts'], outfile: 'dist/engine.js' },
   // The tokenizer's watchdog thread, loaded by the engine and the CLI from beside their bundles.
   { ...nodeCommon, entryPoints: ['src/engine/tokenizer/worker.ts'], outfile: 'dist/tokenizerWorker.js' },
+  // The engine's second core: its kernel worker thread (src/engine/kernels/kernelPool.ts).
+  { ...nodeCommon, entryPoints: ['src/engine/kernels/kernelWorker.ts'], outfile: 'dist/kernelWorker.js' },
   // The headless CLI on the same engine.
   {
     ...nodeCommon,

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { defaultThreads, prepareThreadedWasm, settlePool, wasmThreadsInUse } from './kernels/wasmThreads';
+import { installWasmKernels, ownKernelsWanted } from './kernels/wasmKernels';
 
 export { tf };
 
@@ -121,7 +122,11 @@ async function tryWasm(threads?: number): Promise<boolean> {
     const dir = wasmDir();
     setWasmPaths(dir);
     wasmPathsSet = true;
-    const threaded = wanted > 1 ? prepareThreadedWasm(dir, wanted) : { reason: 'one thread asked for' };
+    // With the engine's own kernels the second core is theirs (kernels/kernelPool.ts): the threaded
+    // build is started for its shared heap only, XNNPACK on one thread, whose pool would otherwise
+    // spin on the other core between the elementwise ops it still runs.
+    const xnnThreads = ownKernelsWanted() ? 1 : wanted;
+    const threaded = wanted > 1 ? prepareThreadedWasm(dir, xnnThreads) : { reason: 'one thread asked for' };
     if ('reason' in threaded) {
       if (wanted > 1) {
         process.stderr.write(`moe-lens: wasm threads unavailable (${threaded.reason}); running on one thread\n`);
@@ -136,8 +141,9 @@ async function tryWasm(threads?: number): Promise<boolean> {
     const ok = await tf.setBackend(BACKEND_IDS.wasm).catch(() => false);
     if (ok) {
       await tf.ready();
-      wasmThreads = wasmThreadsInUse();
       settlePool();
+      const kernels = ownKernelsWanted() ? installWasmKernels(started ? wanted : 1) : null;
+      wasmThreads = kernels ? kernels.threads : wasmThreadsInUse();
     }
     return ok;
   } finally {

@@ -1,6 +1,6 @@
 /**
  * The wasm backend on two threads (its threaded build started under Node, src/engine/kernels/
- * wasmThreads.ts): it really runs a 2-thread XNNPACK pool, a run frees every tensor it made, and a
+ * wasmThreads.ts): the engine's kernels really run a second thread on its shared heap, a run frees every tensor it made, and a
  * cancel still lands between layers. Numerics against transformers on 1 and 2 threads: test/golden.
  * This file's process starts wasm with 2 threads (a backend's thread count is fixed per process).
  */
@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { backendThreads, initBackend, parseThreads, tf } from '../../../src/engine/backend';
 import { patchedWorker, wasmThreadsInUse } from '../../../src/engine/kernels/wasmThreads';
+import { wasmKernels } from '../../../src/engine/kernels/wasmKernels';
 import { loadModel, type Model } from '../../../src/engine/model';
 import { makeBabyModel } from './babyModel';
 
@@ -27,10 +28,12 @@ after(() => {
 });
 
 describe('wasm on two threads', () => {
-  test('the threaded build runs with a 2-thread pool', () => {
+  test("the threaded build's shared heap runs the engine's kernels on 2 threads, XNNPACK on one", () => {
     assert.equal(tf.getBackend(), 'wasm');
     assert.equal(backendThreads(), 2);
-    assert.equal(wasmThreadsInUse(), 2, 'XNNPACK pool size as the wasm module reports it');
+    assert.equal(wasmKernels()?.threads, 2, "the engine's kernel pool: this thread and one worker");
+    // XNNPACK still runs tfjs' elementwise ops; with a pool of its own it would spin on the second core.
+    assert.equal(wasmThreadsInUse(), 1, 'XNNPACK pool size as the wasm module reports it');
   });
 
   test('a run leaves no tensor behind and repeats exactly', async () => {

@@ -1,0 +1,101 @@
+/**
+ * @file The attention's row softmax as a generated WebAssembly SIMD function, with the causal and
+ * sliding-window mask applied by position: Math.exp costs about 16 ns a call under V8, more than the
+ * whole rest of a score's work, so exp is a polynomial here (Cephes' expf: range reduction by ln 2,
+ * degree-6 minimax, about 1 ulp), four lanes at a time.
+ *
+ * softmax(base, rows, ld, n, pos0, from, window, scale): rows of ld floats at base (bytes); row i is
+ * the query at position pos0 + i over keys from … from + n − 1; it sees keys at positions in
+ * [pos − window + 1, pos] (window 0: [0, pos]). Each row becomes softmax(row · scale) over what it
+ * sees and exactly 0 elsewhere (ld ≥ n, a multiple of 4). As transformers: scale, mask, softmax.
+ */
+import { Locals, op, ValType, type WasmFunction } from './wasmBinary';
+
+/** Below this exp underflows float32's normal range; the result there is ~1e-38, never used as a mask. */
+const EXP_MIN = -87.3365448;
+
+export function softmaxFunction(): WasmFunction {
+  const L = new Locals(['base', 'rows', 'ld', 'n', 'pos0', 'from', 'window', 'scale']);
+  for (const name of ['i', 'row', 'pos', 'lo', 'hi', 'j', 'end']) {
+    L.add(name, ValType.i32);
+  }
+  for (const name of ['m', 'sum']) {
+    L.add(name, ValType.f32);
+  }
+  for (const name of ['vscale', 'vmax', 'vm', 'vsum', 'x', 'fx', 'r', 'y']) {
+    L.add(name, ValType.v128);
+  }
+  const code: number[] = [];
+  const e = (...parts: number[][]): void => {
+    for (const p of parts) {
+      code.push(...p);
+    }
+  };
+  const splat = (c: number): number[] => op.v128Const([c, c, c, c]);
+  const addr = (j: string): number[] => [...L.get('row'), ...L.get(j), ...op.i32(4), ...op.mul, ...op.add];
+  /** for (j = from; j < to; j += step) body */
+  const forJ = (fromExpr: number[], toExpr: number[], step: number, body: () => void): void => {
+    e(fromExpr, L.set('j'), toExpr, L.set('end'));
+    e(op.block, op.loop, L.get('j'), L.get('end'), op.geS, op.brIf(1));
+    body();
+    e(L.get('j'), op.i32(step), op.add, L.set('j'), op.br(0), op.end, op.end);
+  };
+  /** exp of the v128 local 'x' (x ≤ 0), left on the stack. */
+  const expX = (): void => {
+    e(L.get('x'), splat(EXP_MIN), op.f32x4Max, L.set('r'));
+    e(L.get('r'), splat(Math.LOG2E), op.f32x4Mul, op.f32x4Nearest, L.set('fx'));
+    e(L.get('r'), L.get('fx'), splat(0.693359375), op.f32x4Mul, op.f32x4Sub, L.set('r'));
+    e(L.get('r'), L.get('fx'), splat(-2.12194440e-4), op.f32x4Mul, op.f32x4Sub, L.set('r'));
+    e(splat(1.98756915e-4));
+    for (const c of [1.39819995e-3, 8.33345191e-3, 4.16657959e-2, 1.66666655e-1, 5.00000012e-1]) {
+      e(L.get('r'), op.f32x4Mul, splat(c), op.f32x4Add);
+    }
+    e(L.get('r'), L.get('r'), op.f32x4Mul, op.f32x4Mul, L.get('r'), op.f32x4Add, splat(1), op.f32x4Add, L.set('y'));
+    // 2^fx from its bits: (fx + 127) << 23
+    e(L.get('y'), L.get('fx'), op.i32x4TruncSatF32x4S, op.i32x4Const([127, 127, 127, 127]), op.i32x4Add, op.i32(23), op.i32x4Shl, op.f32x4Mul);
+  };
+  const lanes = (v: string, combine: number[]): void => {
+    e(L.get(v), op.f32x4ExtractLane(0), L.get(v), op.f32x4ExtractLane(1), combine, L.get(v), op.f32x4ExtractLane(2), L.get(v), op.f32x4ExtractLane(3), combine, combine);
+  };
+
+  e(L.get('scale'), op.f32x4Splat, L.set('vscale'), op.i32(0), L.set('i'));
+  e(op.block, op.loop, L.get('i'), L.get('rows'), op.geS, op.brIf(1));
+  e(L.get('base'), L.get('i'), L.get('ld'), op.mul, op.i32(4), op.mul, op.add, L.set('row'));
+  e(L.get('pos0'), L.get('i'), op.add, L.set('pos'));
+  // lo = window ? max(0, pos − window + 1 − from) : 0; hi = min(n − 1, pos − from)
+  const loExpr = [...L.get('pos'), ...L.get('window'), ...op.sub, ...op.i32(1), ...op.add, ...L.get('from'), ...op.sub];
+  e(loExpr, op.i32(0), loExpr, op.i32(0), op.gtS, op.select, op.i32(0), L.get('window'), op.select, L.set('lo'));
+  const hiA = [...L.get('n'), ...op.i32(1), ...op.sub];
+  const hiB = [...L.get('pos'), ...L.get('from'), ...op.sub];
+  e(hiA, hiB, hiA, hiB, op.ltS, op.select, L.set('hi'));
+  // what the row does not see: −∞ (then exactly 0 after exp)
+  const minusInf = (): void => e(addr('j'), op.f32Const(-Infinity), op.f32Store(0));
+  forJ(op.i32(0), L.get('lo'), 1, minusInf);
+  forJ([...L.get('hi'), ...op.i32(1), ...op.add], L.get('ld'), 1, minusInf);
+  // pass 1: scale, max
+  e(splat(-Infinity), L.set('vmax'));
+  forJ(op.i32(0), L.get('ld'), 4, () => {
+    e(addr('j'), addr('j'), op.v128Load(0), L.get('vscale'), op.f32x4Mul, L.set('x'), L.get('x'), op.v128Store(0));
+    e(L.get('vmax'), L.get('x'), op.f32x4Max, L.set('vmax'));
+  });
+  lanes('vmax', op.f32Max);
+  e(L.set('m'), L.get('m'), op.f32x4Splat, L.set('vm'));
+  // pass 2: exp(x − max), masked lanes 0, sum
+  e(op.v128Zero, L.set('vsum'));
+  forJ(op.i32(0), L.get('ld'), 4, () => {
+    e(addr('j'), op.v128Load(0), L.get('vm'), op.f32x4Sub, L.set('x'));
+    e(addr('j'));
+    expX();
+    e(L.get('x'), splat(-Infinity), op.f32x4Eq, op.v128AndNot, L.set('r'), L.get('r'), op.v128Store(0));
+    e(L.get('vsum'), L.get('r'), op.f32x4Add, L.set('vsum'));
+  });
+  lanes('vsum', op.f32Add);
+  e(L.set('sum'), L.get('sum'), op.f32x4Splat, L.set('vm'));
+  // pass 3: divide by the sum
+  forJ(op.i32(0), L.get('ld'), 4, () => {
+    e(addr('j'), addr('j'), op.v128Load(0), L.get('vm'), [0xfd, 0xe7, 0x01 /* f32x4.div */], op.v128Store(0));
+  });
+  e(L.get('i'), op.i32(1), op.add, L.set('i'), op.br(0), op.end, op.end);
+  const params = [ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.f32];
+  return { name: 'softmax', params, locals: L.list(), code };
+}

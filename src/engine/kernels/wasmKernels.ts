@@ -1,0 +1,263 @@
+/**
+ * @file The engine's own kernels on tfjs' wasm backend: float32 matMul (replacing tfjs' BatchMatMul
+ * for plain 2-D products, which is every matmul the engine makes outside attention) and fused causal
+ * attention ('MoeLensCausalAttention'), both on the heap tfjs already holds the tensors in, both
+ * split over a second core when tfjs runs its threaded build (shared heap).
+ *
+ * Why not XNNPACK, which tfjs uses: its per-thread speed is about ours (bench/kernels.ts), but it packs
+ * every new right-hand side into an operator it builds on first use (a cold process spends seconds
+ * packing weights), and the per-head attention it is given costs a dozen tfjs ops each. Packed weights
+ * are kept, as XNNPACK's were, until their tensor is disposed (`weightCopies` stays 2).
+ * `MOE_LENS_KERNELS=tfjs` turns all of this off (tfjs' own kernels, as before).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { PANEL, packedFloats } from './gemmModule';
+import { gemmModule, instantiateGemm, type GemmExports } from './kernelModule';
+import { KernelPool, OP } from './kernelPool';
+import { AttentionCall, attentionHeads, scratchBytes } from './attentionKernel';
+
+export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
+
+/** Multiply-adds below which a matmul stays on one thread (waking the worker costs tens of µs). */
+const SPLIT_MIN_MACS = 1 << 20;
+
+interface HeapModule {
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  asm?: { memory?: WebAssembly.Memory };
+  wasmMemory?: WebAssembly.Memory;
+}
+
+interface Packed {
+  ptr: number;
+  k: number;
+  n: number;
+}
+
+/** The kernels bound to one wasm backend instance. */
+export class WasmKernels {
+  private readonly heap: HeapModule;
+  readonly memory: WebAssembly.Memory;
+  private readonly gemm: GemmExports;
+  private readonly pool: KernelPool | null;
+  private readonly packed = new Map<object, Packed>();
+
+  constructor(
+    private readonly backend: BackendWasm,
+    threads: number,
+  ) {
+    this.heap = backend.wasm as unknown as HeapModule;
+    const memory = this.heap.asm?.memory ?? this.heap.wasmMemory;
+    if (!memory) {
+      throw new Error('the wasm backend does not expose its memory');
+    }
+    this.memory = memory;
+    const shared = memory.buffer instanceof SharedArrayBuffer;
+    const module = gemmModule(shared);
+    this.gemm = instantiateGemm(module, memory);
+    this.pool = shared && threads > 1 ? new KernelPool(memory, module, threads) : null;
+    // Packed right-hand sides live as long as their tensor's data.
+    const dispose = backend.disposeData.bind(backend);
+    backend.disposeData = (dataId: object, force?: boolean): boolean => {
+      const freed = dispose(dataId, force);
+      if (freed) {
+        this.forget(dataId);
+      }
+      return freed;
+    };
+  }
+
+  /** Threads a matmul or the attention is split over. */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Right-hand sides held packed now (tests: each is freed with its tensor). */
+  get packedCount(): number {
+    return this.packed.size;
+  }
+
+  private offset(t: tf.TensorInfo): number {
+    return this.backend.dataIdMap.get(t.dataId).memoryOffset;
+  }
+
+  private forget(dataId: object): void {
+    const p = this.packed.get(dataId);
+    if (p) {
+      this.heap._free(p.ptr);
+      this.packed.delete(dataId);
+    }
+  }
+
+  /** B [k, n] packed into panels, made on first use and kept with its tensor. */
+  private packedOf(b: tf.TensorInfo, k: number, n: number): number {
+    const cached = this.packed.get(b.dataId);
+    if (cached && cached.k === k && cached.n === n) {
+      return cached.ptr;
+    }
+    this.forget(b.dataId);
+    const ptr = this.heap._malloc(packedFloats(k, n) * 4);
+    this.gemm.pack(this.offset(b), n * 4, k, n, ptr);
+    this.packed.set(b.dataId, { ptr, k, n });
+    return ptr;
+  }
+
+  /** C [m, n8] = A · packed B, split over the workers when large: by columns, or by rows when there are too few panels. */
+  private runGemm(a: number, lda: number, bp: number, c: number, ldc: number, m: number, k: number, n8: number): void {
+    const panels = n8 / PANEL;
+    const pool = this.pool;
+    if (!pool || m * k * n8 < SPLIT_MIN_MACS) {
+      this.gemm.gemm(a, lda, bp, c, ldc, m, k, n8, 0, panels);
+      return;
+    }
+    if (panels >= pool.threads) {
+      const cut = (i: number): number => Math.round((panels * i) / pool.threads);
+      pool.run(
+        pool.threads,
+        (i) => ({ op: OP.GEMM, args: [a, lda, bp, c, ldc, m, k, n8, cut(i), cut(i + 1)] }),
+        () => this.gemm.gemm(a, lda, bp, c, ldc, m, k, n8, 0, cut(1)),
+      );
+      return;
+    }
+    const parts = Math.min(pool.threads, m);
+    const cut = (i: number): number => Math.round((m * i) / parts);
+    pool.run(
+      parts,
+      (i) => ({ op: OP.GEMM, args: [a + cut(i) * lda, lda, bp, c + cut(i) * ldc, ldc, cut(i + 1) - cut(i), k, n8, 0, panels] }),
+      () => this.gemm.gemm(a, lda, bp, c, ldc, cut(1), k, n8, 0, panels),
+    );
+  }
+
+  /** a [m, k] · b [k, n] → [m, n], float32. */
+  matMul(a: tf.TensorInfo, b: tf.TensorInfo): tf.TensorInfo {
+    const [m, k] = a.shape;
+    const n = b.shape[1];
+    const out = this.backend.makeOutput([m, n], 'float32');
+    if (m === 0 || n === 0) {
+      return out;
+    }
+    const c = this.offset(out);
+    if (k === 0) {
+      new Float32Array(this.memory.buffer, c, m * n).fill(0);
+      return out;
+    }
+    const bp = this.packedOf(b, k, n);
+    const n8 = Math.ceil(n / PANEL) * PANEL;
+    if (n8 === n) {
+      this.runGemm(this.offset(a), k * 4, bp, c, n * 4, m, k, n8);
+      return out;
+    }
+    // The last panel is partial: compute into padded rows, keep the first n columns.
+    const tmp = this.heap._malloc(m * n8 * 4);
+    try {
+      this.runGemm(this.offset(a), k * 4, bp, tmp, n8 * 4, m, k, n8);
+      const f = new Float32Array(this.memory.buffer);
+      for (let i = 0; i < m; i++) {
+        f.copyWithin(c / 4 + i * n, tmp / 4 + i * n8, tmp / 4 + i * n8 + n);
+      }
+    } finally {
+      this.heap._free(tmp);
+    }
+    return out;
+  }
+
+  /** Can the fused attention take these shapes? (its output columns must be whole panels per head) */
+  static attentionFits(hdv: number): boolean {
+    return hdv % PANEL === 0;
+  }
+
+  /** q [T, H, hd], k [S, KV, hd], v [S, KV, hdv] (S = P + T) → [T, H·hdv]; query blocks of `block` rows at fixed positions. */
+  attention(q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, scale: number, window: number, block: number): tf.TensorInfo {
+    const [T, H, hd] = q.shape;
+    const [S, KV] = k.shape;
+    const hdv = v.shape[2];
+    const out = this.backend.makeOutput([T, H * hdv], 'float32');
+    if (T === 0) {
+      return out;
+    }
+    const sizes = scratchBytes(block, S, hd, hdv);
+    // Heads split on group boundaries where there are enough groups, so each thread packs a group's keys once per block.
+    const parts = this.pool ? Math.min(this.pool.threads, H) : 1;
+    const unit = KV >= parts ? H / KV : 1;
+    const units = H / unit;
+    const cut = (i: number): number => Math.round((units * i) / parts) * unit;
+    const scratch = Array.from({ length: parts }, () => ({
+      scores: this.heap._malloc(sizes.scores),
+      keys: this.heap._malloc(sizes.keys),
+      values: this.heap._malloc(sizes.values),
+    }));
+    try {
+      const call = new AttentionCall(this.offset(q), this.offset(k), this.offset(v), this.offset(out), T, S - T, H, KV, hd, hdv, window, block, 0, H, 0, 0, 0, scale);
+      const own = (): void => attentionHeads(this.gemm, call.withHeads(0, cut(1), scratch[0]));
+      if (!this.pool || parts === 1) {
+        own();
+      } else {
+        this.pool.run(parts, (i) => ({ op: OP.ATTENTION, args: call.withHeads(cut(i), cut(i + 1), scratch[i]).ints(), floats: [scale] }), own);
+      }
+    } finally {
+      for (const s of scratch) {
+        this.heap._free(s.scores);
+        this.heap._free(s.keys);
+        this.heap._free(s.values);
+      }
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.pool?.dispose();
+  }
+}
+
+let installed: WasmKernels | null = null;
+
+/** False under MOE_LENS_KERNELS=tfjs: tfjs' own kernels (XNNPACK's threads), as before the engine had its own. */
+export function ownKernelsWanted(): boolean {
+  return process.env.MOE_LENS_KERNELS !== 'tfjs';
+}
+
+/** The kernels of the running wasm backend, or null (other backend, or turned off). */
+export function wasmKernels(): WasmKernels | null {
+  return installed;
+}
+
+/**
+ * Puts the engine's kernels in place on the wasm backend that just started (once per process):
+ * BatchMatMul answers plain 2-D float32 products itself and hands everything else to tfjs' kernel.
+ */
+export function installWasmKernels(threads: number): WasmKernels | null {
+  if (installed || !ownKernelsWanted()) {
+    return installed;
+  }
+  const backend = tf.findBackend('wasm') as BackendWasm | null;
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  if (!backend || !original) {
+    return null;
+  }
+  const kernels = new WasmKernels(backend, threads);
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+      const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+      if (a.shape.length === 2 && b.shape.length === 2 && !attrs.transposeA && !attrs.transposeB && a.dtype === 'float32' && b.dtype === 'float32') {
+        return kernels.matMul(a, b);
+      }
+      return original.kernelFunc(args);
+    },
+  });
+  tf.registerKernel({
+    kernelName: ATTENTION_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { q, k, v } = args.inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo };
+      const { scale, window, block } = args.attrs as { scale: number; window: number; block: number };
+      return kernels.attention(q, k, v, scale, window, block);
+    },
+  });
+  installed = kernels;
+  return kernels;
+}

@@ -1,0 +1,229 @@
+/**
+ * The engine's own wasm kernels (src/engine/kernels/): the generated GEMM, its packing and the
+ * attention softmax against float64 references, on ragged shapes (every remainder of the 6-row tile,
+ * of the 4-step unroll, of the 8-column panel, of the 256-row k-block), with and without relaxed-SIMD
+ * FMA; the properties incremental re-analysis and the thread split rely on (a row's result does not
+ * depend on the rows or columns computed with it); and the kernels in place in tfjs' wasm backend.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { initBackend, tf } from '../../../src/engine/backend';
+import { gemmModuleBytes, packedFloats, PANEL } from '../../../src/engine/kernels/gemmModule';
+import { kernelsUseFma, type GemmExports } from '../../../src/engine/kernels/kernelModule';
+import { wasmKernels } from '../../../src/engine/kernels/wasmKernels';
+import { causalAttention } from '../../../src/engine/attention';
+import { attention as wholeMatrixAttention } from '../../../src/engine/ops';
+
+function instance(fma: boolean): { ex: GemmExports; f: () => Float32Array } {
+  const memory = new WebAssembly.Memory({ initial: 256 });
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(gemmModuleBytes({ fma, sharedMemory: false })), { env: { memory } }).exports as unknown as GemmExports;
+  return { ex, f: () => new Float32Array(memory.buffer) };
+}
+
+/** A deterministic pseudo-random fill in [−1, 1). */
+function fill(f: Float32Array, at: number, n: number, seed: number): void {
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    f[at + i] = s / 2 ** 31 - 1;
+  }
+}
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [7, 3, 5],
+  [13, 300, 17],
+  [6, 256, 8],
+  [121, 513, 24],
+  [250, 64, 1],
+  [5, 1000, 33],
+  [37, 257, 16],
+];
+
+describe('GEMM kernel', () => {
+  for (const fma of [false, true]) {
+    test(`C = A·B within float32 rounding on ragged shapes (${fma ? 'relaxed FMA' : 'multiply + add'})`, (t) => {
+      if (fma && !kernelsUseFma()) {
+        t.skip('this runtime has no relaxed SIMD');
+        return;
+      }
+      const { ex, f } = instance(fma);
+      for (const [M, K, N] of SHAPES) {
+        const n8 = Math.ceil(N / PANEL) * PANEL;
+        const A = 64;
+        const B = A + M * K * 4 + 64;
+        const Bp = B + K * N * 4 + 64;
+        const C = Bp + packedFloats(K, N) * 4 + 64;
+        fill(f(), A / 4, M * K, 1 + M);
+        fill(f(), B / 4, K * N, 2 + N);
+        f().fill(NaN, C / 4, C / 4 + M * n8);
+        ex.pack(B, N * 4, K, N, Bp);
+        ex.gemm(A, K * 4, Bp, C, n8 * 4, M, K, n8, 0, n8 / PANEL);
+        const v = f();
+        for (let i = 0; i < M; i++) {
+          for (let j = 0; j < n8; j++) {
+            if (j < N) {
+              let want = 0;
+              let scale = 0;
+              for (let k = 0; k < K; k++) {
+                want += v[A / 4 + i * K + k] * v[B / 4 + k * N + j];
+                scale += Math.abs(v[A / 4 + i * K + k] * v[B / 4 + k * N + j]);
+              }
+              assert.ok(Math.abs(v[C / 4 + i * n8 + j] - want) <= 1e-6 * (scale + 1), `${M}×${K}×${N} at (${i}, ${j}): ${v[C / 4 + i * n8 + j]} vs ${want}`);
+            } else {
+              assert.equal(v[C / 4 + i * n8 + j], 0, 'padding columns of a partial panel are exactly 0');
+            }
+          }
+        }
+      }
+    });
+  }
+
+  test("a row's result does not depend on the rows or panels computed with it (thread split, incremental tails)", () => {
+    const { ex, f } = instance(kernelsUseFma());
+    const [M, K, N] = [29, 600, 40];
+    const A = 64;
+    const B = A + M * K * 4;
+    const Bp = B + K * N * 4;
+    const C1 = Bp + packedFloats(K, N) * 4;
+    const C2 = C1 + M * N * 4;
+    const C3 = C2 + M * N * 4;
+    fill(f(), A / 4, M * K, 3);
+    fill(f(), B / 4, K * N, 4);
+    ex.pack(B, N * 4, K, N, Bp);
+    ex.gemm(A, K * 4, Bp, C1, N * 4, M, K, N, 0, N / PANEL);
+    // columns in two ranges of panels, rows in two ranges: the halves two threads would take
+    ex.gemm(A, K * 4, Bp, C2, N * 4, M, K, N, 0, 2);
+    ex.gemm(A, K * 4, Bp, C2, N * 4, M, K, N, 2, N / PANEL);
+    ex.gemm(A, K * 4, Bp, C3, N * 4, 11, K, N, 0, N / PANEL);
+    ex.gemm(A + 11 * K * 4, K * 4, Bp, C3 + 11 * N * 4, N * 4, M - 11, K, N, 0, N / PANEL);
+    const v = f();
+    assert.deepEqual(v.slice(C2 / 4, C2 / 4 + M * N), v.slice(C1 / 4, C1 / 4 + M * N));
+    assert.deepEqual(v.slice(C3 / 4, C3 / 4 + M * N), v.slice(C1 / 4, C1 / 4 + M * N));
+  });
+
+  test('packT packs B given transposed exactly as pack packs B', () => {
+    const { ex, f } = instance(false);
+    const [K, N] = [300, 21];
+    const B = 64;
+    const Bt = B + K * N * 4;
+    const P1 = Bt + K * N * 4;
+    const P2 = P1 + packedFloats(K, N) * 4;
+    fill(f(), B / 4, K * N, 5);
+    const v = f();
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < N; j++) {
+        v[Bt / 4 + j * K + k] = v[B / 4 + k * N + j];
+      }
+    }
+    ex.pack(B, N * 4, K, N, P1);
+    ex.packT(Bt, K * 4, K, N, P2);
+    const n = packedFloats(K, N);
+    assert.deepEqual(f().slice(P2 / 4, P2 / 4 + n), f().slice(P1 / 4, P1 / 4 + n));
+  });
+});
+
+describe('attention softmax kernel', () => {
+  test('scaled, masked by position (causal and sliding window), within 1e-6 of float64; masked columns exactly 0', () => {
+    const { ex, f } = instance(false);
+    for (const [rows, n, pos0, from, window] of [
+      [5, 13, 100, 95, 0],
+      [8, 40, 256, 0, 0],
+      [4, 30, 300, 280, 10],
+      [3, 8, 7, 0, 3],
+      [6, 1000, 1000, 0, 0],
+    ]) {
+      const ld = Math.ceil(n / PANEL) * PANEL;
+      const base = 64;
+      const src = Array.from({ length: rows * ld }, (_, i) => 30 * Math.sin(i * 1.7));
+      f().set(src, base / 4);
+      const scale = 0.125;
+      ex.softmax(base, rows, ld, n, pos0, from, window, scale);
+      const v = f();
+      for (let i = 0; i < rows; i++) {
+        const pos = pos0 + i;
+        const lo = window ? Math.max(0, pos - window + 1 - from) : 0;
+        const hi = Math.min(n - 1, pos - from);
+        const x = (j: number): number => Math.fround(src[i * ld + j] * scale);
+        let max = -Infinity;
+        for (let j = lo; j <= hi; j++) {
+          max = Math.max(max, x(j));
+        }
+        let sum = 0;
+        for (let j = lo; j <= hi; j++) {
+          sum += Math.exp(x(j) - max);
+        }
+        for (let j = 0; j < ld; j++) {
+          const got = v[base / 4 + i * ld + j];
+          if (j < lo || j > hi) {
+            assert.equal(got, 0, `row ${i} column ${j} is masked`);
+          } else {
+            const want = Math.exp(x(j) - max) / sum;
+            assert.ok(Math.abs(got - want) <= 1e-6 * want + 1e-12, `row ${i} column ${j}: ${got} vs ${want}`);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('in the wasm backend', () => {
+  before(async () => {
+    await initBackend('wasm');
+  });
+
+  test('the kernels are in place, and tf.matMul on them matches the cpu backend (ragged n, k = 0, m = 0)', () => {
+    assert.ok(wasmKernels(), 'wasmKernels() after the wasm backend started');
+    for (const [m, k, n] of [[33, 70, 13], [4, 0, 5], [0, 3, 9], [64, 256, 256]]) {
+      const a = new Float32Array(m * k);
+      const b = new Float32Array(k * n);
+      fill(a, 0, m * k, 7);
+      fill(b, 0, k * n, 8);
+      const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])).dataSync());
+      assert.equal(got.length, m * n);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let want = 0;
+          for (let x = 0; x < k; x++) {
+            want += a[i * k + x] * b[x * n + j];
+          }
+          assert.ok(Math.abs(got[i * n + j] - want) <= 1e-5 * (1 + Math.abs(want)), `${m}×${k}×${n} at (${i}, ${j})`);
+        }
+      }
+    }
+  });
+
+  test('a weight is packed once and its packed copy is freed with it', () => {
+    const kernels = wasmKernels();
+    assert.ok(kernels);
+    const w = tf.randomNormal([128, 64]) as tf.Tensor2D;
+    const before = kernels.packedCount;
+    const x = tf.randomNormal([10, 128]) as tf.Tensor2D;
+    tf.dispose([tf.matMul(x, w), tf.matMul(x, w)]);
+    assert.equal(kernels.packedCount, before + 1);
+    w.dispose();
+    assert.equal(kernels.packedCount, before);
+    x.dispose();
+  });
+
+  test('fused causal attention equals the whole-matrix attention (GQA, sliding window) and a cached tail equals its full rows bit for bit', () => {
+    const [T, H, KV, hd] = [300, 4, 2, 16];
+    for (const window of [null, 37]) {
+      tf.tidy(() => {
+        const q = tf.randomNormal([T, H, hd], 0, 1, 'float32', 11) as tf.Tensor3D;
+        const k = tf.randomNormal([T, KV, hd], 0, 1, 'float32', 12) as tf.Tensor3D;
+        const v = tf.randomNormal([T, KV, hd], 0, 1, 'float32', 13) as tf.Tensor3D;
+        const opts = { scale: 0.25, slidingWindow: window };
+        const fused = causalAttention(q, k, v, opts).arraySync();
+        const whole = wholeMatrixAttention(q, k, v, opts).arraySync();
+        let worst = 0;
+        fused.forEach((row, t) => row.forEach((x, c) => (worst = Math.max(worst, Math.abs(x - whole[t][c])))));
+        assert.ok(worst < 1e-5, `window ${window}: max |fused − whole| ${worst}`);
+        const P = 260;
+        const slot = { past: { k: tf.slice(k, [0, 0, 0], [P, -1, -1]) as tf.Tensor3D, v: tf.slice(v, [0, 0, 0], [P, -1, -1]) as tf.Tensor3D }, next: null };
+        const tail = causalAttention(tf.slice(q, [P, 0, 0], [T - P, -1, -1]) as tf.Tensor3D, tf.slice(k, [P, 0, 0], [T - P, -1, -1]) as tf.Tensor3D, tf.slice(v, [P, 0, 0], [T - P, -1, -1]) as tf.Tensor3D, opts, slot).arraySync();
+        assert.deepEqual(tail, fused.slice(P));
+      });
+    }
+  });
+});

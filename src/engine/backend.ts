@@ -2,8 +2,9 @@
  * @file The one place that knows about TensorFlow.js backends.
  *
  * Order of preference: tfjs-node ('tensorflow', native, an optional dependency that often fails to
- * install) → wasm (SIMD; with more than one thread its threaded build, XNNPACK running the matmuls on
- * every core: the default here) → cpu (plain JS, last resort). `MOE_LENS_BACKEND` or an explicit
+ * install) → wasm (SIMD, the default here: the engine's own kernels do its matmuls, attention and
+ * expert rows, kernels/wasmKernels.ts; with more than one thread on the threaded build's shared heap,
+ * a kernel worker per extra core) → cpu (plain JS, last resort). `MOE_LENS_BACKEND` or an explicit
  * preference forces one and fails loudly if it cannot load. The wasm thread count is fixed when the
  * backend first starts (`MOE_LENS_THREADS`, `--threads`; default every core; 1 = single-threaded build).
  * All tensor code imports tfjs-core through this file's `tf` re-export, so no other file names a backend.

@@ -1,7 +1,8 @@
 /**
  * @file The engine's own kernels on tfjs' wasm backend: float32 matMul (replacing tfjs' BatchMatMul
- * for plain 2-D products, which is every matmul the engine makes outside attention) and fused causal
- * attention ('MoeLensCausalAttention'), both on the heap tfjs already holds the tensors in, both
+ * for plain 2-D products, which is every matmul the engine makes outside attention), fused causal
+ * attention ('MoeLensCausalAttention'), and row gather / scatter-add for the routed experts
+ * (replacing GatherV2 and ScatterNd on 2-D rows; rowKernels.ts), both on the heap tfjs already holds the tensors in, both
  * split over a second core when tfjs runs its threaded build (shared heap).
  *
  * Why not XNNPACK, which tfjs uses: its per-thread speed is about ours (bench/kernels.ts), but it packs
@@ -16,6 +17,7 @@ import { PANEL, packedFloats } from './gemmModule';
 import { gemmModule, instantiateGemm, type GemmExports } from './kernelModule';
 import { KernelPool, OP } from './kernelPool';
 import { AttentionCall, attentionHeads, scratchBytes } from './attentionKernel';
+import { gatherRows, scatterAddRows } from './rowKernels';
 
 export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
 
@@ -162,6 +164,31 @@ export class WasmKernels {
     return out;
   }
 
+  /** Rows of a 2-D float32 x, by int32 indices (checked against x's rows, as tfjs does). */
+  gather(x: tf.TensorInfo, indices: tf.TensorInfo): tf.TensorInfo {
+    const [rows, cols] = x.shape;
+    const idx = this.backend.readSync(indices.dataId) as Int32Array;
+    const bad = idx.find((i) => !(i >= 0 && i < rows));
+    if (bad !== undefined) {
+      throw new Error(`GatherV2: the index value ${bad} is not in [0, ${rows - 1}]`);
+    }
+    const out = this.backend.makeOutput([idx.length, cols], 'float32');
+    gatherRows(new Float32Array(this.memory.buffer), this.offset(x) / 4, cols, idx, this.offset(out) / 4);
+    return out;
+  }
+
+  /** ScatterNd of whole rows: indices [n, 1] into [rows, cols], duplicates summed in order. */
+  scatterRows(indices: tf.TensorInfo, updates: tf.TensorInfo, rows: number, cols: number): tf.TensorInfo {
+    const idx = this.backend.readSync(indices.dataId) as Int32Array;
+    const bad = idx.find((i) => !(i >= 0 && i < rows));
+    if (bad !== undefined) {
+      throw new Error(`ScatterNd: the index value ${bad} is not in [0, ${rows - 1}]`);
+    }
+    const out = this.backend.makeOutput([rows, cols], 'float32');
+    scatterAddRows(new Float32Array(this.memory.buffer), this.offset(updates) / 4, cols, idx, this.offset(out) / 4, rows);
+    return out;
+  }
+
   /** Can the fused attention take these shapes? (its output columns must be whole panels per head) */
   static attentionFits(hdv: number): boolean {
     return hdv % PANEL === 0;
@@ -249,6 +276,38 @@ export function installWasmKernels(threads: number): WasmKernels | null {
       return original.kernelFunc(args);
     },
   });
+  const originalGather = tf.getKernel('GatherV2', 'wasm');
+  if (originalGather) {
+    tf.unregisterKernel('GatherV2', 'wasm');
+    tf.registerKernel({
+      kernelName: 'GatherV2',
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+        const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
+        if (x.shape.length === 2 && x.dtype === 'float32' && indices.dtype === 'int32' && indices.shape.length === 1 && (axis === 0 || axis === -2) && !batchDims) {
+          return kernels.gather(x, indices);
+        }
+        return originalGather.kernelFunc(args);
+      },
+    });
+  }
+  const originalScatter = tf.getKernel('ScatterNd', 'wasm');
+  if (originalScatter) {
+    tf.unregisterKernel('ScatterNd', 'wasm');
+    tf.registerKernel({
+      kernelName: 'ScatterNd',
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { indices, updates } = args.inputs as { indices: tf.TensorInfo; updates: tf.TensorInfo };
+        const { shape } = args.attrs as unknown as { shape: number[] };
+        if (shape.length === 2 && updates.dtype === 'float32' && indices.dtype === 'int32' && indices.shape.length === 2 && indices.shape[1] === 1 && updates.shape[1] === shape[1]) {
+          return kernels.scatterRows(indices, updates, shape[0], shape[1]);
+        }
+        return originalScatter.kernelFunc(args);
+      },
+    });
+  }
   tf.registerKernel({
     kernelName: ATTENTION_KERNEL,
     backendName: 'wasm',

@@ -193,6 +193,20 @@ describe('in the wasm backend', () => {
     }
   });
 
+  test('row gather and scatter-add (the routed experts) give exactly the rows and the in-order sums', () => {
+    const [T, D] = [9, 5];
+    const x = Array.from({ length: T * D }, (_, i) => Math.fround(Math.sin(i) * 3));
+    const idx = [4, 0, 4, 8, 2];
+    const gathered = tf.tidy(() => tf.gather(tf.tensor2d(x, [T, D]), tf.tensor1d(idx, 'int32')).arraySync());
+    assert.deepEqual(gathered, idx.map((r) => x.slice(r * D, (r + 1) * D)));
+    const upd = Array.from({ length: idx.length * D }, (_, i) => Math.fround(Math.cos(i)));
+    const scattered = tf.tidy(() => tf.scatterND(tf.tensor2d(idx, [idx.length, 1], 'int32'), tf.tensor2d(upd, [idx.length, D]), [T, D]).arraySync() as number[][]);
+    const want = Array.from({ length: T }, () => new Array<number>(D).fill(0));
+    idx.forEach((r, i) => want[r].forEach((_, c) => (want[r][c] = Math.fround(want[r][c] + upd[i * D + c]))));
+    assert.deepEqual(scattered, want);
+    assert.throws(() => tf.tidy(() => tf.gather(tf.tensor2d(x, [T, D]), tf.tensor1d([T], 'int32'))), /not in \[0, 8\]/);
+  });
+
   test('a weight is packed once and its packed copy is freed with it', () => {
     const kernels = wasmKernels();
     assert.ok(kernels);

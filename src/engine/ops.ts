@@ -8,6 +8,7 @@
  * Callers run these inside `tf.tidy`.
  */
 import { tf } from './backend';
+import { SWIGLU_KERNEL, WasmKernels, wasmKernels } from './kernels/wasmKernels';
 
 // ---------------------------------------------------------------------------------------------
 // Linear and norms
@@ -36,6 +37,9 @@ export function silu<R extends tf.Rank>(x: tf.Tensor<R>): tf.Tensor<R> {
 
 /** SwiGLU on a fused projection: first half gate, second half up → silu(gate) ⊙ up. */
 export function swiglu(gateUp: tf.Tensor2D): tf.Tensor2D {
+  if (tf.getBackend() === 'wasm' && wasmKernels() && WasmKernels.swigluFits(gateUp.shape[1] / 2)) {
+    return tf.engine().runKernel(SWIGLU_KERNEL, { x: gateUp }) as tf.Tensor2D; // one pass (kernels/swigluKernel.ts)
+  }
   const [gate, up] = tf.split(gateUp, 2, 1) as [tf.Tensor2D, tf.Tensor2D]; // [n, I] each
   return tf.mul(silu(gate), up);
 }

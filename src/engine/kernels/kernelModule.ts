@@ -36,7 +36,15 @@ const modules = new Map<boolean, WebAssembly.Module>();
 export function gemmModule(sharedMemory: boolean): WebAssembly.Module {
   let m = modules.get(sharedMemory);
   if (!m) {
-    m = new WebAssembly.Module(gemmModuleBytes({ fma: kernelsUseFma(), sharedMemory }));
+    const bytes = gemmModuleBytes({ fma: kernelsUseFma(), sharedMemory });
+    // Optimised code from the start: V8 otherwise runs a function's first calls as baseline code and
+    // tiers up only between calls, and one call here can be a second-long matmul. Small module, fast compile.
+    v8.setFlagsFromString('--no-wasm-dynamic-tiering');
+    try {
+      m = new WebAssembly.Module(bytes);
+    } finally {
+      v8.setFlagsFromString('--wasm-dynamic-tiering');
+    }
     modules.set(sharedMemory, m);
   }
   return m;
@@ -48,6 +56,8 @@ export interface GemmExports {
   pack(b: number, ldb: number, k: number, n: number, dst: number): void;
   packT(src: number, ld: number, k: number, n: number, dst: number): void;
   softmax(base: number, rows: number, ld: number, n: number, pos0: number, from: number, window: number, scale: number): void;
+  swiglu(src: number, rows: number, width: number, dst: number): void;
+  transpose(src: number, rows: number, cols: number, dst: number): void;
 }
 
 export function instantiateGemm(module: WebAssembly.Module, memory: WebAssembly.Memory): GemmExports {

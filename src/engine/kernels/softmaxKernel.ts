@@ -1,8 +1,6 @@
 /**
  * @file The attention's row softmax as a generated WebAssembly SIMD function, with the causal and
- * sliding-window mask applied by position: Math.exp costs about 16 ns a call under V8, more than the
- * whole rest of a score's work, so exp is a polynomial here (Cephes' expf: range reduction by ln 2,
- * degree-6 minimax, about 1 ulp), four lanes at a time.
+ * sliding-window mask applied by position, four lanes at a time (exp: simdExp.ts).
  *
  * softmax(base, rows, ld, n, pos0, from, window, scale): rows of ld floats at base (bytes); row i is
  * the query at position pos0 + i over keys from … from + n − 1; it sees keys at positions in
@@ -10,9 +8,7 @@
  * sees and exactly 0 elsewhere (ld ≥ n, a multiple of 4). As transformers: scale, mask, softmax.
  */
 import { Locals, op, ValType, type WasmFunction } from './wasmBinary';
-
-/** Below this exp underflows float32's normal range; the result there is ~1e-38, never used as a mask. */
-const EXP_MIN = -87.3365448;
+import { emitExp, EXP_LOCALS } from './simdExp';
 
 export function softmaxFunction(): WasmFunction {
   const L = new Locals(['base', 'rows', 'ld', 'n', 'pos0', 'from', 'window', 'scale']);
@@ -22,7 +18,7 @@ export function softmaxFunction(): WasmFunction {
   for (const name of ['m', 'sum']) {
     L.add(name, ValType.f32);
   }
-  for (const name of ['vscale', 'vmax', 'vm', 'vsum', 'x', 'fx', 'r', 'y']) {
+  for (const name of ['vscale', 'vmax', 'vm', 'vsum', 'x', 'r', ...EXP_LOCALS]) {
     L.add(name, ValType.v128);
   }
   const code: number[] = [];
@@ -39,20 +35,6 @@ export function softmaxFunction(): WasmFunction {
     e(op.block, op.loop, L.get('j'), L.get('end'), op.geS, op.brIf(1));
     body();
     e(L.get('j'), op.i32(step), op.add, L.set('j'), op.br(0), op.end, op.end);
-  };
-  /** exp of the v128 local 'x' (x ≤ 0), left on the stack. */
-  const expX = (): void => {
-    e(L.get('x'), splat(EXP_MIN), op.f32x4Max, L.set('r'));
-    e(L.get('r'), splat(Math.LOG2E), op.f32x4Mul, op.f32x4Nearest, L.set('fx'));
-    e(L.get('r'), L.get('fx'), splat(0.693359375), op.f32x4Mul, op.f32x4Sub, L.set('r'));
-    e(L.get('r'), L.get('fx'), splat(-2.12194440e-4), op.f32x4Mul, op.f32x4Sub, L.set('r'));
-    e(splat(1.98756915e-4));
-    for (const c of [1.39819995e-3, 8.33345191e-3, 4.16657959e-2, 1.66666655e-1, 5.00000012e-1]) {
-      e(L.get('r'), op.f32x4Mul, splat(c), op.f32x4Add);
-    }
-    e(L.get('r'), L.get('r'), op.f32x4Mul, op.f32x4Mul, L.get('r'), op.f32x4Add, splat(1), op.f32x4Add, L.set('y'));
-    // 2^fx from its bits: (fx + 127) << 23
-    e(L.get('y'), L.get('fx'), op.i32x4TruncSatF32x4S, op.i32x4Const([127, 127, 127, 127]), op.i32x4Add, op.i32(23), op.i32x4Shl, op.f32x4Mul);
   };
   const lanes = (v: string, combine: number[]): void => {
     e(L.get(v), op.f32x4ExtractLane(0), L.get(v), op.f32x4ExtractLane(1), combine, L.get(v), op.f32x4ExtractLane(2), L.get(v), op.f32x4ExtractLane(3), combine, combine);
@@ -85,7 +67,7 @@ export function softmaxFunction(): WasmFunction {
   forJ(op.i32(0), L.get('ld'), 4, () => {
     e(addr('j'), op.v128Load(0), L.get('vm'), op.f32x4Sub, L.set('x'));
     e(addr('j'));
-    expX();
+    e(emitExp(L, 'x'));
     e(L.get('x'), splat(-Infinity), op.f32x4Eq, op.v128AndNot, L.set('r'), L.get('r'), op.v128Store(0));
     e(L.get('vsum'), L.get('r'), op.f32x4Add, L.set('vsum'));
   });
@@ -93,7 +75,7 @@ export function softmaxFunction(): WasmFunction {
   e(L.set('sum'), L.get('sum'), op.f32x4Splat, L.set('vm'));
   // pass 3: divide by the sum
   forJ(op.i32(0), L.get('ld'), 4, () => {
-    e(addr('j'), addr('j'), op.v128Load(0), L.get('vm'), [0xfd, 0xe7, 0x01 /* f32x4.div */], op.v128Store(0));
+    e(addr('j'), addr('j'), op.v128Load(0), L.get('vm'), op.f32x4Div, op.v128Store(0));
   });
   e(L.get('i'), op.i32(1), op.add, L.set('i'), op.br(0), op.end, op.end);
   const params = [ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.i32, ValType.f32];

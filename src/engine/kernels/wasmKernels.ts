@@ -1,8 +1,9 @@
 /**
  * @file The engine's own kernels on tfjs' wasm backend: float32 matMul (replacing tfjs' BatchMatMul
  * for plain 2-D products, which is every matmul the engine makes outside attention), fused causal
- * attention ('MoeLensCausalAttention'), and row gather / scatter-add for the routed experts
- * (replacing GatherV2 and ScatterNd on 2-D rows; rowKernels.ts), both on the heap tfjs already holds the tensors in, both
+ * attention ('MoeLensCausalAttention'), SwiGLU in one pass ('MoeLensSwiglu'), 2-D transposes (every
+ * weight as it loads), and row gather / scatter-add for the routed experts (replacing GatherV2 and
+ * ScatterNd on 2-D rows; rowKernels.ts), both on the heap tfjs already holds the tensors in, both
  * split over a second core when tfjs runs its threaded build (shared heap).
  *
  * Why not XNNPACK, which tfjs uses: its per-thread speed is about ours (bench/kernels.ts), but it packs
@@ -20,6 +21,7 @@ import { AttentionCall, attentionHeads, scratchBytes } from './attentionKernel';
 import { gatherRows, scatterAddRows } from './rowKernels';
 
 export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
+export const SWIGLU_KERNEL = 'MoeLensSwiglu';
 
 /** Multiply-adds below which a matmul stays on one thread (waking the worker costs tens of µs). */
 const SPLIT_MIN_MACS = 1 << 20;
@@ -189,6 +191,30 @@ export class WasmKernels {
     return out;
   }
 
+  /** gate|up [n, 2w] → silu(gate) ⊙ up [n, w] (w a multiple of 4: `swigluFits`). */
+  swiglu(x: tf.TensorInfo): tf.TensorInfo {
+    const [n, w2] = x.shape;
+    const out = this.backend.makeOutput([n, w2 / 2], 'float32');
+    if (n > 0) {
+      this.gemm.swiglu(this.offset(x), n, w2 / 2, this.offset(out));
+    }
+    return out;
+  }
+
+  /** x [rows, cols] → xᵀ [cols, rows], float32. */
+  transpose2d(x: tf.TensorInfo): tf.TensorInfo {
+    const [rows, cols] = x.shape;
+    const out = this.backend.makeOutput([cols, rows], 'float32');
+    if (rows > 0 && cols > 0) {
+      this.gemm.transpose(this.offset(x), rows, cols, this.offset(out));
+    }
+    return out;
+  }
+
+  static swigluFits(width: number): boolean {
+    return width % 4 === 0;
+  }
+
   /** Can the fused attention take these shapes? (its output columns must be whole panels per head) */
   static attentionFits(hdv: number): boolean {
     return hdv % PANEL === 0;
@@ -308,6 +334,27 @@ export function installWasmKernels(threads: number): WasmKernels | null {
       },
     });
   }
+  const originalTranspose = tf.getKernel('Transpose', 'wasm');
+  if (originalTranspose) {
+    tf.unregisterKernel('Transpose', 'wasm');
+    tf.registerKernel({
+      kernelName: 'Transpose',
+      backendName: 'wasm',
+      kernelFunc: (args) => {
+        const { x } = args.inputs as { x: tf.TensorInfo };
+        const { perm } = args.attrs as unknown as { perm: number[] };
+        if (x.shape.length === 2 && x.dtype === 'float32' && perm[0] === 1 && perm[1] === 0) {
+          return kernels.transpose2d(x);
+        }
+        return originalTranspose.kernelFunc(args);
+      },
+    });
+  }
+  tf.registerKernel({
+    kernelName: SWIGLU_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: (args) => kernels.swiglu((args.inputs as { x: tf.TensorInfo }).x),
+  });
   tf.registerKernel({
     kernelName: ATTENTION_KERNEL,
     backendName: 'wasm',

@@ -12,7 +12,7 @@ import { gemmModuleBytes, packedFloats, PANEL } from '../../../src/engine/kernel
 import { kernelsUseFma, type GemmExports } from '../../../src/engine/kernels/kernelModule';
 import { wasmKernels } from '../../../src/engine/kernels/wasmKernels';
 import { causalAttention } from '../../../src/engine/attention';
-import { attention as wholeMatrixAttention } from '../../../src/engine/ops';
+import { attention as wholeMatrixAttention, swiglu } from '../../../src/engine/ops';
 
 function instance(fma: boolean): { ex: GemmExports; f: () => Float32Array } {
   const memory = new WebAssembly.Memory({ initial: 256 });
@@ -205,6 +205,26 @@ describe('in the wasm backend', () => {
     idx.forEach((r, i) => want[r].forEach((_, c) => (want[r][c] = Math.fround(want[r][c] + upd[i * D + c]))));
     assert.deepEqual(scattered, want);
     assert.throws(() => tf.tidy(() => tf.gather(tf.tensor2d(x, [T, D]), tf.tensor1d([T], 'int32'))), /not in \[0, 8\]/);
+  });
+
+  test('fused SwiGLU equals silu(gate) ⊙ up from tfjs ops, also where exp over- or underflows', () => {
+    const [n, w] = [7, 12];
+    const x = Array.from({ length: n * 2 * w }, (_, i) => (i % 11 === 0 ? (i % 2 ? 100 : -100) : 6 * Math.sin(i * 0.7)));
+    const fused = tf.tidy(() => swiglu(tf.tensor2d(x, [n, 2 * w])).arraySync());
+    const want = tf.tidy(() => {
+      const [g, u] = tf.split(tf.tensor2d(x, [n, 2 * w]), 2, 1);
+      return tf.mul(tf.mul(g, tf.sigmoid(g)), u).arraySync() as number[][];
+    });
+    fused.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - want[i][j]) <= 1e-6 * (1 + Math.abs(want[i][j])), `(${i}, ${j}): ${v} vs ${want[i][j]}`)));
+  });
+
+  test('2-D transpose (every weight as it loads) is exact on ragged shapes; other permutations still work', () => {
+    for (const [r, c] of [[1, 1], [17, 33], [64, 5], [100, 200]]) {
+      const x = Array.from({ length: r * c }, (_, i) => i * 0.5 - 3);
+      const got = tf.tidy(() => tf.transpose(tf.tensor2d(x, [r, c])).arraySync());
+      assert.deepEqual(got, Array.from({ length: c }, (_, j) => Array.from({ length: r }, (_, i) => x[i * c + j])));
+    }
+    assert.deepEqual(tf.tidy(() => tf.transpose(tf.tensor3d([1, 2, 3, 4, 5, 6], [1, 2, 3]), [2, 0, 1]).arraySync()), [[[1, 4]], [[2, 5]], [[3, 6]]]);
   });
 
   test('a weight is packed once and its packed copy is freed with it', () => {

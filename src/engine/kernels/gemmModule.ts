@@ -161,10 +161,13 @@ function gemmFunction(tileIndex: (rows: number) => number): WasmFunction {
   return { name: 'gemm', params: new Array<ValType>(10).fill(ValType.i32), locals: L.list(), code };
 }
 
-/** pack(b, ldb, k, n, dst): per k-block, per panel, kcb rows of 8 floats (zeros past column n). */
+/**
+ * pack(b, ldb, k, n, dst): per k-block, per panel, kcb rows of 8 floats (zeros past column n).
+ * Walks B row by row (reads in order, writes 8 floats to each panel), as B is much larger than cache.
+ */
 function packFunction(): WasmFunction {
   const L = new Locals(['b', 'ldb', 'k', 'n', 'dst']);
-  for (const n of ['kb', 'kcb', 'p', 'panels', 'kk', 'src', 'j', 'col']) {
+  for (const n of ['kb', 'kcb', 'p', 'panels', 'kk', 'src', 'j', 'col', 'base', 'to']) {
     L.add(n, ValType.i32);
   }
   const code: number[] = [];
@@ -177,27 +180,30 @@ function packFunction(): WasmFunction {
   e(op.i32(0), L.set('kb'));
   e(op.block, op.loop, L.get('kb'), L.get('k'), op.geS, op.brIf(1));
   e(minS(op.i32(KC), [...L.get('k'), ...L.get('kb'), ...op.sub]), L.set('kcb'));
-  e(op.i32(0), L.set('p'));
-  e(op.block, op.loop, L.get('p'), L.get('panels'), op.geS, op.brIf(1));
+  // this block's panels start at dst + kb·n8·4
+  e(L.get('dst'), L.get('kb'), L.get('panels'), op.mul, op.i32(PANEL * 4), op.mul, op.add, L.set('base'));
   e(op.i32(0), L.set('kk'));
   e(op.block, op.loop, L.get('kk'), L.get('kcb'), op.geS, op.brIf(1));
-  // src = b + (kb + kk)·ldb + p·32
-  e(L.get('b'), L.get('kb'), L.get('kk'), op.add, L.get('ldb'), op.mul, op.add, L.get('p'), op.i32(PANEL * 4), op.mul, op.add, L.set('src'));
+  e(L.get('b'), L.get('kb'), L.get('kk'), op.add, L.get('ldb'), op.mul, op.add, L.set('src')); // row kb + kk
+  e(op.i32(0), L.set('p'));
+  e(op.block, op.loop, L.get('p'), L.get('panels'), op.geS, op.brIf(1));
+  // to = base + (p·kcb + kk)·32
+  e(L.get('base'), L.get('p'), L.get('kcb'), op.mul, L.get('kk'), op.add, op.i32(PANEL * 4), op.mul, op.add, L.set('to'));
   e(L.get('p'), op.i32(PANEL), op.mul, op.i32(PANEL), op.add, L.get('n'), op.leS, op.if); // a full panel
-  e(L.get('dst'), L.get('src'), op.v128Load(0), op.v128Store(0), L.get('dst'), L.get('src'), op.v128Load(16), op.v128Store(16));
+  e(L.get('to'), L.get('src'), L.get('p'), op.i32(PANEL * 4), op.mul, op.add, op.v128Load(0), op.v128Store(0));
+  e(L.get('to'), L.get('src'), L.get('p'), op.i32(PANEL * 4), op.mul, op.add, op.v128Load(16), op.v128Store(16));
   e(op.else); // the last, partial panel: zeros past n
   e(op.i32(0), L.set('j'));
   e(op.block, op.loop, L.get('j'), op.i32(PANEL), op.geS, op.brIf(1));
   e(L.get('p'), op.i32(PANEL), op.mul, L.get('j'), op.add, L.set('col'));
-  const dstJ = [...L.get('dst'), ...L.get('j'), ...op.i32(4), ...op.mul, ...op.add];
+  const toJ = [...L.get('to'), ...L.get('j'), ...op.i32(4), ...op.mul, ...op.add];
   e(L.get('col'), L.get('n'), op.ltS, op.if);
-  e(dstJ, L.get('src'), L.get('j'), op.i32(4), op.mul, op.add, op.f32Load(0), op.f32Store(0));
-  e(op.else, dstJ, op.f32Zero, op.f32Store(0), op.end);
+  e(toJ, L.get('src'), L.get('col'), op.i32(4), op.mul, op.add, op.f32Load(0), op.f32Store(0));
+  e(op.else, toJ, op.f32Zero, op.f32Store(0), op.end);
   e(L.get('j'), op.i32(1), op.add, L.set('j'), op.br(0), op.end, op.end);
   e(op.end);
-  e(L.get('dst'), op.i32(PANEL * 4), op.add, L.set('dst'));
-  e(L.get('kk'), op.i32(1), op.add, L.set('kk'), op.br(0), op.end, op.end);
   e(L.get('p'), op.i32(1), op.add, L.set('p'), op.br(0), op.end, op.end);
+  e(L.get('kk'), op.i32(1), op.add, L.set('kk'), op.br(0), op.end, op.end);
   e(L.get('kb'), op.i32(KC), op.add, L.set('kb'), op.br(0), op.end, op.end);
   return { name: 'pack', params: new Array<ValType>(5).fill(ValType.i32), locals: L.list(), code };
 }

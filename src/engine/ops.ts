@@ -8,7 +8,7 @@
  * Callers run these inside `tf.tidy`.
  */
 import { tf } from './backend';
-import { SWIGLU_KERNEL, WasmKernels, wasmKernels } from './kernels/wasmKernels';
+import { ROPE_KERNEL, SWIGLU_KERNEL, WasmKernels, wasmKernels } from './kernels/wasmKernels';
 
 // ---------------------------------------------------------------------------------------------
 // Linear and norms
@@ -242,6 +242,9 @@ export function applyRope(x: tf.Tensor3D, rope: RopeTables, interleaved = false)
   if (interleaved) {
     const order = [...Array.from({ length: dim / 2 }, (_, i) => 2 * i), ...Array.from({ length: dim / 2 }, (_, i) => 2 * i + 1)];
     x = tf.gather(x, order, 2) as tf.Tensor3D;
+  }
+  if (tf.getBackend() === 'wasm' && wasmKernels() && WasmKernels.ropeFits(dim) && rope.cos.shape[1] === dim) {
+    return tf.engine().runKernel(ROPE_KERNEL, { x, cos: rope.cos, sin: rope.sin }) as tf.Tensor3D; // one pass, same bits (kernels/ropeKernel.ts)
   }
   const [x1, x2] = tf.split(x, 2, 2); // [T, H, dim/2] each
   const rotated = tf.concat([tf.neg(x2), x1], 2); // [T, H, dim]

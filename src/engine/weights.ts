@@ -174,11 +174,13 @@ export class WeightReader {
 
   /** A SwiGLU MLP from three nn.Linear weights (gate/up [I, D], down [D, I]), gate and up fused. */
   async swiglu(gate: string, up: string, down: string, D: number, I: number): Promise<SwigluWeights> {
-    const g = await this.linear(gate, I, D);
-    const u = await this.linear(up, I, D);
-    const gateUp = this.adopt(tf.concat([g.wT, u.wT], 1) as tf.Tensor2D); // [D, 2I]
-    g.wT.dispose();
-    u.wT.dispose();
+    // Stacked as rows on the host, then one transpose: [2I, D] → [D, 2I] (no concat of two transposes).
+    const both = new Float32Array(2 * I * D);
+    both.set(await this.read(`${gate}.weight`, [I, D]));
+    both.set(await this.read(`${up}.weight`, [I, D]), I * D);
+    const w = tf.tensor2d(both, [2 * I, D]);
+    const gateUp = this.adopt(tf.transpose(w) as tf.Tensor2D); // [D, 2I]: gate columns, then up
+    w.dispose();
     return { gateUp: { wT: gateUp, b: null }, down: await this.linear(down, D, I) };
   }
 

@@ -19,6 +19,7 @@ import { Locals, op, ValType, wasmModule, type WasmFunction } from './wasmBinary
 import { softmaxFunction } from './softmaxKernel';
 import { swigluFunction } from './swigluKernel';
 import { transposeFunction } from './transposeKernel';
+import { ropeFunction } from './ropeKernel';
 
 /** Rows of the register tile: 6 × 2 accumulators + 2 B vectors + 1 broadcast fit x64's 16 xmm registers. */
 export const TILE_ROWS = 6;
@@ -247,10 +248,10 @@ function packTransposedFunction(): WasmFunction {
   return { name: 'packT', params: new Array<ValType>(5).fill(ValType.i32), locals: L.list(), code };
 }
 
-/** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts). */
+/** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts), rope (ropeKernel.ts). */
 export function gemmModuleBytes(opts: { fma: boolean; sharedMemory: boolean }): Uint8Array<ArrayBuffer> {
   const tiles = Array.from({ length: TILE_ROWS }, (_, i) => tileFunction(i + 1, opts.fma));
-  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(), swigluFunction(), transposeFunction()], { shared: opts.sharedMemory });
+  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(), swigluFunction(), transposeFunction(), ropeFunction()], { shared: opts.sharedMemory });
 }
 
 /** Floats a packed B of k × n takes. */

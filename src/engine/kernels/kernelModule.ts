@@ -58,6 +58,7 @@ export interface GemmExports {
   softmax(base: number, rows: number, ld: number, n: number, pos0: number, from: number, window: number, scale: number): void;
   swiglu(src: number, rows: number, width: number, dst: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
+  rope(x: number, rows: number, heads: number, dim: number, cos: number, sin: number, out: number): void;
 }
 
 export function instantiateGemm(module: WebAssembly.Module, memory: WebAssembly.Memory): GemmExports {

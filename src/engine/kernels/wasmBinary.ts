@@ -109,6 +109,7 @@ export const op = Object.freeze({
   f32x4Sub: simd(0xe5),
   f32x4Max: simd(0xe9),
   f32x4Min: simd(0xe8),
+  f32x4Neg: simd(0xe1),
   f32x4Div: simd(0xe7),
   f32x4Nearest: simd(0x6a),
   f32x4Splat: simd(0x13),

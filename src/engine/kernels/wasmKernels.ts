@@ -1,7 +1,7 @@
 /**
  * @file The engine's own kernels on tfjs' wasm backend: float32 matMul (replacing tfjs' BatchMatMul
  * for plain 2-D products, which is every matmul the engine makes outside attention), fused causal
- * attention ('MoeLensCausalAttention'), SwiGLU in one pass ('MoeLensSwiglu'), 2-D transposes (every
+ * attention ('MoeLensCausalAttention'), SwiGLU and RoPE in one pass each ('MoeLensSwiglu', 'MoeLensRope'), 2-D transposes (every
  * weight as it loads), and row gather / scatter-add for the routed experts (replacing GatherV2 and
  * ScatterNd on 2-D rows; rowKernels.ts), both on the heap tfjs already holds the tensors in, both
  * split over a second core when tfjs runs its threaded build (shared heap).
@@ -22,6 +22,7 @@ import { gatherRows, scatterAddRows } from './rowKernels';
 
 export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
 export const SWIGLU_KERNEL = 'MoeLensSwiglu';
+export const ROPE_KERNEL = 'MoeLensRope';
 
 /** Multiply-adds below which a matmul stays on one thread (waking the worker costs tens of µs). */
 const SPLIT_MIN_MACS = 1 << 20;
@@ -211,6 +212,20 @@ export class WasmKernels {
     return out;
   }
 
+  /** x [T, H, dim], cos/sin [T, dim] → x·cos + rotate_half(x)·sin (dim/2 a multiple of 4: `ropeFits`). */
+  rope(x: tf.TensorInfo, cos: tf.TensorInfo, sin: tf.TensorInfo): tf.TensorInfo {
+    const [T, H, dim] = x.shape;
+    const out = this.backend.makeOutput([T, H, dim], 'float32');
+    if (T > 0 && H > 0) {
+      this.gemm.rope(this.offset(x), T, H, dim, this.offset(cos), this.offset(sin), this.offset(out));
+    }
+    return out;
+  }
+
+  static ropeFits(dim: number): boolean {
+    return dim % 8 === 0;
+  }
+
   static swigluFits(width: number): boolean {
     return width % 4 === 0;
   }
@@ -350,6 +365,14 @@ export function installWasmKernels(threads: number): WasmKernels | null {
       },
     });
   }
+  tf.registerKernel({
+    kernelName: ROPE_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const { x, cos, sin } = args.inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
+      return kernels.rope(x, cos, sin);
+    },
+  });
   tf.registerKernel({
     kernelName: SWIGLU_KERNEL,
     backendName: 'wasm',

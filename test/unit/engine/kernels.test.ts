@@ -12,7 +12,7 @@ import { gemmModuleBytes, packedFloats, PANEL } from '../../../src/engine/kernel
 import { kernelsUseFma, type GemmExports } from '../../../src/engine/kernels/kernelModule';
 import { wasmKernels } from '../../../src/engine/kernels/wasmKernels';
 import { causalAttention } from '../../../src/engine/attention';
-import { attention as wholeMatrixAttention, swiglu } from '../../../src/engine/ops';
+import { applyRope, attention as wholeMatrixAttention, swiglu } from '../../../src/engine/ops';
 
 function instance(fma: boolean): { ex: GemmExports; f: () => Float32Array } {
   const memory = new WebAssembly.Memory({ initial: 256 });
@@ -225,6 +225,22 @@ describe('in the wasm backend', () => {
       assert.deepEqual(got, Array.from({ length: c }, (_, j) => Array.from({ length: r }, (_, i) => x[i * c + j])));
     }
     assert.deepEqual(tf.tidy(() => tf.transpose(tf.tensor3d([1, 2, 3, 4, 5, 6], [1, 2, 3]), [2, 0, 1]).arraySync()), [[[1, 4]], [[2, 5]], [[3, 6]]]);
+  });
+
+  test("fused RoPE equals transformers' x·cos + rotate_half(x)·sin from tfjs ops bit for bit", () => {
+    const [T, H, dim] = [5, 3, 16];
+    const x = Array.from({ length: T * H * dim }, (_, i) => (i % 13 === 0 ? 0 : Math.sin(i * 0.37) * 4));
+    const cos = Array.from({ length: T * dim }, (_, i) => Math.cos(i * 0.1));
+    const sin = Array.from({ length: T * dim }, (_, i) => Math.sin(i * 0.1));
+    const [fused, want] = tf.tidy(() => {
+      const xt = tf.tensor3d(x, [T, H, dim]);
+      const rope = { cos: tf.tensor2d(cos, [T, dim]), sin: tf.tensor2d(sin, [T, dim]) };
+      const [x1, x2] = tf.split(xt, 2, 2);
+      const rotated = tf.concat([tf.neg(x2), x1], 2);
+      const ref = tf.add(tf.mul(xt, tf.expandDims(rope.cos, 1)), tf.mul(rotated, tf.expandDims(rope.sin, 1)));
+      return [applyRope(xt, rope).dataSync(), ref.dataSync()];
+    });
+    assert.deepEqual(fused, want);
   });
 
   test('a weight is packed once and its packed copy is freed with it', () => {

@@ -11,8 +11,8 @@ import * as path from 'node:path';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const CLI_PATH = path.join(REPO_ROOT, 'dist', 'cli.js');
 
-/** What `node dist/cli.js` loads at run time: the CLI bundle and the tokenizer's watchdog worker. */
-const CLI_OUTPUTS = [CLI_PATH, path.join(REPO_ROOT, 'dist', 'tokenizerWorker.js')];
+/** What `node dist/cli.js` loads at run time: the CLI bundle, the tokenizer's watchdog worker and the kernel worker. */
+const CLI_OUTPUTS = [CLI_PATH, path.join(REPO_ROOT, 'dist', 'tokenizerWorker.js'), path.join(REPO_ROOT, 'dist', 'kernelWorker.js')];
 
 /** Newest modification time (ms) of the build's inputs: every file under src/, and esbuild.js. */
 export function newestSourceMtime(): number {

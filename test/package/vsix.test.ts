@@ -50,7 +50,7 @@ describe('the packaged VSIX', () => {
     const wasmDir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
     const wasm = readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'));
     assert.ok(wasm.length >= 3, `only ${wasm.join(', ')} in ${wasmDir}`);
-    const bundles = ['extension.js', 'engine.js', 'cli.js', 'tokenizerWorker.js', ...wasm].map((f) => `dist/${f}`);
+    const bundles = ['extension.js', 'engine.js', 'cli.js', 'tokenizerWorker.js', 'kernelWorker.js', 'tfjs-backend-wasm-threaded-simd.js', ...wasm].map((f) => `dist/${f}`);
     for (const name of [...bundles, 'media/routing.js', 'media/dashboard.js']) {
       assert.ok(names().has(`extension/${name}`), `extension/${name} missing`);
     }

@@ -61,7 +61,7 @@ export class WasmKernels {
     const shared = memory.buffer instanceof SharedArrayBuffer;
     const module = gemmModule(shared);
     this.gemm = instantiateGemm(module, memory);
-    this.pool = shared && threads > 1 ? new KernelPool(memory, module, threads) : null;
+    this.pool = shared && threads > 1 ? startPool(memory, module, threads) : null;
     // Packed right-hand sides live as long as their tensor's data.
     const dispose = backend.disposeData.bind(backend);
     backend.disposeData = (dataId: object, force?: boolean): boolean => {
@@ -275,6 +275,16 @@ export class WasmKernels {
 
   dispose(): void {
     this.pool?.dispose();
+  }
+}
+
+/** A worker per extra thread; without its script (an unusual bundle) the kernels run on one thread, said once. */
+function startPool(memory: WebAssembly.Memory, module: WebAssembly.Module, threads: number): KernelPool | null {
+  try {
+    return new KernelPool(memory, module, threads);
+  } catch (err) {
+    process.stderr.write(`moe-lens: kernel worker threads unavailable (${err instanceof Error ? err.message : String(err)}); running on one thread\n`);
+    return null;
   }
 }
 

@@ -300,6 +300,27 @@ export function wasmKernels(): WasmKernels | null {
   return installed;
 }
 
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type Inputs = Record<string, tf.TensorInfo>;
+
+/** Puts `take` in front of tfjs' wasm kernel `name`: it answers the cases it knows (non-null), the original the rest. */
+function overrideKernel(name: string, take: (inputs: Inputs, attrs: Record<string, unknown>) => tf.TensorInfo | null): void {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original) {
+    return;
+  }
+  tf.unregisterKernel(name, 'wasm');
+  const kernelFunc = (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => take(args.inputs as Inputs, (args.attrs ?? {}) as Record<string, unknown>) ?? original.kernelFunc(args);
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });
+}
+
+/** Registers one of the engine's own ops ('MoeLens…'), run through tf.engine().runKernel. */
+function ownKernel(name: string, run: (inputs: Inputs, attrs: Record<string, unknown>) => tf.TensorInfo): void {
+  tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: (args) => run(args.inputs as Inputs, (args.attrs ?? {}) as Record<string, unknown>) });
+}
+
+const isF32 = (t: tf.TensorInfo, rank: number): boolean => t.dtype === 'float32' && t.shape.length === rank;
+
 /**
  * Puts the engine's kernels in place on the wasm backend that just started (once per process):
  * BatchMatMul answers plain 2-D float32 products itself and hands everything else to tfjs' kernel.
@@ -309,94 +330,26 @@ export function installWasmKernels(threads: number): WasmKernels | null {
     return installed;
   }
   const backend = tf.findBackend('wasm') as BackendWasm | null;
-  const original = tf.getKernel('BatchMatMul', 'wasm');
-  if (!backend || !original) {
+  if (!backend || !tf.getKernel('BatchMatMul', 'wasm')) {
     return null;
   }
-  const kernels = new WasmKernels(backend, threads);
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-      const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean };
-      if (a.shape.length === 2 && b.shape.length === 2 && !attrs.transposeA && !attrs.transposeB && a.dtype === 'float32' && b.dtype === 'float32') {
-        return kernels.matMul(a, b);
-      }
-      return original.kernelFunc(args);
-    },
+  const k = new WasmKernels(backend, threads);
+  overrideKernel('BatchMatMul', ({ a, b }, { transposeA, transposeB }) => (isF32(a, 2) && isF32(b, 2) && !transposeA && !transposeB ? k.matMul(a, b) : null));
+  overrideKernel('GatherV2', ({ x, indices }, { axis, batchDims }) =>
+    isF32(x, 2) && indices.dtype === 'int32' && indices.shape.length === 1 && (axis === 0 || axis === -2) && !batchDims ? k.gather(x, indices) : null,
+  );
+  overrideKernel('ScatterNd', ({ indices, updates }, attrs) => {
+    const shape = attrs.shape as number[];
+    const rows = shape.length === 2 && isF32(updates, 2) && indices.dtype === 'int32' && indices.shape.length === 2 && indices.shape[1] === 1 && updates.shape[1] === shape[1];
+    return rows ? k.scatterRows(indices, updates, shape[0], shape[1]) : null;
   });
-  const originalGather = tf.getKernel('GatherV2', 'wasm');
-  if (originalGather) {
-    tf.unregisterKernel('GatherV2', 'wasm');
-    tf.registerKernel({
-      kernelName: 'GatherV2',
-      backendName: 'wasm',
-      kernelFunc: (args) => {
-        const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
-        const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
-        if (x.shape.length === 2 && x.dtype === 'float32' && indices.dtype === 'int32' && indices.shape.length === 1 && (axis === 0 || axis === -2) && !batchDims) {
-          return kernels.gather(x, indices);
-        }
-        return originalGather.kernelFunc(args);
-      },
-    });
-  }
-  const originalScatter = tf.getKernel('ScatterNd', 'wasm');
-  if (originalScatter) {
-    tf.unregisterKernel('ScatterNd', 'wasm');
-    tf.registerKernel({
-      kernelName: 'ScatterNd',
-      backendName: 'wasm',
-      kernelFunc: (args) => {
-        const { indices, updates } = args.inputs as { indices: tf.TensorInfo; updates: tf.TensorInfo };
-        const { shape } = args.attrs as unknown as { shape: number[] };
-        if (shape.length === 2 && updates.dtype === 'float32' && indices.dtype === 'int32' && indices.shape.length === 2 && indices.shape[1] === 1 && updates.shape[1] === shape[1]) {
-          return kernels.scatterRows(indices, updates, shape[0], shape[1]);
-        }
-        return originalScatter.kernelFunc(args);
-      },
-    });
-  }
-  const originalTranspose = tf.getKernel('Transpose', 'wasm');
-  if (originalTranspose) {
-    tf.unregisterKernel('Transpose', 'wasm');
-    tf.registerKernel({
-      kernelName: 'Transpose',
-      backendName: 'wasm',
-      kernelFunc: (args) => {
-        const { x } = args.inputs as { x: tf.TensorInfo };
-        const { perm } = args.attrs as unknown as { perm: number[] };
-        if (x.shape.length === 2 && x.dtype === 'float32' && perm[0] === 1 && perm[1] === 0) {
-          return kernels.transpose2d(x);
-        }
-        return originalTranspose.kernelFunc(args);
-      },
-    });
-  }
-  tf.registerKernel({
-    kernelName: ROPE_KERNEL,
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { x, cos, sin } = args.inputs as { x: tf.TensorInfo; cos: tf.TensorInfo; sin: tf.TensorInfo };
-      return kernels.rope(x, cos, sin);
-    },
+  overrideKernel('Transpose', ({ x }, attrs) => {
+    const perm = attrs.perm as number[];
+    return isF32(x, 2) && perm[0] === 1 && perm[1] === 0 ? k.transpose2d(x) : null;
   });
-  tf.registerKernel({
-    kernelName: SWIGLU_KERNEL,
-    backendName: 'wasm',
-    kernelFunc: (args) => kernels.swiglu((args.inputs as { x: tf.TensorInfo }).x),
-  });
-  tf.registerKernel({
-    kernelName: ATTENTION_KERNEL,
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const { q, k, v } = args.inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo };
-      const { scale, window, block } = args.attrs as { scale: number; window: number; block: number };
-      return kernels.attention(q, k, v, scale, window, block);
-    },
-  });
-  installed = kernels;
-  return kernels;
+  ownKernel(ROPE_KERNEL, ({ x, cos, sin }) => k.rope(x, cos, sin));
+  ownKernel(SWIGLU_KERNEL, ({ x }) => k.swiglu(x));
+  ownKernel(ATTENTION_KERNEL, ({ q, k: keys, v }, a) => k.attention(q, keys, v, a.scale as number, a.window as number, a.block as number));
+  installed = k;
+  return k;
 }

@@ -15,7 +15,7 @@
  *  - gemm(a, lda, bp, c, ldc, m, k, n8, p0, p1): rows 0 … m−1 of C, panels p0 … p1−1 (columns
  *    8·p0 … 8·p1−1; C must have room for them), from A [m, k] (row stride lda) and packed B.
  */
-import { Locals, op, ValType, wasmModule, type WasmFunction } from './wasmBinary';
+import { emitter, Locals, op, ValType, type WasmFunction, wasmModule } from './wasmBinary';
 import { softmaxFunction } from './softmaxKernel';
 import { swigluFunction } from './swigluKernel';
 import { transposeFunction } from './transposeKernel';
@@ -53,12 +53,7 @@ function tileFunction(R: number, fma: boolean): WasmFunction {
   for (const n of ['bl', 'bh', 's']) {
     L.add(n, ValType.v128);
   }
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
+  const { code, e } = emitter();
   const rowPtr = (base: string, stride: string, r: number): number[] => (r === 0 ? L.get(base) : [...L.get(base), ...L.get(stride), ...op.i32(r), ...op.mul, ...op.add]);
   const step = (offset: number): void => {
     e(L.get('bcur'), op.v128Load(offset * 32), L.set('bl'), L.get('bcur'), op.v128Load(offset * 32 + 16), L.set('bh'));
@@ -125,12 +120,7 @@ function gemmFunction(tileIndex: (rows: number) => number): WasmFunction {
   for (const n of ['kb', 'kcb', 'i0', 'rows', 'full', 'ta', 'tb', 'tc']) {
     L.add(n, ValType.i32);
   }
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
+  const { code, e } = emitter();
   const callTile = (R: number, rowsExpr: number[], rowOffsetExpr: number[]): void => {
     // a + (i0 + off)·lda + kb·4, packed block (kb·n8 + p0·kcb·8)·4, c + (i0 + off)·ldc + p0·32
     e(L.get('a'), L.get('i0'), rowOffsetExpr, op.add, L.get('lda'), op.mul, op.add, L.get('kb'), op.i32(4), op.mul, op.add);
@@ -162,6 +152,16 @@ function gemmFunction(tileIndex: (rows: number) => number): WasmFunction {
   return { name: 'gemm', params: new Array<ValType>(10).fill(ValType.i32), locals: L.list(), code };
 }
 
+/** panels = ⌈n / 8⌉, then opens the loop over k-blocks: kb from 0 in steps of KC, kcb = min(KC, k − kb). */
+function packPrologue(L: Locals): number[] {
+  return [
+    ...L.get('n'), ...op.i32(PANEL - 1), ...op.add, ...op.i32(3), 0x75 /* i32.shr_s */, ...L.set('panels'),
+    ...op.i32(0), ...L.set('kb'),
+    ...op.block, ...op.loop, ...L.get('kb'), ...L.get('k'), ...op.geS, ...op.brIf(1),
+    ...minS(op.i32(KC), [...L.get('k'), ...L.get('kb'), ...op.sub]), ...L.set('kcb'),
+  ];
+}
+
 /**
  * pack(b, ldb, k, n, dst): per k-block, per panel, kcb rows of 8 floats (zeros past column n).
  * Walks B row by row (reads in order, writes 8 floats to each panel), as B is much larger than cache.
@@ -171,16 +171,8 @@ function packFunction(): WasmFunction {
   for (const n of ['kb', 'kcb', 'p', 'panels', 'kk', 'src', 'j', 'col', 'base', 'to']) {
     L.add(n, ValType.i32);
   }
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
-  e(L.get('n'), op.i32(PANEL - 1), op.add, op.i32(3), [0x75 /* i32.shr_s */], L.set('panels'));
-  e(op.i32(0), L.set('kb'));
-  e(op.block, op.loop, L.get('kb'), L.get('k'), op.geS, op.brIf(1));
-  e(minS(op.i32(KC), [...L.get('k'), ...L.get('kb'), ...op.sub]), L.set('kcb'));
+  const { code, e } = emitter();
+  e(packPrologue(L));
   // this block's panels start at dst + kb·n8·4
   e(L.get('dst'), L.get('kb'), L.get('panels'), op.mul, op.i32(PANEL * 4), op.mul, op.add, L.set('base'));
   e(op.i32(0), L.set('kk'));
@@ -218,16 +210,8 @@ function packTransposedFunction(): WasmFunction {
   for (const n of ['kb', 'kcb', 'p', 'panels', 'kk', 'j', 'col']) {
     L.add(n, ValType.i32);
   }
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
-  e(L.get('n'), op.i32(PANEL - 1), op.add, op.i32(3), [0x75 /* i32.shr_s */], L.set('panels'));
-  e(op.i32(0), L.set('kb'));
-  e(op.block, op.loop, L.get('kb'), L.get('k'), op.geS, op.brIf(1));
-  e(minS(op.i32(KC), [...L.get('k'), ...L.get('kb'), ...op.sub]), L.set('kcb'));
+  const { code, e } = emitter();
+  e(packPrologue(L));
   e(op.i32(0), L.set('p'));
   e(op.block, op.loop, L.get('p'), L.get('panels'), op.geS, op.brIf(1));
   e(op.i32(0), L.set('kk'));

@@ -5,7 +5,7 @@
  * each product and the sum rounded once, so the result equals tfjs' split / neg / concat / mul / add
  * bit for bit (six passes over q and k there, one here). dim/2 must be a multiple of 4.
  */
-import { Locals, op, ValType, type WasmFunction } from './wasmBinary';
+import { emitter, Locals, op, ValType, type WasmFunction } from './wasmBinary';
 
 export function ropeFunction(): WasmFunction {
   const L = new Locals(['x', 'rows', 'heads', 'dim', 'cos', 'sin', 'out']);
@@ -15,12 +15,7 @@ export function ropeFunction(): WasmFunction {
   for (const name of ['x1', 'x2']) {
     L.add(name, ValType.v128);
   }
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
+  const { code, e } = emitter();
   const loop = (v: string, to: number[], body: () => void, step = 1): void => {
     e(op.i32(0), L.set(v));
     e(op.block, op.loop, L.get(v), to, op.geS, op.brIf(1));

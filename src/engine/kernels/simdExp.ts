@@ -5,7 +5,7 @@
  * range of results: below −87.34 the result is ~1e−38 (callers that need an exact 0 mask it), above
  * 88.38 it is ~2.4e38.
  */
-import { op, type Locals } from './wasmBinary';
+import { emitter, type Locals, op } from './wasmBinary';
 
 const EXP_MIN = -87.3365448;
 const EXP_MAX = 88.3762626;
@@ -17,12 +17,7 @@ const splat = (c: number): number[] => op.v128Const([c, c, c, c]);
 
 /** Code that leaves exp(x) on the stack, x the v128 local named `x`. */
 export function emitExp(L: Locals, x: string): number[] {
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
+  const { code, e } = emitter();
   e(L.get(x), splat(EXP_MIN), op.f32x4Max, splat(EXP_MAX), op.f32x4Min, L.set('expR'));
   e(L.get('expR'), splat(Math.LOG2E), op.f32x4Mul, op.f32x4Nearest, L.set('expFx'));
   e(L.get('expR'), L.get('expFx'), splat(0.693359375), op.f32x4Mul, op.f32x4Sub, L.set('expR'));

@@ -7,7 +7,7 @@
  * [pos − window + 1, pos] (window 0: [0, pos]). Each row becomes softmax(row · scale) over what it
  * sees and exactly 0 elsewhere (ld ≥ n, a multiple of 4). As transformers: scale, mask, softmax.
  */
-import { Locals, op, ValType, type WasmFunction } from './wasmBinary';
+import { emitter, Locals, op, ValType, type WasmFunction } from './wasmBinary';
 import { emitExp, EXP_LOCALS } from './simdExp';
 
 export function softmaxFunction(): WasmFunction {
@@ -21,12 +21,7 @@ export function softmaxFunction(): WasmFunction {
   for (const name of ['vscale', 'vmax', 'vm', 'vsum', 'x', 'r', ...EXP_LOCALS]) {
     L.add(name, ValType.v128);
   }
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
+  const { code, e } = emitter();
   const splat = (c: number): number[] => op.v128Const([c, c, c, c]);
   const addr = (j: string): number[] => [...L.get('row'), ...L.get(j), ...op.i32(4), ...op.mul, ...op.add];
   /** for (j = from; j < to; j += step) body */

@@ -5,7 +5,7 @@
  * tfjs would split the projection (two copies), then run sigmoid, and two multiplies: four passes over
  * the experts' widest activations. width must be a multiple of 4.
  */
-import { Locals, op, ValType, type WasmFunction } from './wasmBinary';
+import { emitter, Locals, op, ValType, type WasmFunction } from './wasmBinary';
 import { emitExp, EXP_LOCALS } from './simdExp';
 
 export function swigluFunction(): WasmFunction {
@@ -16,12 +16,7 @@ export function swigluFunction(): WasmFunction {
   for (const name of ['g', 'x', ...EXP_LOCALS]) {
     L.add(name, ValType.v128);
   }
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
+  const { code, e } = emitter();
   const one = op.v128Const([1, 1, 1, 1]);
   const zero = op.v128Const([0, 0, 0, 0]);
   e(op.i32(0), L.set('i'));

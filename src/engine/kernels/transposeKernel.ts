@@ -4,7 +4,7 @@
  * as it loads ([out, in] → [in, out]); tfjs' generic wasm Transpose took about 9 ns an element, a
  * third of a cold start.
  */
-import { Locals, op, ValType, type WasmFunction } from './wasmBinary';
+import { emitter, Locals, op, ValType, type WasmFunction } from './wasmBinary';
 
 const TILE = 16;
 
@@ -13,12 +13,7 @@ export function transposeFunction(): WasmFunction {
   for (const name of ['r0', 'c0', 'r', 'c', 'r1', 'c1']) {
     L.add(name, ValType.i32);
   }
-  const code: number[] = [];
-  const e = (...parts: number[][]): void => {
-    for (const p of parts) {
-      code.push(...p);
-    }
-  };
+  const { code, e } = emitter();
   const minS = (x: number[], y: number[]): number[] => [...x, ...y, ...x, ...y, ...op.ltS, ...op.select];
   const loop = (v: string, from: number[], to: string, step: number, body: () => void): void => {
     e(from, L.set(v));

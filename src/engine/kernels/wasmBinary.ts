@@ -132,6 +132,19 @@ export const op = Object.freeze({
 });
 
 /** Locals by name, numbered after the parameters. */
+/** Collects a function body: `e(...parts)` appends instructions in order. */
+export function emitter(): { code: number[]; e: (...parts: number[][]) => void } {
+  const code: number[] = [];
+  return {
+    code,
+    e: (...parts) => {
+      for (const p of parts) {
+        code.push(...p);
+      }
+    },
+  };
+}
+
 export class Locals {
   private readonly types: ValType[] = [];
   private readonly index = new Map<string, number>();

@@ -49,9 +49,9 @@ export function tensorMemoryLimit(id: string): number | null {
 }
 
 /**
- * Copies of a weight a backend holds while it is used: the wasm backend's matMul hands each weight
- * to XNNPACK, which packs it into a second copy kept until the tensor is disposed (so a model whose
- * weights fill half the heap already runs out: "XNN status … Got status 6", then Aborted()).
+ * Copies of a weight a backend holds while it is used: the wasm backend's matMul packs each weight
+ * into a second copy kept until the tensor is disposed (the engine's kernels, kernels/wasmKernels.ts,
+ * as XNNPACK did before them; so a model whose weights fill half the heap already runs out).
  */
 export function weightCopies(id: string): number {
   return id === BACKEND_IDS.wasm ? 2 : 1;

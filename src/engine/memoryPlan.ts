@@ -39,7 +39,7 @@ export interface PlanOptions {
   tokens?: number;
   /** The backend's ceiling for tensor memory (wasm: 4 GiB), or null. */
   heapBytes: number | null;
-  /** Copies of each weight the backend holds while using it (wasm: 2, XNNPACK packs a copy); default 1. */
+  /** Copies of each weight the backend holds while using it (wasm: 2, its matMul packs a copy); default 1. */
   weightCopies?: number;
   /** The layer index beyond which the checkpoint's layers are not run (DeepSeek's MTP layers). */
   numLayers: number;

@@ -1,5 +1,6 @@
 /**
- * @file Starting tfjs-backend-wasm's threaded SIMD build under Node, so XNNPACK's matmuls use every
+ * @file Starting tfjs-backend-wasm's threaded SIMD build under Node: its shared heap lets the engine's
+ * kernel workers (kernelPool.ts) compute on it, and with MOE_LENS_KERNELS=tfjs XNNPACK's matmuls use every
  * core the engine is given. tfjs turns threads off under Node (tensorflow/tfjs#3830) because its
  * emscripten pthread workers are handed Blob URLs, which worker_threads cannot load. Two things make
  * them start from files instead, without touching tfjs' sources:

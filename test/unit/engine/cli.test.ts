@@ -17,8 +17,8 @@ const root = path.resolve(__dirname, '..', '..', '..');
 let cli = '';
 let dir: string;
 
-function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MOE_LENS_BACKEND: '' } });
+function run(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MOE_LENS_BACKEND: '', ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -214,6 +214,13 @@ describe('moe-lens --threads', () => {
     assert.equal(two.code, 0, two.stderr);
     const experts = (t: RoutingTrace): unknown => t.layers.map((l) => l.experts);
     assert.deepEqual(experts(readTraceJson(two.stdout)), experts(readTraceJson(one.stdout)));
+    // tfjs' own kernels instead of the engine's (MOE_LENS_KERNELS=tfjs): the same routing, logits within float32 rounding
+    const stock = run(['trace', '--model', dir, '--ids', '5,6,7,8,9', '--threads', '2'], { MOE_LENS_KERNELS: 'tfjs' });
+    assert.equal(stock.code, 0, stock.stderr);
+    assert.deepEqual(experts(readTraceJson(stock.stdout)), experts(readTraceJson(one.stdout)));
+    const logits = (t: RoutingTrace): number[] => t.layers.flatMap((l) => (l.routerLogits ?? []).flat());
+    const [ours, theirs] = [logits(readTraceJson(one.stdout)), logits(readTraceJson(stock.stdout))];
+    assert.ok(ours.length > 0 && ours.every((x, i) => Math.abs(x - theirs[i]) < 1e-4), 'router logits agree within 1e-4');
     for (const [cmd, extra] of [['trace', ['--ids', '5']], ['analyze', ['x.txt']], ['counterfactual', ['--ids', '5', '--mode', 'topk:1']]] as const) {
       for (const bad of ['0', 'two', '65']) {
         const r = run([cmd, ...extra, '--model', dir, '--threads', bad]);

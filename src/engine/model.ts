@@ -87,6 +87,12 @@ export function defaultModelDir(): string {
   return path.basename(__dirname) === 'dist' ? fromBundle : fromSource;
 }
 
+/**
+ * The embedded model's layer to colour by default: its held-out code and prose are routed most differently
+ * there (models/demo/MODEL_CARD.md; test/unit/demo/demoSpecialisation.test.ts keeps this true).
+ */
+export const EMBEDDED_DEFAULT_LAYER = 2;
+
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
   const backend = await initBackend(opts.backend, opts.threads);
   // NaN/Inf weights would turn into NaN routing with no hint why; the check rides on the dtype
@@ -134,6 +140,9 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const name = typeof config._name_or_path === 'string' && config._name_or_path ? config._name_or_path : path.basename(path.resolve(dir));
   const embedded = path.resolve(dir) === defaultModelDir();
   const info: TraceModelInfo = { path: embedded ? 'embedded' : path.resolve(dir), name, ...loaded.info };
+  if (embedded && info.moeLayers.includes(EMBEDDED_DEFAULT_LAYER)) {
+    info.defaultLayer = EMBEDDED_DEFAULT_LAYER;
+  }
   let disposed = false;
   // A NaN/Inf weight a streamed run met: the file is corrupt, so later runs fail at once instead of streaming up to it again.
   let corrupt: NonFiniteWeightsError | null = null;

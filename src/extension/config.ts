@@ -19,7 +19,7 @@ export interface MoeLensConfig {
   liveMode: boolean;
   /** Analyse a document as soon as an editor shows it. */
   analyzeOnOpen: boolean;
-  /** -1 = the first MoE layer. */
+  /** -1 = the model's default layer (see effectiveLayer). */
   selectedLayer: number;
   colorScheme: ColorScheme;
   memoryLimitMb: number;

@@ -90,7 +90,7 @@ export class RoutingStore implements vscode.Disposable {
     }
   }
 
-  /** The selected checkpoint layer number (defaults to the first MoE layer of the first analysis). */
+  /** The selected checkpoint layer number (defaults to the default layer of the first analysis: see effectiveLayer). */
   get selectedLayer(): number | undefined {
     return this.layer;
   }

@@ -82,6 +82,8 @@ export interface TraceModelInfo {
   hasSharedExpert: boolean;
   /** Checkpoint layer numbers that are MoE layers. */
   moeLayers: number[];
+  /** The MoE layer views show when the user chose none (the embedded model's most specialised layer); absent: the first MoE layer. */
+  defaultLayer?: number;
 }
 
 /** A long document is analysed in overlapping windows of at most the model's context. */

@@ -107,6 +107,9 @@ export function checkModelInfo(v: unknown): TraceModelInfo {
     fail(`model.moeLayers must list at most ${L} layers`);
   }
   v.moeLayers.forEach((x: unknown, i) => intIn(x, 0, TRACE_LIMITS.layers, `model.moeLayers[${i}]`));
+  if (v.defaultLayer !== undefined && !v.moeLayers.includes(v.defaultLayer)) {
+    fail('model.defaultLayer must be one of model.moeLayers');
+  }
   return v as unknown as TraceModelInfo;
 }
 

@@ -28,6 +28,26 @@ test('effectiveLayer: the chosen MoE layer, else the first MoE layer, else none'
   assert.equal(effectiveLayer({ layers: t.layers.slice(0, 2) }, 0), null);
 });
 
+test("effectiveLayer: with no choice, the model's default layer (the embedded model's most specialised one)", () => {
+  const t = denseFirst();
+  t.model.defaultLayer = 3;
+  assert.equal(effectiveLayer(t, undefined), 3);
+  assert.equal(effectiveLayer(t, -1), 3);
+  assert.equal(effectiveLayer(t, 0), 3, 'a dense layer is not in focus');
+  assert.equal(effectiveLayer(t, 2), 2, 'a MoE layer the user chose wins');
+  t.model.defaultLayer = 1;
+  assert.equal(effectiveLayer(t, undefined), 2, 'a default that is not a MoE layer: the first MoE layer');
+});
+
+test('the store starts on the default layer of the first analysis', () => {
+  const store = new RoutingStore();
+  const trace = denseFirst();
+  trace.model.defaultLayer = 3;
+  store.set({ uri: 'file:///a.md', version: 1, text: 'one two three four', languageId: 'markdown', trace });
+  assert.equal(store.selectedLayer, 3);
+  store.dispose();
+});
+
 test('the store moves off a dense layer to the layer the panels show', () => {
   const store = new RoutingStore();
   store.selectLayer(0);

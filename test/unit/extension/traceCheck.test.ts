@@ -24,6 +24,7 @@ const HOSTILE: [string, (t: RoutingTrace) => void, RegExp][] = [
   ['surprisal length', (t) => t.surprisal.pop(), /surprisal must be an array of 6 numbers/],
   ['span backwards', (t) => Object.assign(t.tokens[1]!, { start: 2, end: 1 }), /token 1 has a bad span/],
   ['window past the end', (t) => (t.windows = [{ start: 0, end: 9, overlap: 0 }]), /window 0: end must be an integer in 0\.\.6, got 9/],
+  ['default layer not a MoE layer', (t) => (t.model.defaultLayer = 5), /model\.defaultLayer must be one of model\.moeLayers/],
   ['more layers than the model', (t) => t.layers.push(t.layers[0]!, t.layers[0]!), /layers must be an array of at most 2 layers/],
 ];
 

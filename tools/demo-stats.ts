@@ -3,7 +3,8 @@
  * training script): per MoE layer, the Jensen–Shannon divergence between expert-load distributions on
  * held-out code, prose, Markdown and JSON/YAML/TOML (every pair), each expert's most frequent and most
  * characteristic tokens, and balance (Switch aux loss E·Σ f_i·P_i, max/mean and min/mean load); plus held-out
- * surprisal and the mean shared-expert gate. Held-out documents come from tools/train-demo/work/v2/heldout.jsonl
+ * surprisal and the mean shared-expert gate; and the top-1 JSD between code and prose on the `npm start` sample
+ * (test/e2e/workspace/sample.md), the colours a user sees first. Held-out documents come from tools/train-demo/work/v2/heldout.jsonl
  * (built by corpus2.py).
  *
  *   npx tsx tools/demo-stats.ts [--model models/demo] [--tokens 4000] [--out tools/train-demo/work/v2/stats] [--svg F]
@@ -13,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadModel } from '../src/engine/model';
 import { loadTokenizer } from '../src/engine/tokenizer/tokenizer';
+import { jsdBits, sampleCodeProseJsd } from './train-demo/sampleJsd';
 
 type Kind = 'code' | 'prose' | 'markdown' | 'json';
 interface Doc { source: string; kind: Kind; name: string; split: string; text: string }
@@ -34,20 +36,6 @@ const SOURCES: Record<string, Kind> = {
 const KINDS: Kind[] = ['code', 'prose', 'markdown', 'json'];
 /** Every pair of kinds, code‖prose first (the one the card's target is about). */
 const PAIRS: [Kind, Kind][] = [['code', 'prose'], ['markdown', 'json'], ['code', 'markdown'], ['code', 'json'], ['prose', 'markdown'], ['prose', 'json']];
-
-function jsd(p: number[], q: number[]): number {
-  const sp = p.reduce((a, b) => a + b, 0);
-  const sq = q.reduce((a, b) => a + b, 0);
-  let d = 0;
-  for (let i = 0; i < p.length; i++) {
-    const a = p[i] / sp;
-    const b = q[i] / sq;
-    const m = (a + b) / 2;
-    if (a > 0) d += 0.5 * a * Math.log2(a / m);
-    if (b > 0) d += 0.5 * b * Math.log2(b / m);
-  }
-  return d;
-}
 
 function show(s: string): string {
   // Visible whitespace; no backticks or pipes that would break a markdown table cell.
@@ -155,14 +143,15 @@ async function main(): Promise<void> {
       return { expert: e, load: f[e], codeShare, frequent, characteristic };
     });
     return {
-      layer, jsdBits: jsd(load.code[li], load.prose[li]),
-      jsdPairs: Object.fromEntries(PAIRS.map(([a, b]) => [`${a}|${b}`, jsd(load[a][li], load[b][li])])),
+      layer, jsdBits: jsdBits(load.code[li], load.prose[li]),
+      jsdPairs: Object.fromEntries(PAIRS.map(([a, b]) => [`${a}|${b}`, jsdBits(load[a][li], load[b][li])])),
       aux, maxOverMean: Math.max(...all) / mean, minOverMean: Math.min(...all) / mean, meanSharedGate: shared[li] / nTok,
       loadByKind: Object.fromEntries(KINDS.map((k) => [k, load[k][li]])), experts,
     };
   });
+  const sample = await sampleCodeProseJsd(model, tok, readFileSync(path.join(ROOT, 'test', 'e2e', 'workspace', 'sample.md'), 'utf8'));
   const surprisalMean = Object.fromEntries(Object.entries(surprisal).map(([s, v]) => [s, { nats: v.sum / v.n, tokens: v.n }]));
-  const result = { model: modelDir, backend: model.backend, topK: k, tokens: nTok, seconds: (Date.now() - t0) / 1000, surprisal: surprisalMean, layers };
+  const result = { model: modelDir, backend: model.backend, topK: k, tokens: nTok, seconds: (Date.now() - t0) / 1000, surprisal: surprisalMean, sample, layers };
   writeFileSync(`${out}.json`, JSON.stringify(result, null, 1));
 
   const md: string[] = [];
@@ -172,6 +161,10 @@ async function main(): Promise<void> {
   md.push('', `| layer | ${PAIRS.map(([a, b]) => `JSD ${a} ‖ ${b}`).join(' | ')} |`, `|---|${PAIRS.map(() => '---').join('|')}|`);
   for (const l of layers) md.push(`| ${l.layer} | ${PAIRS.map(([a, b]) => l.jsdPairs[`${a}|${b}`].toFixed(3)).join(' | ')} |`);
   md.push('', 'JSD of expert load (top-k assignment counts) between held-out kinds, in bits (0 = same distribution, 1 = disjoint).');
+  md.push('', `On the \`npm start\` sample (\`test/e2e/workspace/sample.md\`: ${sample.codeTokens} code and ${sample.proseTokens} prose tokens), JSD of the top-1 expert (the colour) between code and prose:`);
+  md.push('', `| layer | ${sample.layers.join(' | ')} |`, `|---|${sample.layers.map(() => '---').join('|')}|`);
+  md.push(`| JSD code ‖ prose, sample | ${sample.bits.map((b) => b.toFixed(3)).join(' | ')} |`);
+  md.push(`| default layer | ${sample.layers.map((l) => (l === model.info.defaultLayer ? 'yes' : '')).join(' | ')} |`);
   md.push('', '| layer | aux loss E·Σf·P (1 = balanced) | max/mean load | min/mean load | mean σ(shared gate) |', '|---|---|---|---|---|');
   for (const l of layers) md.push(`| ${l.layer} | ${l.aux.toFixed(3)} | ${l.maxOverMean.toFixed(2)} | ${l.minOverMean.toFixed(2)} | ${l.meanSharedGate.toFixed(3)} |`);
   for (const l of layers) {

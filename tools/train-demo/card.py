@@ -1,6 +1,7 @@
 """Assemble models/demo/MODEL_CARD.md (second edition) from the run's own records: config.json, work/v2/docs.json and
 sources.json (corpus2.py), work/v2/{moe,dense}.log (phase 4), work/v2/eval.json (export.py --corpus v2),
-work/v2/stats.md (tools/demo-stats.ts), work/v2/cost.json (per-token cost) and card_notes.json (run-specific prose).
+work/v2/stats.md (tools/demo-stats.ts), work/v2/cost.json (per-token cost) and card_notes.json (run-specific prose);
+when present, work/v2/stats-{first_edition,previous}.json (demo-stats on the older models) for the JSD comparison.
 
 python3 tools/train-demo/card.py
 """
@@ -58,6 +59,10 @@ def main() -> None:
     srcinfo = json.load(open(os.path.join(WORK, "sources.json")))
     ev = json.load(open(os.path.join(WORK, "eval.json")))
     stats_md = open(os.path.join(WORK, "stats.md")).read()
+    stats = {"this": json.load(open(os.path.join(WORK, "stats.json")))}
+    for other in ("first_edition", "previous"):
+        if os.path.exists(os.path.join(WORK, f"stats-{other}.json")):
+            stats[other] = json.load(open(os.path.join(WORK, f"stats-{other}.json")))
     cost = json.load(open(os.path.join(WORK, "cost.json"))) if os.path.exists(os.path.join(WORK, "cost.json")) else None
     facts = json.load(open(os.path.join(HERE, "card_notes.json")))
     mrecs, mtime, mstep = log_records("moe.log")
@@ -106,17 +111,36 @@ def main() -> None:
 
     groups = {"modern English prose (handbook + fortune)": ("handbook", "fortune"),
               "TS/JS implementation code (js)": ("js",), "all code (js + dts + py)": ("js", "dts", "py")}
+    # The model this one replaces (export.py --previous), when it was scored: one more column.
+    prev = "previous" in ev
+    prev_head = f" {facts.get('previous_label', 'previous')} |" if prev else ""
+    prev_sentence = f", \"{facts.get('previous_label', 'previous')}\" the model this one replaces (`export.py --previous`)" if prev else ""
     res_rows = []
     for s in evs:
         m, d, f = ev["moe"][s], ev["dense"][s], ev["first_edition"][s]
         res_rows.append(f"| {s} ({KIND_LABEL[srcinfo['kinds'][s]]}) | {m['tokens']:,} | **{m['nats']:.3f}** | {d['nats']:.3f} | "
-                        f"{m['nats'] - d['nats']:+.3f} | {f['nats']:.3f} |")
+                        f"{m['nats'] - d['nats']:+.3f} | {f['nats']:.3f} |" + (f" {ev['previous'][s]['nats']:.3f} |" if prev else ""))
     for label, srcs in groups.items():
         (m, n), (d, _), (f, _) = group("moe", srcs), group("dense", srcs), group("first_edition", srcs)
-        res_rows.append(f"| {label} | {n:,} | **{m:.3f}** | {d:.3f} | {m - d:+.3f} | {f:.3f} |")
+        res_rows.append(f"| {label} | {n:,} | **{m:.3f}** | {d:.3f} | {m - d:+.3f} | {f:.3f} |" + (f" {group('previous', srcs)[0]:.3f} |" if prev else ""))
     res_rows.append(f"| **all** | {ev['moe']['all']['tokens']:,} | **{ev['moe']['all']['nats']:.3f}** (perplexity {ev['moe']['all']['ppl']:.1f}) | "
                     f"{ev['dense']['all']['nats']:.3f} (perplexity {ev['dense']['all']['ppl']:.1f}) | "
-                    f"{ev['moe']['all']['nats'] - ev['dense']['all']['nats']:+.3f} | {ev['first_edition']['all']['nats']:.3f} |")
+                    f"{ev['moe']['all']['nats'] - ev['dense']['all']['nats']:+.3f} | {ev['first_edition']['all']['nats']:.3f} |"
+                    + (f" {ev['previous']['all']['nats']:.3f} |" if prev else ""))
+
+    def jsd_compare() -> str:
+        """Code ‖ prose JSD per layer, held-out (top-k load) and on the npm start sample (top-1), for each model measured."""
+        names = {"this": "this model", "previous": facts.get("previous_label", "previous"), "first_edition": "first edition"}
+        layers = [l["layer"] for l in stats["this"]["layers"]]
+        out = [f"| model | held-out code ‖ prose, layers {'/'.join(map(str, layers))} | `npm start` sample, top-1, layers {'/'.join(map(str, layers))} |",
+               "|---|---|---|"]
+        for key in ("this", "previous", "first_edition"):
+            if key in stats:
+                st = stats[key]
+                held = " / ".join(f"{l['jsdBits']:.3f}" for l in st["layers"])
+                samp = " / ".join(f"{b:.3f}" for b in st["sample"]["bits"]) if "sample" in st else "–"
+                out.append(f"| {names[key]} | {held} | {samp} |")
+        return "\n".join(out)
 
     def curve() -> str:
         def recs(rs: list[dict]) -> tuple[dict, dict]:
@@ -130,8 +154,9 @@ def main() -> None:
         mce, mev = recs(mrecs)
         dce, dev = recs(drecs)
         out = ["| steps | MoE train CE | dense train CE |", "|---|---|---|"]
-        for a0 in range(1, mstep + 1, 50):
-            b0 = min(a0 + 49, mstep)
+        block = 50 if mstep <= 500 else 100
+        for a0 in range(1, mstep + 1, block):
+            b0 = min(a0 + block - 1, mstep)
             ms = [mce[x] for x in range(a0, b0 + 1) if x in mce]
             ds = [dce[x] for x in range(a0, b0 + 1) if x in dce]
             if ms and ds:
@@ -147,7 +172,7 @@ def main() -> None:
 
     cost_md = facts.get("cost_note", "")
     if cost:
-        cost_md = (f"`moe-lens analyze` on the same {cost['tokens']:,}-token file, first and second edition in the same run "
+        cost_md = (f"`moe-lens analyze` on the same {cost['tokens']:,}-token file, the model replaced and this one in the same run "
                    f"(best of {cost['repeats']}): {cost['old_ms_per_token']:.3f} ms/token vs {cost['new_ms_per_token']:.3f} ms/token, "
                    f"ratio **{cost['ratio']:.2f}×** (limit 1.5×). " + cost_md)
 
@@ -238,7 +263,7 @@ bash tools/train-demo/train.sh   # check model.py vs transformers → first-edit
   (`OPENBLAS_NUM_THREADS=1`), seeds fixed (batch *s* is drawn from `numpy.random.default_rng([1234, s])`, so both
   models see identical batches). `tools/train-demo/model.py` re-implements transformers' `Qwen2MoeForCausalLM`
   forward (checked by `check_hf.py`).
-- Machine and time: a 2-core VM shared with about seven other jobs of this project, training at `nice -n 10`;
+- Machine and time: {facts.get('machine_note', 'a 2-core VM')};
   phase 4 took {mtime / 60:.0f} min (MoE) and {dtime / 60:.0f} min (dense), run concurrently. {facts.get('time_note', '')}
 - Export: `tools/train-demo/export.py` writes bf16 safetensors by hand and checks the round trip; all held-out
   numbers below use the **shipped bf16 weights**.
@@ -246,18 +271,18 @@ bash tools/train-demo/train.sh   # check model.py vs transformers → first-edit
 ## Results: held-out loss (nats/token, weights in bf16)
 
 {ev['windows']} evenly spaced non-overlapping {a['seq']}-token windows per held-out source (fewer where a source's held-out
-stream is shorter), every token but a window's first scored. "First edition" is the model this one replaces, on
+stream is shorter), every token but a window's first scored. "First edition" is the model phase 4 starts from{prev_sentence}, on
 the same windows.
 
-| held-out source | tokens | MoE | dense twin | MoE − dense | first edition |
-|---|---|---|---|---|---|
+| held-out source | tokens | MoE | dense twin | MoE − dense | first edition |{prev_head}
+|---|---|---|---|---|---|{'---|' if prev else ''}
 {chr(10).join(res_rows)}
 
 {facts.get('results_note', '')}
 
 ### Training curve (phase 4)
 
-Mean training cross-entropy (nats/token) over blocks of 50 steps, on identical batches, and the in-training
+Mean training cross-entropy (nats/token) over blocks of {50 if mstep <= 500 else 100} steps, on identical batches, and the in-training
 check on the first 16 windows of each held-out stream (fp32 weights):
 
 {curve()}
@@ -276,6 +301,8 @@ their occurrences sent to that expert.
 
 {facts.get('spec_note', '')}
 
+{jsd_compare()}
+
 {stats_md}
 The surprisals in this section differ from the held-out table above because here each held-out document is
 run on its own from its first token (the first documents of each source), by our engine; above, {a['seq']}-token
@@ -292,6 +319,9 @@ windows run across the concatenated held-out stream.
   README with a code block), the same top-2 experts, and next-token surprisal within 1e-3; the PyTorch side is
   recorded in `test/fixtures/demo/router_logits.json` by `tools/train-demo/fixture.py` (from the bf16 weights;
   the fixture stores the model file's SHA-256).
+- `test/unit/demo/demoSpecialisation.test.ts`: the embedded model names its default layer (the layer the editor
+  colours by until the user selects another, `EMBEDDED_DEFAULT_LAYER` in `src/engine/model.ts`), and in that layer
+  the `npm start` sample's code and prose get top-1 experts at least 0.3 bit apart (JSD).
 - `node tools/bpe/verify.mjs` checks the tokenizer against HF `tokenizers`; `/usr/bin/python3
   tools/train-demo/check_hf.py` checks `model.py` against transformers on the transformers-made
   `test/fixtures/qwen2_moe` model.

@@ -1,10 +1,12 @@
 """Export the trained MoE to models/demo (config.json + model.safetensors in bf16) and measure held-out
 loss of the MoE and its dense twin with weights rounded to the shipped precision.
 
-/usr/bin/python3 tools/train-demo/export.py [--corpus v1|v2] [--no-eval] [--to PATH] [--only moe|dense|first_edition]
+/usr/bin/python3 tools/train-demo/export.py [--corpus v1|v2] [--no-eval] [--to PATH] [--only moe|dense|first_edition|previous]
+    [--previous PATH]
 Reads tools/train-demo/work[/v2]/{moe,dense}.pt; writes models/demo/{config.json,model.safetensors} (or, with
 --to, only the bf16 weights to PATH: train.sh keeps the first edition's weights that way) and work[/v2]/eval.json.
-On v2 the first edition's weights (work/moe-v1.safetensors) are scored on the same held-out sets too.
+On v2 the first edition's weights (work/moe-v1.safetensors) are scored on the same held-out sets too, and with
+--previous the bf16 weights of the model being replaced (e.g. an earlier second edition taken from git).
 """
 from __future__ import annotations
 
@@ -121,6 +123,13 @@ def main() -> None:
             m.load_state_dict(read_safetensors(os.path.join(WORK, "moe-v1.safetensors")))
             return m.eval(), None, 1560
         models["first_edition"] = first_edition
+        previous = arg("--previous", None)
+        if previous:
+            def previous_model():
+                m = Qwen2MoeLM(config_for("moe"))
+                m.load_state_dict(read_safetensors(previous))
+                return m.eval(), None, None
+            models["previous"] = previous_model
     results: dict = {"windows": EVAL_WINDOWS}
     for variant, load in models.items():
         # `--only VARIANT` scores one model into eval_VARIANT.json, so the three can run as parallel processes
@@ -130,7 +139,7 @@ def main() -> None:
             continue
         if not only and os.path.exists(cache):
             cached = json.load(open(cache))
-            if cached["windows"] == EVAL_WINDOWS and (variant == "first_edition" or cached["result"]["step"] == step):
+            if cached["windows"] == EVAL_WINDOWS and (variant in ("first_edition", "previous") or cached["result"]["step"] == step):
                 results[variant] = cached["result"]
                 continue
         m, c, s = load()

@@ -13,7 +13,7 @@
 import { tf } from './backend';
 import { applyRope, linear, rmsNorm, type Linear, type RopeTables } from './ops';
 import { linearTensors, type WeightReader } from './weights';
-import { ATTENTION_KERNEL, WasmKernels, wasmKernels } from './kernels/wasmKernels';
+import { ATTENTION_KERNEL, ownKernelsActive, WasmKernels } from './kernels/wasmKernels';
 
 export interface AttentionWeights {
   q: Linear; // [D, H·hd]
@@ -163,7 +163,7 @@ export function causalAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, 
   if (kv) {
     kv.next = { k: tf.keep(keys), v: tf.keep(values) };
   }
-  if (!opts.headSoftmax && tf.getBackend() === 'wasm' && wasmKernels() && WasmKernels.attentionFits(values.shape[2])) {
+  if (!opts.headSoftmax && ownKernelsActive() && WasmKernels.attentionFits(values.shape[2])) {
     // The same blocks, in one kernel call for every head (kernels/attentionKernel.ts).
     const attrs = { scale: opts.scale, window: window ?? 0, block: QUERY_BLOCK };
     return tf.engine().runKernel(ATTENTION_KERNEL, { q, k: keys, v: values }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor2D;

@@ -8,7 +8,7 @@
  * Callers run these inside `tf.tidy`.
  */
 import { tf } from './backend';
-import { ROPE_KERNEL, SWIGLU_KERNEL, WasmKernels, wasmKernels } from './kernels/wasmKernels';
+import { ownKernelsActive, ROPE_KERNEL, SWIGLU_KERNEL, WasmKernels } from './kernels/wasmKernels';
 
 // ---------------------------------------------------------------------------------------------
 // Linear and norms
@@ -37,7 +37,7 @@ export function silu<R extends tf.Rank>(x: tf.Tensor<R>): tf.Tensor<R> {
 
 /** SwiGLU on a fused projection: first half gate, second half up → silu(gate) ⊙ up. */
 export function swiglu(gateUp: tf.Tensor2D): tf.Tensor2D {
-  if (tf.getBackend() === 'wasm' && wasmKernels() && WasmKernels.swigluFits(gateUp.shape[1] / 2)) {
+  if (ownKernelsActive() && WasmKernels.swigluFits(gateUp.shape[1] / 2)) {
     return tf.engine().runKernel(SWIGLU_KERNEL, { x: gateUp }) as tf.Tensor2D; // one pass (kernels/swigluKernel.ts)
   }
   const [gate, up] = tf.split(gateUp, 2, 1) as [tf.Tensor2D, tf.Tensor2D]; // [n, I] each
@@ -243,7 +243,7 @@ export function applyRope(x: tf.Tensor3D, rope: RopeTables, interleaved = false)
     const order = [...Array.from({ length: dim / 2 }, (_, i) => 2 * i), ...Array.from({ length: dim / 2 }, (_, i) => 2 * i + 1)];
     x = tf.gather(x, order, 2) as tf.Tensor3D;
   }
-  if (tf.getBackend() === 'wasm' && wasmKernels() && WasmKernels.ropeFits(dim) && rope.cos.shape[1] === dim) {
+  if (ownKernelsActive() && WasmKernels.ropeFits(dim) && rope.cos.shape[1] === dim) {
     return tf.engine().runKernel(ROPE_KERNEL, { x, cos: rope.cos, sin: rope.sin }) as tf.Tensor3D; // one pass, same bits (kernels/ropeKernel.ts)
   }
   const [x1, x2] = tf.split(x, 2, 2); // [T, H, dim/2] each

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { openCheckpoint, type Checkpoint } from '../../src/engine/checkpoint/checkpoint';
 import { readModelConfig } from '../../src/engine/checkpoint/modelFolder';
 import type { GgmlTypeName } from '../../src/engine/checkpoint/gguf/types';
+import { transpose } from '../../src/engine/gguf/tensorMap';
 import { byteVocabMetadata, tokenizerMetadata } from './tokenizerToGguf';
 import { gv, writeGguf, type GgufTensorSpec, type MetaValue } from './writer';
 
@@ -56,16 +57,6 @@ export function permuteRows(w: Float32Array, rows: number, cols: number, heads: 
         const dst = h * hd + 2 * i + half;
         out.set(w.subarray(src * cols, (src + 1) * cols), dst * cols);
       }
-    }
-  }
-  return out;
-}
-
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      out[c * rows + r] = a[r * cols + c];
     }
   }
   return out;

@@ -329,8 +329,8 @@ function mapDeepseekKvB(f: FfnTensor, info: Info, ggufNames: readonly string[], 
   });
 }
 
-/** [rows, cols] → [cols, rows]. */
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
+/** [rows, cols] → [cols, rows] (host arrays; tools/gguf/convertHf.ts uses it too). */
+export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(a.length);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {

@@ -167,14 +167,20 @@ export class WasmKernels {
     return out;
   }
 
-  /** Rows of a 2-D float32 x, by int32 indices (checked against x's rows, as tfjs does). */
-  gather(x: tf.TensorInfo, indices: tf.TensorInfo): tf.TensorInfo {
-    const [rows, cols] = x.shape;
+  /** int32 row indices, each checked against `rows` as tfjs' own kernel does. */
+  private rowIndices(kernel: string, indices: tf.TensorInfo, rows: number): Int32Array {
     const idx = this.backend.readSync(indices.dataId) as Int32Array;
     const bad = idx.find((i) => !(i >= 0 && i < rows));
     if (bad !== undefined) {
-      throw new Error(`GatherV2: the index value ${bad} is not in [0, ${rows - 1}]`);
+      throw new Error(`${kernel}: the index value ${bad} is not in [0, ${rows - 1}]`);
     }
+    return idx;
+  }
+
+  /** Rows of a 2-D float32 x, by int32 indices (checked against x's rows, as tfjs does). */
+  gather(x: tf.TensorInfo, indices: tf.TensorInfo): tf.TensorInfo {
+    const [rows, cols] = x.shape;
+    const idx = this.rowIndices('GatherV2', indices, rows);
     const out = this.backend.makeOutput([idx.length, cols], 'float32');
     gatherRows(new Float32Array(this.memory.buffer), this.offset(x) / 4, cols, idx, this.offset(out) / 4);
     return out;
@@ -182,11 +188,7 @@ export class WasmKernels {
 
   /** ScatterNd of whole rows: indices [n, 1] into [rows, cols], duplicates summed in order. */
   scatterRows(indices: tf.TensorInfo, updates: tf.TensorInfo, rows: number, cols: number): tf.TensorInfo {
-    const idx = this.backend.readSync(indices.dataId) as Int32Array;
-    const bad = idx.find((i) => !(i >= 0 && i < rows));
-    if (bad !== undefined) {
-      throw new Error(`ScatterNd: the index value ${bad} is not in [0, ${rows - 1}]`);
-    }
+    const idx = this.rowIndices('ScatterNd', indices, rows);
     const out = this.backend.makeOutput([rows, cols], 'float32');
     scatterAddRows(new Float32Array(this.memory.buffer), this.offset(updates) / 4, cols, idx, this.offset(out) / 4, rows);
     return out;
@@ -298,6 +300,11 @@ export function ownKernelsWanted(): boolean {
 /** The kernels of the running wasm backend, or null (other backend, or turned off). */
 export function wasmKernels(): WasmKernels | null {
   return installed;
+}
+
+/** Whether tfjs is on the wasm backend now with the engine's kernels in place (a test may switch backends in one process). */
+export function ownKernelsActive(): boolean {
+  return installed !== null && tf.getBackend() === 'wasm';
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];

@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   const moeLayers = model.info.moeLayers;
   const init = (): number[][] => moeLayers.map(() => new Array<number>(E).fill(0));
   const load = Object.fromEntries(KINDS.map((k) => [k, init()])) as Record<Kind, number[][]>; // top-k assignment counts
+  const load1 = Object.fromEntries(KINDS.map((k) => [k, init()])) as Record<Kind, number[][]>; // top-1 (the colour) counts
   const prob = init(); // Σ router probability, all tokens
   const shared = moeLayers.map(() => 0);
   const tokenCount: Map<number, number>[][] = moeLayers.map(() => Array.from({ length: E }, () => new Map<number, number>()));
@@ -113,7 +114,9 @@ async function main(): Promise<void> {
               const m = tokenCount[li][e];
               m.set(w[t], (m.get(w[t]) ?? 0) + 1);
             }
-            L.scores![t].forEach((p, e) => (prob[li][e] += p));
+            const scores = L.scores![t];
+            load1[kind][li][scores.indexOf(Math.max(...scores))]++;
+            scores.forEach((p, e) => (prob[li][e] += p));
             shared[li] += L.sharedWeight ? L.sharedWeight[t] : 0;
           });
         });
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
       return { expert: e, load: f[e], codeShare, frequent, characteristic };
     });
     return {
-      layer, jsdBits: jsdBits(load.code[li], load.prose[li]),
+      layer, jsdBits: jsdBits(load.code[li], load.prose[li]), jsdTop1Bits: jsdBits(load1.code[li], load1.prose[li]),
       jsdPairs: Object.fromEntries(PAIRS.map(([a, b]) => [`${a}|${b}`, jsdBits(load[a][li], load[b][li])])),
       aux, maxOverMean: Math.max(...all) / mean, minOverMean: Math.min(...all) / mean, meanSharedGate: shared[li] / nTok,
       loadByKind: Object.fromEntries(KINDS.map((k) => [k, load[k][li]])), experts,
@@ -161,6 +164,9 @@ async function main(): Promise<void> {
   md.push('', `| layer | ${PAIRS.map(([a, b]) => `JSD ${a} ‖ ${b}`).join(' | ')} |`, `|---|${PAIRS.map(() => '---').join('|')}|`);
   for (const l of layers) md.push(`| ${l.layer} | ${PAIRS.map(([a, b]) => l.jsdPairs[`${a}|${b}`].toFixed(3)).join(' | ')} |`);
   md.push('', 'JSD of expert load (top-k assignment counts) between held-out kinds, in bits (0 = same distribution, 1 = disjoint).');
+  md.push('', 'The same for the top-1 expert alone (the colour each token gets in the editor), code ‖ prose on the held-out text:');
+  md.push('', `| layer | ${layers.map((l) => l.layer).join(' | ')} |`, `|---|${layers.map(() => '---').join('|')}|`);
+  md.push(`| JSD code ‖ prose, top-1, held-out | ${layers.map((l) => l.jsdTop1Bits.toFixed(3)).join(' | ')} |`);
   md.push('', `On the \`npm start\` sample (\`test/e2e/workspace/sample.md\`: ${sample.codeTokens} code and ${sample.proseTokens} prose tokens), JSD of the top-1 expert (the colour) between code and prose:`);
   md.push('', `| layer | ${sample.layers.join(' | ')} |`, `|---|${sample.layers.map(() => '---').join('|')}|`);
   md.push(`| JSD code ‖ prose, sample | ${sample.bits.map((b) => b.toFixed(3)).join(' | ')} |`);

@@ -129,17 +129,19 @@ def main() -> None:
                     + (f" {ev['previous']['all']['nats']:.3f} |" if prev else ""))
 
     def jsd_compare() -> str:
-        """Code ‖ prose JSD per layer, held-out (top-k load) and on the npm start sample (top-1), for each model measured."""
+        """Code ‖ prose JSD per layer, held-out (top-k load, and top-1 where measured) and on the npm start sample (top-1), for each model measured."""
         names = {"this": "this model", "previous": facts.get("previous_label", "previous"), "first_edition": "first edition"}
         layers = [l["layer"] for l in stats["this"]["layers"]]
-        out = [f"| model | held-out code ‖ prose, layers {'/'.join(map(str, layers))} | `npm start` sample, top-1, layers {'/'.join(map(str, layers))} |",
-               "|---|---|---|"]
+        ls = "/".join(map(str, layers))
+        out = [f"| model | held-out code ‖ prose, top-k load, layers {ls} | held-out, top-1, layers {ls} | `npm start` sample, top-1, layers {ls} |",
+               "|---|---|---|---|"]
         for key in ("this", "previous", "first_edition"):
             if key in stats:
                 st = stats[key]
                 held = " / ".join(f"{l['jsdBits']:.3f}" for l in st["layers"])
+                top1 = " / ".join(f"{l['jsdTop1Bits']:.3f}" for l in st["layers"]) if all("jsdTop1Bits" in l for l in st["layers"]) else "–"
                 samp = " / ".join(f"{b:.3f}" for b in st["sample"]["bits"]) if "sample" in st else "–"
-                out.append(f"| {names[key]} | {held} | {samp} |")
+                out.append(f"| {names[key]} | {held} | {top1} | {samp} |")
         return "\n".join(out)
 
     def curve() -> str:

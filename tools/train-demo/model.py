@@ -185,21 +185,51 @@ class Qwen2MoeLM(nn.Module):
         return x @ W.t(), routing
 
 
-def router_losses(routing, E: int, k: int):
+def router_losses(routing, E: int, k: int, history=None):
     """Switch-style balance loss E·Σ f_i·P_i (1.0 when perfectly balanced), averaged over MoE layers,
-    and the router z-loss mean(logsumexp(logits)²)."""
+    and the router z-loss mean(logsumexp(logits)²).
+
+    history (a BalanceWindow) pools f over the last steps' batches ("global-batch" balancing, Qiu et al. 2025,
+    arXiv:2501.11873): balanced over a window of many documents rather than within a 4-sequence batch, so a
+    batch of code may favour the experts that code uses and the router can specialise by domain."""
     aux = 0.0
     z = 0.0
     n = 0
+    li = 0
     for r in routing:
         if r is None:
             continue
         logits, probs, sel = r
-        f = torch.bincount(sel.reshape(-1), minlength=E).float() / sel.numel()
+        counts = torch.bincount(sel.reshape(-1), minlength=E).float()
+        f = counts / sel.numel() if history is None else history.pooled(li, counts)
         P = probs.mean(0)
         aux = aux + E * (f * P).sum()
         z = z + torch.logsumexp(logits.float(), dim=-1).pow(2).mean()
         n += 1
+        li += 1
     if n == 0:
         return torch.tensor(0.0), torch.tensor(0.0)
     return aux / n, z / n
+
+
+class BalanceWindow:
+    """Per MoE layer, the expert counts of the last `steps` batches (the current one included)."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+        self.counts: list[list[torch.Tensor]] = []
+
+    def pooled(self, layer: int, counts: torch.Tensor) -> torch.Tensor:
+        while len(self.counts) <= layer:
+            self.counts.append([])
+        q = self.counts[layer]
+        q.append(counts.detach())
+        del q[:-self.steps]
+        total = torch.stack(q).sum(0)
+        return total / total.sum()
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "counts": self.counts}
+
+    def load_state_dict(self, st: dict) -> None:
+        self.counts = [list(q)[-self.steps:] for q in st["counts"]]

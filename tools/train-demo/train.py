@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from model import Qwen2MoeLM, router_losses  # noqa: E402
+from model import BalanceWindow, Qwen2MoeLM, router_losses  # noqa: E402
 
 WORK = os.path.join(HERE, "work")
 EVAL_SOURCES = {"v1": ("ts", "py", "pydoc", "kjv"), "v2": ("js", "md", "handbook", "fortune", "pydoc", "py", "data", "dts")}
@@ -114,6 +114,8 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--aux", type=float, default=0.01)
     ap.add_argument("--zloss", type=float, default=1e-3)
+    ap.add_argument("--balance-window", type=int, default=1,
+                    help="pool the balance loss's expert counts over the last N steps (1 = within the batch)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--ckpt-every", type=int, default=25)
@@ -140,6 +142,7 @@ def main() -> None:
     ckpt = os.path.join(data_dir(a.corpus), f"{a.variant}.pt")
     logf = open(os.path.join(data_dir(a.corpus), f"{a.variant}.log"), "a")
     step0 = 0
+    window = BalanceWindow(a.balance_window) if a.balance_window > 1 else None
     if a.init_from and not (a.resume and os.path.exists(ckpt)):
         from export import read_safetensors
         model.load_state_dict(read_safetensors(a.init_from))
@@ -148,6 +151,8 @@ def main() -> None:
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step0 = st["step"]
+        if window is not None and "balance" in st:
+            window.load_state_dict(st["balance"])
     n_params = sum(p.numel() for p in model.parameters())
     print(json.dumps({"variant": a.variant, "params": n_params, "args": vars(a)}), file=logf, flush=True)
 
@@ -174,7 +179,7 @@ def main() -> None:
             grp["lr"] = lr_at(step)
         logits, routing = model(b[:, :-1])
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b[:, 1:].reshape(-1))
-        aux, z = router_losses(routing, cfg["num_experts"], cfg["num_experts_per_tok"])
+        aux, z = router_losses(routing, cfg["num_experts"], cfg["num_experts_per_tok"], window)
         loss = ce + a.aux * aux + a.zloss * z
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -186,7 +191,10 @@ def main() -> None:
             rec["eval"] = {k: round(evaluate(model, v, a.seq, 16)[0], 4) for k, v in ev.items()}
         print(json.dumps(rec), file=logf, flush=True)
         if (step + 1) % a.ckpt_every == 0 or step + 1 == a.steps:
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1, "config": cfg}, ckpt + ".tmp")
+            st = {"model": model.state_dict(), "opt": opt.state_dict(), "step": step + 1, "config": cfg}
+            if window is not None:
+                st["balance"] = window.state_dict()
+            torch.save(st, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
         if a.keep_every and (step + 1) % a.keep_every == 0:
             torch.save({"model": model.state_dict(), "step": step + 1, "config": cfg}, f"{ckpt[:-3]}-{step + 1}.pt")

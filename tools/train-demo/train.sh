@@ -24,13 +24,18 @@ DECAY3=${DECAY3:-1400}
 STEPS3=${STEPS3:-1560}
 LR3=${LR3:-0.001}
 # Phase 4 (second edition): LR 1.5e-3 after 20 warmup steps, constant to DECAY4, linear decay to 10% at STEPS4;
-# load-balancing loss 0.005 (half the first edition's, so the router may specialise more). The shipped run was launched
-# with a constant LR and resumed at DECAY4 with `--steps STEPS4 --decay-start DECAY4`: the LR depends only on the step
-# and batch s only on s, so this one-go run computes the same thing.
-STEPS4=${STEPS4:-1000}
-DECAY4=${DECAY4:-850}
+# load-balancing loss 0.005 (half the first edition's, so the router may specialise more), balanced within each
+# batch until step BAL4 and from there over the last WINDOW4 steps' batches ("global-batch" balancing, train.py
+# --balance-window). The shipped run was launched with a constant LR, resumed at step 850 with the pooled balance,
+# and stopped and resumed twice more as the session's time became known (see MODEL_CARD.md); the LR depends only on
+# the step and batch s only on s, and the balance window is saved with the checkpoint, so these two commands compute
+# the same thing.
+STEPS4=${STEPS4:-2200}
+DECAY4=${DECAY4:-1900}
 LR4=${LR4:-0.0015}
 AUX4=${AUX4:-0.005}
+BAL4=${BAL4:-850}
+WINDOW4=${WINDOW4:-32}
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1   # one core per model; OpenBLAS spin-waits otherwise
 
 $TORCHPY tools/train-demo/check_hf.py   # model.py == transformers' Qwen2MoeForCausalLM (fixture made by transformers)
@@ -49,13 +54,22 @@ $TORCHPY tools/train-demo/export.py --no-eval --to tools/train-demo/work/moe-v1.
 $PY tools/train-demo/corpus2.py
 rm -f tools/train-demo/work/v2/moe.log tools/train-demo/work/v2/dense.log tools/train-demo/work/v2/*.pt
 $TORCHPY tools/train-demo/densify.py tools/train-demo/work/moe-v1.safetensors tools/train-demo/work/v2/dense-init.safetensors
-$TORCHPY tools/train-demo/train.py --variant moe --corpus v2 --init-from tools/train-demo/work/moe-v1.safetensors \
-  --lr "$LR4" --aux "$AUX4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 500 --keep-every 0 &
-P1=$!
-$TORCHPY tools/train-demo/train.py --variant dense --corpus v2 --init-from tools/train-demo/work/v2/dense-init.safetensors \
-  --lr "$LR4" --aux "$AUX4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 500 --keep-every 0 &
-P2=$!
-wait $P1 $P2
+for phase in a b; do
+  if [ $phase = a ]; then  # to step BAL4: balanced within each batch, LR constant
+    common=(--corpus v2 --lr "$LR4" --aux "$AUX4" --steps "$BAL4" --decay-start "$BAL4" --eval-every 500 --keep-every 0)
+    moe_init=(--init-from tools/train-demo/work/moe-v1.safetensors)
+    dense_init=(--init-from tools/train-demo/work/v2/dense-init.safetensors)
+  else  # from BAL4 to STEPS4: the balance pooled over WINDOW4 steps, decay from DECAY4
+    common=(--corpus v2 --resume --lr "$LR4" --aux "$AUX4" --balance-window "$WINDOW4" --steps "$STEPS4" --decay-start "$DECAY4" --eval-every 250 --keep-every 0)
+    moe_init=()
+    dense_init=()
+  fi
+  $TORCHPY tools/train-demo/train.py --variant moe "${moe_init[@]}" "${common[@]}" &
+  P1=$!
+  $TORCHPY tools/train-demo/train.py --variant dense "${dense_init[@]}" "${common[@]}" &
+  P2=$!
+  wait $P1 $P2
+done
 $TORCHPY tools/train-demo/export.py --corpus v2
 $TORCHPY tools/train-demo/fixture.py
 npx tsx tools/demo-stats.ts --out tools/train-demo/work/v2/stats --svg models/demo/expert_load.svg

@@ -20,6 +20,7 @@ import { softmaxFunction } from './softmaxKernel';
 import { swigluFunction } from './swigluKernel';
 import { transposeFunction } from './transposeKernel';
 import { ropeFunction } from './ropeKernel';
+import { bf16TransposeFunction } from './bf16Kernel';
 
 /** Rows of the register tile: 6 × 2 accumulators + 2 B vectors + 1 broadcast fit x64's 16 xmm registers. */
 export const TILE_ROWS = 6;
@@ -232,10 +233,10 @@ function packTransposedFunction(): WasmFunction {
   return { name: 'packT', params: new Array<ValType>(5).fill(ValType.i32), locals: L.list(), code };
 }
 
-/** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts), rope (ropeKernel.ts). */
+/** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts), rope (ropeKernel.ts), bf16t (bf16Kernel.ts). */
 export function gemmModuleBytes(opts: { fma: boolean; sharedMemory: boolean }): Uint8Array<ArrayBuffer> {
   const tiles = Array.from({ length: TILE_ROWS }, (_, i) => tileFunction(i + 1, opts.fma));
-  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(), swigluFunction(), transposeFunction(), ropeFunction()], { shared: opts.sharedMemory });
+  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(), swigluFunction(), transposeFunction(), ropeFunction(), bf16TransposeFunction()], { shared: opts.sharedMemory });
 }
 
 /** Floats a packed B of k × n takes. */

@@ -127,6 +127,21 @@ export const op = Object.freeze({
   f32Max: [0x97],
   f32Div: [0x95],
   f32x4Mul: simd(0xe6),
+  /** Four u16 at the address, zero-extended to i32x4 (v128.load16x4_u). */
+  load16x4U: (offset: number) => simd(0x04, 1, ...uleb(offset)),
+  /** Lanes of two vectors by byte index (0–15 the first, 16–31 the second). */
+  i8x16Shuffle: (bytes: readonly number[]) => simd(0x0d, ...bytes),
+  v128And: simd(0x4e),
+  v128Or: simd(0x50),
+  v128AnyTrue: simd(0x53),
+  i32x4Eq: simd(0x37),
+  i32Load16U: (offset: number) => [0x2f, 1, ...uleb(offset)],
+  i32Store: (offset: number) => [0x36, 2, ...uleb(offset)],
+  i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
+  i32Shl: [0x74],
+  i32And: [0x71],
+  i32Or: [0x72],
+  i32Eq: [0x46],
   /** Relaxed SIMD: a·b + c, fused where the CPU has FMA (the order of operands on the stack: a, b, c). */
   f32x4RelaxedMadd: simd(0x105),
 });

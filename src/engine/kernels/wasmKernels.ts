@@ -23,6 +23,10 @@ import { gatherRows, scatterAddRows } from './rowKernels';
 export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
 export const SWIGLU_KERNEL = 'MoeLensSwiglu';
 export const ROPE_KERNEL = 'MoeLensRope';
+export const BF16_TRANSPOSED_KERNEL = 'MoeLensBf16Transposed';
+
+/** Thrown by the bf16 kernel when a value is NaN or ±Inf: the caller reads the tensor the general way, which names it. */
+export class NonFiniteBf16 extends Error {}
 
 /** Multiply-adds below which a matmul stays on one thread (waking the worker costs tens of µs). */
 const SPLIT_MIN_MACS = 1 << 20;
@@ -204,6 +208,34 @@ export class WasmKernels {
     return out;
   }
 
+  /**
+   * bf16 matrices [rows, cols], given as their stored bytes, → float32 [cols, rows·parts]: each part
+   * transposed, side by side (a fused gate|up). Throws NonFiniteBf16 (freeing the output) if a value is
+   * NaN or ±Inf. The bytes are staged above the output and freed at once, so the heap keeps no holes.
+   */
+  bf16Transposed(parts: readonly Uint8Array[], rows: number, cols: number): tf.TensorInfo {
+    const width = rows * parts.length;
+    const out = this.backend.makeOutput([cols, width], 'float32');
+    const partBytes = rows * cols * 2;
+    const flag = this.heap._malloc(16 + partBytes * parts.length); // the flag, then the parts
+    const staging = flag + 16;
+    let bad: boolean;
+    try {
+      const bytes = new Uint8Array(this.memory.buffer);
+      parts.forEach((p, i) => bytes.set(p.subarray(0, partBytes), staging + i * partBytes));
+      new Int32Array(this.memory.buffer, flag, 1)[0] = 0;
+      parts.forEach((_, i) => this.gemm.bf16t(staging + i * partBytes, rows, cols, this.offset(out) + i * rows * 4, width, flag));
+      bad = new Int32Array(this.memory.buffer, flag, 1)[0] !== 0;
+    } finally {
+      this.heap._free(flag);
+    }
+    if (bad) {
+      this.backend.disposeData(out.dataId);
+      throw new NonFiniteBf16('a bf16 weight holds NaN or ±Inf');
+    }
+    return out;
+  }
+
   /** x [rows, cols] → xᵀ [cols, rows], float32. */
   transpose2d(x: tf.TensorInfo): tf.TensorInfo {
     const [rows, cols] = x.shape;
@@ -355,6 +387,7 @@ export function installWasmKernels(threads: number): WasmKernels | null {
     return isF32(x, 2) && perm[0] === 1 && perm[1] === 0 ? k.transpose2d(x) : null;
   });
   ownKernel(ROPE_KERNEL, ({ x, cos, sin }) => k.rope(x, cos, sin));
+  ownKernel(BF16_TRANSPOSED_KERNEL, (_inputs, a) => k.bf16Transposed(a.stored as Uint8Array[], a.rows as number, a.cols as number));
   ownKernel(SWIGLU_KERNEL, ({ x }) => k.swiglu(x));
   ownKernel(ATTENTION_KERNEL, ({ q, k: keys, v }, a) => k.attention(q, keys, v, a.scale as number, a.window as number, a.block as number));
   installed = k;

@@ -18,6 +18,7 @@ import { PANEL, packedFloats } from './gemmModule';
 import { gemmModule, instantiateGemm, type GemmExports } from './kernelModule';
 import { KernelPool, OP } from './kernelPool';
 import { AttentionCall, attentionHeads, scratchBytes } from './attentionKernel';
+import { attentionChunk, CHUNKS_PER_THREAD, gemmChunk } from './chunks';
 import { gatherRows, scatterAddRows } from './rowKernels';
 
 export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
@@ -112,7 +113,7 @@ export class WasmKernels {
     return ptr;
   }
 
-  /** C [m, n8] = A · packed B, split over the workers when large: by columns, or by rows when there are too few panels. */
+  /** C [m, n8] = A · packed B, shared with the workers when large: in chunks of panels, or of rows when there are too few panels. */
   private runGemm(a: number, lda: number, bp: number, c: number, ldc: number, m: number, k: number, n8: number): void {
     const panels = n8 / PANEL;
     const pool = this.pool;
@@ -120,22 +121,10 @@ export class WasmKernels {
       this.gemm.gemm(a, lda, bp, c, ldc, m, k, n8, 0, panels);
       return;
     }
-    if (panels >= pool.threads) {
-      const cut = (i: number): number => Math.round((panels * i) / pool.threads);
-      pool.run(
-        pool.threads,
-        (i) => ({ op: OP.GEMM, args: [a, lda, bp, c, ldc, m, k, n8, cut(i), cut(i + 1)] }),
-        () => this.gemm.gemm(a, lda, bp, c, ldc, m, k, n8, 0, cut(1)),
-      );
-      return;
-    }
-    const parts = Math.min(pool.threads, m);
-    const cut = (i: number): number => Math.round((m * i) / parts);
-    pool.run(
-      parts,
-      (i) => ({ op: OP.GEMM, args: [a + cut(i) * lda, lda, bp, c + cut(i) * ldc, ldc, cut(i + 1) - cut(i), k, n8, 0, panels] }),
-      () => this.gemm.gemm(a, lda, bp, c, ldc, cut(1), k, n8, 0, panels),
-    );
+    const byRows = panels < pool.threads * CHUNKS_PER_THREAD;
+    const chunks = Math.min(pool.threads * CHUNKS_PER_THREAD, byRows ? m : panels);
+    const args = [a, lda, bp, c, ldc, m, k, n8, byRows ? 1 : 0, chunks];
+    pool.share(chunks, () => ({ op: OP.GEMM, args }), (i) => gemmChunk(this.gemm, args, i));
   }
 
   /** a [m, k] · b [k, n] → [m, n], float32. */
@@ -279,23 +268,22 @@ export class WasmKernels {
       return out;
     }
     const sizes = scratchBytes(block, S, hd, hdv);
-    // Heads split on group boundaries where there are enough groups, so each thread packs a group's keys once per block.
-    const parts = this.pool ? Math.min(this.pool.threads, H) : 1;
-    const unit = KV >= parts ? H / KV : 1;
-    const units = H / unit;
-    const cut = (i: number): number => Math.round((units * i) / parts) * unit;
-    const scratch = Array.from({ length: parts }, () => ({
+    // Chunks of whole groups where there are enough groups, so a chunk packs its group's keys once per block.
+    const threads = this.pool?.threads ?? 1;
+    const unit = KV >= Math.min(threads, H) ? H / KV : 1;
+    const scratch = Array.from({ length: threads }, () => ({
       scores: this.heap._malloc(sizes.scores),
       keys: this.heap._malloc(sizes.keys),
       values: this.heap._malloc(sizes.values),
     }));
     try {
       const call = new AttentionCall(this.offset(q), this.offset(k), this.offset(v), this.offset(out), T, S - T, H, KV, hd, hdv, window, block, 0, H, 0, 0, 0, scale);
-      const own = (): void => attentionHeads(this.gemm, call.withHeads(0, cut(1), scratch[0]));
-      if (!this.pool || parts === 1) {
-        own();
+      if (!this.pool || H === 1) {
+        attentionHeads(this.gemm, call.withHeads(0, H, scratch[0]));
       } else {
-        this.pool.run(parts, (i) => ({ op: OP.ATTENTION, args: call.withHeads(cut(i), cut(i + 1), scratch[i]).ints(), floats: [scale] }), own);
+        const chunks = H / unit;
+        const own = call.withHeads(0, H, scratch[0]);
+        this.pool.share(chunks, (w) => ({ op: OP.ATTENTION, args: [...call.withHeads(0, H, scratch[w]).ints(), unit, chunks], floats: [scale] }), (i) => attentionChunk(this.gemm, own, unit, i));
       }
     } finally {
       for (const s of scratch) {

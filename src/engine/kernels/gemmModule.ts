@@ -22,16 +22,22 @@ import { transposeFunction } from './transposeKernel';
 import { ropeFunction } from './ropeKernel';
 import { bf16TransposeFunction } from './bf16Kernel';
 
-/** Rows of the register tile: 6 × 2 accumulators + 2 B vectors + 1 broadcast fit x64's 16 xmm registers. */
-export const TILE_ROWS = 6;
+/**
+ * Rows of the register tile. V8's optimising compiler schedules every load of a loop body ahead of the
+ * arithmetic, so all of one k-step's loads are live at once with the accumulators: 4 rows × 2
+ * accumulators + 2 B vectors + 4 broadcasts = 14 of x64's 15 usable xmm registers. A 6-row tile (or any
+ * unrolling) spilled to the stack between the FMAs: 26 GFLOP/s a thread, against 41 for this one
+ * (2048×1024·1024×1024, relaxed-SIMD FMA; bench/kernels.ts).
+ */
+export const TILE_ROWS = 4;
 /** Columns of a packed panel (two f32x4). */
 export const PANEL = 8;
 /** Rows of B per k-block: one panel's block is KC·8·4 = 8 KiB, at home in L1. */
 export const KC = 256;
-/** Rows of A per block: MC·KC·4 = 120 KiB of A stay in L2 across the panels. */
+/** Rows of A per block (a multiple of TILE_ROWS): MC·KC·4 = 120 KiB of A stay in L2 across the panels. */
 export const MC = 120;
-/** k-steps unrolled in the tile's inner loop. */
-const UNROLL = 4;
+/** k-steps per trip of the tile's inner loop: 1, for the reason TILE_ROWS gives. */
+const UNROLL = 1;
 
 const TILE_PARAMS = ['a', 'lda', 'bp', 'c', 'ldc', 'm', 'kc', 'panels', 'acc'];
 

@@ -18,7 +18,8 @@ const splat = (c: number): number[] => op.v128Const([c, c, c, c]);
 /** Code that leaves exp(x) on the stack, x the v128 local named `x`. */
 export function emitExp(L: Locals, x: string): number[] {
   const { code, e } = emitter();
-  e(L.get(x), splat(EXP_MIN), op.f32x4Max, splat(EXP_MAX), op.f32x4Min, L.set('expR'));
+  // pmax/pmin: the same clamp as max/min for every input but NaN (which stays NaN either way), in one instruction each.
+  e(L.get(x), splat(EXP_MIN), op.f32x4Pmax, splat(EXP_MAX), op.f32x4Pmin, L.set('expR'));
   e(L.get('expR'), splat(Math.LOG2E), op.f32x4Mul, op.f32x4Nearest, L.set('expFx'));
   e(L.get('expR'), L.get('expFx'), splat(0.693359375), op.f32x4Mul, op.f32x4Sub, L.set('expR'));
   e(L.get('expR'), L.get('expFx'), splat(-2.12194440e-4), op.f32x4Mul, op.f32x4Sub, L.set('expR'));

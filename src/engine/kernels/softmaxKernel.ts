@@ -53,7 +53,7 @@ export function softmaxFunction(): WasmFunction {
   e(splat(-Infinity), L.set('vmax'));
   forJ(op.i32(0), L.get('ld'), 4, () => {
     e(addr('j'), addr('j'), op.v128Load(0), L.get('vscale'), op.f32x4Mul, L.set('x'), L.get('x'), op.v128Store(0));
-    e(L.get('vmax'), L.get('x'), op.f32x4Max, L.set('vmax'));
+    e(L.get('vmax'), L.get('x'), op.f32x4Pmax, L.set('vmax'));
   });
   lanes('vmax', op.f32Max);
   e(L.set('m'), L.get('m'), op.f32x4Splat, L.set('vm'));

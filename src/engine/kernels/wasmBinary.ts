@@ -109,6 +109,10 @@ export const op = Object.freeze({
   f32x4Sub: simd(0xe5),
   f32x4Max: simd(0xe9),
   f32x4Min: simd(0xe8),
+  /** b < a ? b : a: one minps on x64, where f32x4.min's NaN and ±0 rules cost several instructions. */
+  f32x4Pmin: simd(0xea),
+  /** a < b ? b : a (one maxps). */
+  f32x4Pmax: simd(0xeb),
   f32x4Neg: simd(0xe1),
   f32x4Div: simd(0xe7),
   f32x4Nearest: simd(0x6a),

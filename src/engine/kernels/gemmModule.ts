@@ -21,6 +21,7 @@ import { swigluFunction } from './swigluKernel';
 import { transposeFunction } from './transposeKernel';
 import { ropeFunction } from './ropeKernel';
 import { bf16TransposeFunction } from './bf16Kernel';
+import { rowMaxSumExpFunction } from './logSumExpKernel';
 
 /**
  * Rows of the register tile. V8's optimising compiler schedules every load of a loop body ahead of the
@@ -239,10 +240,10 @@ function packTransposedFunction(): WasmFunction {
   return { name: 'packT', params: new Array<ValType>(5).fill(ValType.i32), locals: L.list(), code };
 }
 
-/** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts), rope (ropeKernel.ts), bf16t (bf16Kernel.ts). */
+/** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts), rope (ropeKernel.ts), bf16t (bf16Kernel.ts), rowMaxSumExp (logSumExpKernel.ts). */
 export function gemmModuleBytes(opts: { fma: boolean; sharedMemory: boolean }): Uint8Array<ArrayBuffer> {
   const tiles = Array.from({ length: TILE_ROWS }, (_, i) => tileFunction(i + 1, opts.fma));
-  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(), swigluFunction(), transposeFunction(), ropeFunction(), bf16TransposeFunction()], { shared: opts.sharedMemory });
+  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(), swigluFunction(), transposeFunction(), ropeFunction(), bf16TransposeFunction(), rowMaxSumExpFunction()], { shared: opts.sharedMemory });
 }
 
 /** Floats a packed B of k × n takes. */

@@ -25,6 +25,7 @@ export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
 export const SWIGLU_KERNEL = 'MoeLensSwiglu';
 export const ROPE_KERNEL = 'MoeLensRope';
 export const BF16_TRANSPOSED_KERNEL = 'MoeLensBf16Transposed';
+export const MAX_SUM_EXP_KERNEL = 'MoeLensRowMaxSumExp';
 
 /** Thrown by the bf16 kernel when a value is NaN or ±Inf: the caller reads the tensor the general way, which names it. */
 export class NonFiniteBf16 extends Error {}
@@ -225,6 +226,20 @@ export class WasmKernels {
     return out;
   }
 
+  /** logits [T, n] (n a multiple of 4: `maxSumExpFits`) → [T, 2]: each row's max and Σ exp(x − max). */
+  rowMaxSumExp(x: tf.TensorInfo): tf.TensorInfo {
+    const [T, n] = x.shape;
+    const out = this.backend.makeOutput([T, 2], 'float32');
+    if (T > 0) {
+      this.gemm.rowMaxSumExp(this.offset(x), T, n, this.offset(out));
+    }
+    return out;
+  }
+
+  static maxSumExpFits(n: number): boolean {
+    return n > 0 && n % 4 === 0;
+  }
+
   /** x [rows, cols] → xᵀ [cols, rows], float32. */
   transpose2d(x: tf.TensorInfo): tf.TensorInfo {
     const [rows, cols] = x.shape;
@@ -375,6 +390,7 @@ export function installWasmKernels(threads: number): WasmKernels | null {
     return isF32(x, 2) && perm[0] === 1 && perm[1] === 0 ? k.transpose2d(x) : null;
   });
   ownKernel(ROPE_KERNEL, ({ x, cos, sin }) => k.rope(x, cos, sin));
+  ownKernel(MAX_SUM_EXP_KERNEL, ({ x }) => k.rowMaxSumExp(x));
   ownKernel(BF16_TRANSPOSED_KERNEL, (_inputs, a) => k.bf16Transposed(a.stored as Uint8Array[], a.rows as number, a.cols as number));
   ownKernel(SWIGLU_KERNEL, ({ x }) => k.swiglu(x));
   ownKernel(ATTENTION_KERNEL, ({ q, k: keys, v }, a) => k.attention(q, keys, v, a.scale as number, a.window as number, a.block as number));

@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '../../../src/engine/backend';
 import { gemmModuleBytes, packedFloats, PANEL } from '../../../src/engine/kernels/gemmModule';
 import { kernelsUseFma, type GemmExports } from '../../../src/engine/kernels/kernelModule';
-import { BF16_TRANSPOSED_KERNEL, NonFiniteBf16, wasmKernels } from '../../../src/engine/kernels/wasmKernels';
+import { BF16_TRANSPOSED_KERNEL, MAX_SUM_EXP_KERNEL, NonFiniteBf16, wasmKernels } from '../../../src/engine/kernels/wasmKernels';
 import { causalAttention } from '../../../src/engine/attention';
 import { applyRope, attention as wholeMatrixAttention, swiglu } from '../../../src/engine/ops';
 
@@ -263,6 +263,24 @@ describe('in the wasm backend', () => {
       }
     }
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  test("the LM head's per-row max and Σ exp(x − max) are within 2e-6 of float64 (large, equal and negative logits)", () => {
+    for (const [T, n] of [[1, 4], [3, 8], [5, 4096]]) {
+      const x = new Float32Array(T * n);
+      fill(x, 0, T * n, T + n);
+      for (let i = 0; i < x.length; i++) {
+        x[i] *= [1, 80, 0, -30][Math.floor(i / n) % 4]; // ±80, all zeros (Σ = n), all negative
+      }
+      const got = tf.tidy(() => (tf.engine().runKernel(MAX_SUM_EXP_KERNEL, { x: tf.tensor2d(x, [T, n]) }) as tf.Tensor).dataSync());
+      for (let t = 0; t < T; t++) {
+        const row = Array.from(x.subarray(t * n, (t + 1) * n));
+        const m = Math.max(...row);
+        const s = row.reduce((a, v) => a + Math.exp(v - m), 0);
+        assert.equal(got[2 * t], m);
+        assert.ok(Math.abs(got[2 * t + 1] - s) <= 2e-6 * s, `row ${t} of ${T}×${n}: Σ ${got[2 * t + 1]} vs ${s}`);
+      }
+    }
   });
 
   test("fused RoPE equals transformers' x·cos + rotate_half(x)·sin from tfjs ops bit for bit", () => {

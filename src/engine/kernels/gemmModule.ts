@@ -243,7 +243,7 @@ function packTransposedFunction(): WasmFunction {
 /** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts), rope (ropeKernel.ts), bf16t (bf16Kernel.ts), rowMaxSumExp (logSumExpKernel.ts). */
 export function gemmModuleBytes(opts: { fma: boolean; sharedMemory: boolean }): Uint8Array<ArrayBuffer> {
   const tiles = Array.from({ length: TILE_ROWS }, (_, i) => tileFunction(i + 1, opts.fma));
-  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(), swigluFunction(), transposeFunction(), ropeFunction(), bf16TransposeFunction(), rowMaxSumExpFunction()], { shared: opts.sharedMemory });
+  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(opts.fma), swigluFunction(opts.fma), transposeFunction(), ropeFunction(), bf16TransposeFunction(), rowMaxSumExpFunction(opts.fma)], { shared: opts.sharedMemory });
 }
 
 /** Floats a packed B of k × n takes. */

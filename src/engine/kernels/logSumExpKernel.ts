@@ -7,7 +7,7 @@
 import { emitter, Locals, op, ValType, type WasmFunction } from './wasmBinary';
 import { emitExp, EXP_LOCALS } from './simdExp';
 
-export function rowMaxSumExpFunction(): WasmFunction {
+export function rowMaxSumExpFunction(relaxed: boolean): WasmFunction {
   const L = new Locals(['src', 'rows', 'n', 'dst']);
   for (const name of ['i', 'j', 'row']) {
     L.add(name, ValType.i32);
@@ -39,7 +39,7 @@ export function rowMaxSumExpFunction(): WasmFunction {
   e(op.v128Zero, L.set('vsum'));
   forJ(() => {
     e(at, op.v128Load(0), L.get('vm'), op.f32x4Sub, L.set('x'));
-    e(L.get('vsum'), emitExp(L, 'x'), op.f32x4Add, L.set('vsum'));
+    e(L.get('vsum'), emitExp(L, 'x', relaxed), op.f32x4Add, L.set('vsum'));
   });
   lanes('vsum', op.f32Add);
   e(L.set('sum'));

@@ -120,6 +120,8 @@ export const op = Object.freeze({
   f32x4Eq: simd(0x41),
   f32x4ExtractLane: (lane: number) => simd(0x1f, lane),
   i32x4TruncSatF32x4S: simd(0xf8),
+  /** Relaxed SIMD: truncation whose out-of-range results are left to the CPU (one cvttps2dq on x64). */
+  i32x4RelaxedTruncF32x4S: simd(0x101),
   i32x4Shl: simd(0xab),
   i32x4Add: simd(0xae),
   v128AndNot: simd(0x4f),

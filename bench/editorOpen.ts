@@ -79,9 +79,10 @@ async function main(): Promise<void> {
       times.push(Date.now() - t0);
       console.log(`open → highlights, long${r}.md (${longDocument(`run${r}`).length} chars): ${times[r]} ms; ${load()}`);
     }
-    const stats = await vs.exec<{ analyses?: Record<string, { tokens: number }> }>('moeLens.debug.stats');
-    const tokens = Object.entries(stats.analyses ?? {}).filter(([uri]) => /long\d+\.md$/.test(uri)).map(([, a]) => a.tokens);
-    console.log(`tokens per document: ${tokens.join(', ')}; median open → highlights ${[...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]} ms`);
+    const stats = await vs.exec<{ analyses?: Record<string, { tokens: number; ms?: number }> }>('moeLens.debug.stats');
+    const longs = Object.entries(stats.analyses ?? {}).filter(([uri]) => /long\d+\.md$/.test(uri)).map(([, a]) => a);
+    console.log(`tokens per document: ${longs.map((a) => a.tokens).join(', ')}; the extension's request → engine reply: ${longs.map((a) => Math.round(a.ms ?? NaN)).join(', ')} ms`);
+    console.log(`median open → highlights ${[...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]} ms`);
   } finally {
     await vs.close();
   }

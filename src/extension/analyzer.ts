@@ -49,6 +49,8 @@ export class Analyzer implements vscode.Disposable {
   private current: Busy | undefined;
   /** Documents the user analysed at least once: live mode follows these. */
   private readonly followed = new Set<string>();
+  /** uri → milliseconds its last analysis took, request to reply (tests, bench/editorOpen). */
+  readonly lastMs = new Map<string, number>();
   /** The last layer preference applied from settings, so a user's pick is not overridden by every analysis. */
   private appliedLayerSetting: number | undefined;
   /** Streamed models the user agreed to analyse (this session), and those live mode said it skips. */
@@ -69,6 +71,7 @@ export class Analyzer implements vscode.Disposable {
         const uri = d.uri.toString();
         this.queue.cancel(uri);
         this.followed.delete(uri);
+        this.lastMs.delete(uri);
         this.store.clear(uri);
       }),
       vscode.window.onDidChangeActiveTextEditor((editor) => this.onActiveEditor(editor)),
@@ -238,6 +241,7 @@ export class Analyzer implements vscode.Disposable {
       return false;
     }
     this.store.set({ uri, version: job.version, text: job.text, languageId: document.languageId, trace });
+    this.lastMs.set(uri, ms);
     this.applyLayerSetting(trace);
     this.output.info(`${path.basename(document.uri.path)}: ${trace.tokens.length} tokens, ${trace.layers.length} layers, ${Math.round(ms)} ms (${trace.backend})`);
     return true;

@@ -23,12 +23,18 @@ export type TraceOptions = RunOptions &
      * model can (resident weights) and the run is plain (no logits, no routing override).
      */
     cache?: { store: AnalysisCache; key: string };
+    /**
+     * A document of more than one window: called once the first window is done, with the trace of its
+     * tokens (the last one's surprisal still null), so a caller can show the top of a long document
+     * before the rest is analysed. Its arrays are its own (later windows do not change them).
+     */
+    onFirstWindow?: (partial: RoutingTrace) => void;
   };
 
 type WindowsResult = Pick<RoutingTrace, 'layers' | 'surprisal' | 'windows' | 'logits'>;
 
-/** Runs the model over `ids` window by window; the result's tokens are the caller's. */
-async function runWindows(model: Model, ids: number[], opts: TraceOptions): Promise<WindowsResult> {
+/** Runs the model over `ids` window by window; the result's tokens are the caller's. `firstWindow`: the first of several windows' result, copied. */
+async function runWindows(model: Model, ids: number[], opts: TraceOptions, firstWindow?: (result: WindowsResult, end: number) => void): Promise<WindowsResult> {
   const { size, overlap } = resolveWindows(opts, model);
   const windows: TraceWindow[] = ids.length <= size ? [{ start: 0, end: ids.length, overlap: 0 }] : planWindows(ids.length, size, overlap);
   let layers: LayerRouting[] = [];
@@ -73,6 +79,9 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
       if (part.logits) {
         logits.push(...part.logits.slice(win.overlap));
       }
+      if (w === 0 && windows.length > 1 && firstWindow) {
+        firstWindow({ layers: layers.map((l) => sliceLayer(l, 0, n)), surprisal: surprisal.slice(), windows: [win], ...(opts.withLogits ? { logits: logits.slice() } : {}) }, n);
+      }
     }
   } catch (err) {
     cache?.store.discard(cache.key, made);
@@ -114,10 +123,17 @@ export async function traceText(
     throw new Error('the text produced no tokens');
   }
   const t1 = performance.now();
+  const firstWindow = opts.onFirstWindow
+    ? (partial: WindowsResult, end: number): void => {
+        const ms = performance.now() - t1;
+        opts.onFirstWindow?.(assembleTrace(model, tokens.slice(0, end), partial, { tokenizeMs: t1 - t0, forwardMs: ms, totalMs: performance.now() - t0 }));
+      }
+    : undefined;
   const result = await runWindows(
     model,
     tokens.map((t) => t.id),
     opts,
+    firstWindow,
   );
   const t2 = performance.now();
   return assembleTrace(model, tokens, result, { tokenizeMs: t1 - t0, forwardMs: t2 - t1, totalMs: t2 - t0 });

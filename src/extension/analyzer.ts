@@ -23,6 +23,8 @@ interface Job {
   text: string;
   model: LoadModelParams;
   params: AnalyzeParams;
+  /** The first window's trace, stored while the rest ran (a long document); dropped if the job ends without its full trace. */
+  partial?: RoutingTrace;
 }
 
 interface Result {
@@ -206,6 +208,14 @@ export class Analyzer implements vscode.Disposable {
     const id = `a${++this.seq}`;
     const started = performance.now();
     this.setBusy({ uri, fraction: 0, message: 'starting' });
+    let answered = false;
+    // A long document's first window shows as soon as it is done; the full trace replaces it.
+    const partialSub = this.engine.onDidPartialTrace?.((p) => {
+      if (p.progressId === `${id}:run` && !answered && !signal.aborted && !job.document.isClosed && job.document.version === job.version) {
+        job.partial = p.trace;
+        this.store.set({ uri, version: job.version, text: job.text, languageId: job.document.languageId, trace: p.trace });
+      }
+    });
     const sub = this.engine.onDidProgress((p) => {
       if (p.progressId === `${id}:load`) {
         this.setBusy({ uri, fraction: 0, message: `loading model: ${Math.round(p.fraction * 100)} %` });
@@ -221,12 +231,23 @@ export class Analyzer implements vscode.Disposable {
       );
       return { trace, ms: performance.now() - started };
     } finally {
+      answered = true;
       sub.dispose();
+      partialSub?.dispose();
       this.setBusy(undefined);
     }
   }
 
   private finish(document: vscode.TextDocument, job: Job, outcome: Outcome<Result>, interactive: boolean): boolean {
+    const uri = document.uri.toString();
+    const stored = this.complete(document, job, outcome, interactive);
+    if (!stored && job.partial && this.store.get(uri)?.trace === job.partial) {
+      this.store.clear(uri); // its first window alone, from a run that failed or was cancelled
+    }
+    return stored;
+  }
+
+  private complete(document: vscode.TextDocument, job: Job, outcome: Outcome<Result>, interactive: boolean): boolean {
     const uri = document.uri.toString();
     if (outcome.kind === 'failed') {
       this.report(outcome.error, interactive);

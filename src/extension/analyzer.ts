@@ -51,8 +51,8 @@ export class Analyzer implements vscode.Disposable {
   private current: Busy | undefined;
   /** Documents the user analysed at least once: live mode follows these. */
   private readonly followed = new Set<string>();
-  /** uri → milliseconds its last analysis took, request to reply (tests, bench/editorOpen). */
-  readonly lastMs = new Map<string, number>();
+  /** uri → when (Date.now()) its last analysis was sent, its first window stored, its answer stored (bench/editorOpen). */
+  readonly timeline = new Map<string, { sent: number; firstWindow?: number; answered?: number }>();
   /** The last layer preference applied from settings, so a user's pick is not overridden by every analysis. */
   private appliedLayerSetting: number | undefined;
   /** Streamed models the user agreed to analyse (this session), and those live mode said it skips. */
@@ -73,7 +73,7 @@ export class Analyzer implements vscode.Disposable {
         const uri = d.uri.toString();
         this.queue.cancel(uri);
         this.followed.delete(uri);
-        this.lastMs.delete(uri);
+        this.timeline.delete(uri);
         this.store.clear(uri);
       }),
       vscode.window.onDidChangeActiveTextEditor((editor) => this.onActiveEditor(editor)),
@@ -209,10 +209,13 @@ export class Analyzer implements vscode.Disposable {
     const started = performance.now();
     this.setBusy({ uri, fraction: 0, message: 'starting' });
     let answered = false;
+    const times: { sent: number; firstWindow?: number; answered?: number } = { sent: Date.now() };
+    this.timeline.set(uri, times);
     // A long document's first window shows as soon as it is done; the full trace replaces it.
     const partialSub = this.engine.onDidPartialTrace?.((p) => {
       if (p.progressId === `${id}:run` && !answered && !signal.aborted && !job.document.isClosed && job.document.version === job.version) {
         job.partial = p.trace;
+        times.firstWindow = Date.now();
         this.store.set({ uri, version: job.version, text: job.text, languageId: job.document.languageId, trace: p.trace });
       }
     });
@@ -262,7 +265,10 @@ export class Analyzer implements vscode.Disposable {
       return false;
     }
     this.store.set({ uri, version: job.version, text: job.text, languageId: document.languageId, trace });
-    this.lastMs.set(uri, ms);
+    const times = this.timeline.get(uri);
+    if (times) {
+      times.answered = Date.now();
+    }
     this.applyLayerSetting(trace);
     this.output.info(`${path.basename(document.uri.path)}: ${trace.tokens.length} tokens, ${trace.layers.length} layers, ${Math.round(ms)} ms (${trace.backend})`);
     return true;

@@ -19,7 +19,7 @@ export interface AnalyzeOptions extends RuntimeProgress {
   /** Which document this is (AnalyzeParams.documentKey): its last analysis may be reused. */
   documentKey?: string;
   /** A document of several windows: the trace of the first window's tokens, as soon as it is done (analyze.ts). */
-  onFirstWindow?: (partial: RoutingTrace) => void;
+  onFirstWindow?: (partial: RoutingTrace) => void | Promise<void>;
 }
 
 /** A loaded model plus its tokenizer. */

@@ -84,10 +84,11 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
           });
         };
 
+  // Resolves once the message is written: the analysis waits for that (analyze.ts onFirstWindow).
   const firstWindow =
     (progressId: string) =>
-    (partial: RoutingTrace): void =>
-      void connection.sendNotification(PartialTraceNotification.type, { progressId, trace: packTrace(partial) });
+    (partial: RoutingTrace): Promise<void> =>
+      connection.sendNotification(PartialTraceNotification.type, { progressId, trace: packTrace(partial) });
 
   const badParams = (err: unknown): never => {
     if (err instanceof ProtocolError) {

@@ -79,7 +79,7 @@ test("package.json declares resolveWindows' defaults", () => {
 
 test("a document of several windows hands over its first window's trace before the rest runs, equal to the full trace's first rows", async () => {
   const partials: Awaited<ReturnType<RuntimeModel['analyze']>>[] = [];
-  const full = await runtime.analyze(TEXT, { windowSize: 0, windowOverlap: 4, specialTokensInText: 'text', onFirstWindow: (t) => partials.push(structuredClone(t)) });
+  const full = await runtime.analyze(TEXT, { windowSize: 0, windowOverlap: 4, specialTokensInText: 'text', onFirstWindow: (t) => void partials.push(structuredClone(t)) });
   assert.equal(partials.length, 1, 'once per analysis');
   const [p] = partials;
   const n = full.windows![0].end;
@@ -94,6 +94,6 @@ test("a document of several windows hands over its first window's trace before t
   // The last token's next token lies in the next window: not known yet.
   assert.deepEqual(p.surprisal, [...full.surprisal.slice(0, n - 1), null]);
   const single: unknown[] = [];
-  await runtime.analyze('One short window.', { windowSize: 0, windowOverlap: 4, specialTokensInText: 'text', onFirstWindow: (t) => single.push(t) });
+  await runtime.analyze('One short window.', { windowSize: 0, windowOverlap: 4, specialTokensInText: 'text', onFirstWindow: (t) => void single.push(t) });
   assert.equal(single.length, 0, 'a one-window document has nothing to hand over early');
 });

@@ -11,7 +11,7 @@ import { expandMode, isCausal, parseMode } from './counterfactualModes';
 import type { Model, RunOptions, RunResult } from './model';
 import type { DocumentTokenizer, EncodeOptions } from './tokenizer/tokenizer';
 import { appendLayer, sliceLayer } from './traceRows';
-import type { WindowState } from './windowCache';
+import { disposeState, reusablePositions, type CachedRun, type WindowState } from './windowCache';
 import { planWindows } from './windows';
 
 /** Long documents: the window settings as the user gave them, resolved by resolveWindows. */
@@ -23,12 +23,25 @@ export type TraceOptions = RunOptions &
      * model can (resident weights) and the run is plain (no logits, no routing override).
      */
     cache?: { store: AnalysisCache; key: string };
+    /**
+     * Called once with the trace of the document's first tokens (the last one's surprisal still null),
+     * so a caller can show the top of a long document before the rest is analysed: with `cache`, the
+     * first FIRST_TOKENS of a longer first window when nothing cached covers them (the rest of the
+     * window then runs on their keys/values, exactly as one pass would); else, for a document of more
+     * than one window, the first window. Its arrays are its own. The analysis goes on once a returned
+     * promise settles: an engine process awaits the message being written, or its pipe would drain only
+     * a chunk per layer while the forward pass runs.
+     */
+    onFirstWindow?: (partial: RoutingTrace) => void | Promise<void>;
   };
 
 type WindowsResult = Pick<RoutingTrace, 'layers' | 'surprisal' | 'windows' | 'logits'>;
 
-/** Runs the model over `ids` window by window; the result's tokens are the caller's. */
-async function runWindows(model: Model, ids: number[], opts: TraceOptions): Promise<WindowsResult> {
+/** Tokens `onFirstWindow` gets first when the first window is longer (about a screen of an editor). */
+export const FIRST_TOKENS = 512;
+
+/** Runs the model over `ids` window by window; the result's tokens are the caller's. `firstWindow`: the first of several windows' result, copied. */
+async function runWindows(model: Model, ids: number[], opts: TraceOptions, firstWindow?: (result: WindowsResult, end: number) => void | Promise<void>): Promise<WindowsResult> {
   const { size, overlap } = resolveWindows(opts, model);
   const windows: TraceWindow[] = ids.length <= size ? [{ start: 0, end: ids.length, overlap: 0 }] : planWindows(ids.length, size, overlap);
   let layers: LayerRouting[] = [];
@@ -36,6 +49,7 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
   const logits: number[][] = [];
   let cache = opts.cache && model.runCached && !opts.withLogits && !opts.routing ? { ...opts.cache, run: model.runCached.bind(model) } : null;
   const made: WindowState[] = [];
+  let handedOver = false;
   try {
     for (const [w, win] of windows.entries()) {
       const windowOpts: RunOptions = {
@@ -45,7 +59,32 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
       const windowIds = ids.slice(win.start, win.end);
       let part: RunResult;
       if (cache) {
-        const run = await cache.run(windowIds, cache.store.best(cache.key, windowIds), windowOpts);
+        let prev = cache.store.best(cache.key, windowIds);
+        let head: WindowState | null = null;
+        if (w === 0 && firstWindow && windowIds.length > (FIRST_TOKENS * 3) / 2 && reusablePositions(prev, windowIds) < FIRST_TOKENS) {
+          // The top of the document first, then the rest of the window on its keys/values.
+          const share = FIRST_TOKENS / windowIds.length;
+          const report = windowOpts.onProgress;
+          const scaled = (from: number, part: number): RunOptions['onProgress'] => (f, message) => report?.(from + part * f, message);
+          head = (await cache.run(windowIds.slice(0, FIRST_TOKENS), prev, { ...windowOpts, onProgress: scaled(0, share) })).state;
+          try {
+            await firstWindow({ layers: head.result.layers.map((l) => sliceLayer(l, 0, FIRST_TOKENS)), surprisal: head.result.surprisal.slice(), windows: [{ start: 0, end: FIRST_TOKENS, overlap: 0 }] }, FIRST_TOKENS);
+          } catch (err) {
+            disposeState(head);
+            throw err;
+          }
+          windowOpts.onProgress = scaled(share, 1 - share);
+          prev = head;
+          handedOver = true;
+        }
+        let run: CachedRun;
+        try {
+          run = await cache.run(windowIds, prev, windowOpts);
+        } finally {
+          if (head) {
+            disposeState(head); // the window's own state holds copies of what it reused
+          }
+        }
         made.push(run.state);
         part = run.result;
         if (run.state.bytes > cache.store.capBytes) {
@@ -73,6 +112,9 @@ async function runWindows(model: Model, ids: number[], opts: TraceOptions): Prom
       if (part.logits) {
         logits.push(...part.logits.slice(win.overlap));
       }
+      if (w === 0 && windows.length > 1 && firstWindow && !handedOver) {
+        await firstWindow({ layers: layers.map((l) => sliceLayer(l, 0, n)), surprisal: surprisal.slice(), windows: [win], ...(opts.withLogits ? { logits: logits.slice() } : {}) }, n);
+      }
     }
   } catch (err) {
     cache?.store.discard(cache.key, made);
@@ -92,11 +134,23 @@ function assembleTrace(model: Model, tokens: EncodedToken[], result: WindowsResu
   return { schema: TRACE_SCHEMA, model: model.info, backend: model.backend, tokens, ...result, timing };
 }
 
+/** What runWindows calls with the first tokens' result: opts.onFirstWindow with their trace. */
+function handOver(model: Model, tokens: EncodedToken[], opts: TraceOptions, t0: number, t1: number): ((partial: WindowsResult, end: number) => void | Promise<void>) | undefined {
+  const give = opts.onFirstWindow;
+  if (!give) {
+    return undefined;
+  }
+  return (partial, end) => {
+    const now = performance.now();
+    return give(assembleTrace(model, tokens.slice(0, end), partial, { tokenizeMs: t1 - t0, forwardMs: now - t1, totalMs: now - t0 }));
+  };
+}
+
 /** A trace of token ids (no document: spans are null; text comes from the tokenizer when given). */
 export async function traceIds(model: Model, ids: number[], opts: TraceOptions & { tokenizer?: DocumentTokenizer } = {}): Promise<RoutingTrace> {
   const t0 = performance.now();
   const tokens: EncodedToken[] = ids.map((id) => ({ id, text: opts.tokenizer ? opts.tokenizer.tokenText(id) : null, start: null, end: null }));
-  const result = await runWindows(model, ids, opts);
+  const result = await runWindows(model, ids, opts, handOver(model, tokens, opts, t0, t0));
   const ms = performance.now() - t0;
   return assembleTrace(model, tokens, result, { tokenizeMs: 0, forwardMs: ms, totalMs: ms });
 }
@@ -118,6 +172,7 @@ export async function traceText(
     model,
     tokens.map((t) => t.id),
     opts,
+    handOver(model, tokens, opts, t0, t1),
   );
   const t2 = performance.now();
   return assembleTrace(model, tokens, result, { tokenizeMs: t1 - t0, forwardMs: t2 - t1, totalMs: t2 - t0 });

@@ -142,8 +142,11 @@ async function tryWasm(threads?: number): Promise<boolean> {
     const ok = await tf.setBackend(BACKEND_IDS.wasm).catch(() => false);
     if (ok) {
       await tf.ready();
+      const threaded = started !== null;
+      started?.undo(); // before the kernel pool starts its workers (prepareThreadedWasm stands in for some)
+      started = null;
       settlePool();
-      const kernels = ownKernelsWanted() ? installWasmKernels(started ? wanted : 1) : null;
+      const kernels = ownKernelsWanted() ? installWasmKernels(threaded ? wanted : 1) : null;
       wasmThreads = kernels ? kernels.threads : wasmThreadsInUse();
     }
     return ok;

@@ -4,6 +4,7 @@
  * log-sum-exp combined across slices, and on request the logits.
  */
 import { tf } from './backend';
+import { MAX_SUM_EXP_KERNEL, ownKernelsActive, WasmKernels } from './kernels/wasmKernels';
 import type { Decoder, VocabMatrix } from './forward';
 
 /** Vocabulary rows widened at once: fixed, so every run slices the vocabulary the same way. */
@@ -67,6 +68,15 @@ export interface HeadOutputs {
   logits?: number[][];
 }
 
+/** [T, n] → [T, 2]: each row's max and Σ exp(x − max), in one pass on the engine's kernels (tfjs ran four ops). */
+function rowMaxSumExp(l: tf.Tensor2D): tf.Tensor2D {
+  if (ownKernelsActive() && WasmKernels.maxSumExpFits(l.shape[1])) {
+    return tf.engine().runKernel(MAX_SUM_EXP_KERNEL, { x: l }) as tf.Tensor2D;
+  }
+  const m = tf.max(l, 1, true); // [T, 1]
+  return tf.concat([m, tf.sum(tf.exp(tf.sub(l, m)), 1, true)], 1) as tf.Tensor2D;
+}
+
 /** hidden [T, D] (after the final norm) → surprisal of ids[t+1] per row t, and the logits if asked. */
 export async function headOutputs(dec: Decoder, hidden: tf.Tensor2D, ids: number[], withLogits: boolean, signal?: AbortSignal): Promise<HeadOutputs> {
   const T = ids.length;
@@ -84,18 +94,16 @@ export async function headOutputs(dec: Decoder, hidden: tf.Tensor2D, ids: number
     const [chunk, stats] = tf.tidy(() => {
       const raw = tf.matMul(hidden, slice.wT) as tf.Tensor2D; // [T, n]
       const l = dec.hooks.logits ? dec.hooks.logits(raw) : raw;
-      const m = tf.max(l, 1, true); // [T, 1]
-      const s = tf.sum(tf.exp(tf.sub(l, m)), 1, true); // [T, 1]
       const picked = tf.gather(tf.reshape(l, [T * n]), tf.tensor1d(inSlice.map((t) => t * n + ids[t + 1] - from), 'int32')); // [targets here]
-      return [l, tf.concat([tf.reshape(m, [T]), tf.reshape(s, [T]), picked])]; // [2T + targets]
+      return [l, tf.concat([tf.reshape(rowMaxSumExp(l), [2 * T]), picked])]; // [(max, Σ exp) per row, then targets]
     });
     slice.release();
     try {
       const values = (await stats.data()) as Float32Array;
       for (let t = 0; t < T; t++) {
         // Combine this slice's (max, Σ exp) with the running ones in float64.
-        const newMax = Math.max(max[t], values[t]);
-        sum[t] = sum[t] * Math.exp(max[t] - newMax) + values[T + t] * Math.exp(values[t] - newMax);
+        const newMax = Math.max(max[t], values[2 * t]);
+        sum[t] = sum[t] * Math.exp(max[t] - newMax) + values[2 * t + 1] * Math.exp(values[2 * t] - newMax);
         max[t] = newMax;
       }
       inSlice.forEach((t, j) => (target[t] = values[2 * T + j]));

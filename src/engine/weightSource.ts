@@ -31,6 +31,8 @@ export interface WeightSource {
   readRaw(name: string, from: number, to: number): Promise<Uint8Array>;
   /** Starts reading these tensors (or ranges of them) so a later `read` of the same finds them (overlaps I/O with compute); no-op when held. */
   prefetch(parts: readonly WeightPart[]): void;
+  /** The bytes of a tensor held as stored, without a copy (resident sources), or undefined. */
+  heldStored?(name: string): Uint8Array | undefined;
   /** Forgets a held tensor's bytes (its layer is cached widened and never reads it again). */
   drop(name: string): void;
   /** Bytes held at stored precision right now. */
@@ -95,6 +97,10 @@ export class HeldWeights implements WeightSource {
       throw new Error(`tensor '${name}' is not held in memory (internal error: it was dropped or never read)`);
     }
     return Promise.resolve(bytes.subarray(from, to));
+  }
+
+  heldStored(name: string): Uint8Array | undefined {
+    return this.stored.get(name);
   }
 
   prefetch(): void {

@@ -11,6 +11,7 @@ import { assertFinite } from './checkpoint/checkpoint';
 import { applyBlockScales, scaleGridShape } from './checkpoint/fp8Block';
 import { dequantMxfp4, mxfp4Shape, type Mxfp4Shape } from './checkpoint/mxfp4';
 import { timedWiden } from './checkpoint/readTimings';
+import { BF16_TRANSPOSED_KERNEL, NonFiniteBf16, ownKernelsActive } from './kernels/wasmKernels';
 import type { Quantization } from './checkpoint/quantConfig';
 import type { SwigluWeights } from './moe';
 import type { Linear } from './ops';
@@ -166,22 +167,58 @@ export class WeightReader {
 
   /** An nn.Linear weight [out, in] (+ optional bias [out]), stored transposed [in, out]. */
   async linear(name: string, out: number, inDim: number, bias = false): Promise<Linear> {
-    const w = tf.tensor2d(await this.read(`${name}.weight`, [out, inDim]), [out, inDim]);
-    const wT = this.adopt(tf.transpose(w) as tf.Tensor2D); // [in, out]
-    w.dispose();
+    const wT = this.adopt(await this.transposed([`${name}.weight`], out, inDim)); // [in, out]
     return { wT, b: bias ? await this.vector(`${name}.bias`, out) : null };
   }
 
   /** A SwiGLU MLP from three nn.Linear weights (gate/up [I, D], down [D, I]), gate and up fused. */
   async swiglu(gate: string, up: string, down: string, D: number, I: number): Promise<SwigluWeights> {
-    // Stacked as rows on the host, then one transpose: [2I, D] → [D, 2I] (no concat of two transposes).
-    const both = new Float32Array(2 * I * D);
-    both.set(await this.read(`${gate}.weight`, [I, D]));
-    both.set(await this.read(`${up}.weight`, [I, D]), I * D);
-    const w = tf.tensor2d(both, [2 * I, D]);
-    const gateUp = this.adopt(tf.transpose(w) as tf.Tensor2D); // [D, 2I]: gate columns, then up
-    w.dispose();
+    const gateUp = this.adopt(await this.transposed([`${gate}.weight`, `${up}.weight`], I, D)); // [D, 2I]: gate columns, then up
     return { gateUp: { wT: gateUp, b: null }, down: await this.linear(down, D, I) };
+  }
+
+  /** Matrices [rows, cols] → float32 [cols, rows·names.length]: each transposed, side by side. */
+  private async transposed(names: string[], rows: number, cols: number): Promise<tf.Tensor2D> {
+    const fast = this.heldBf16Transposed(names, rows, cols);
+    if (fast) {
+      return fast;
+    }
+    // Stacked as rows on the host, then one transpose (no concat of transposes).
+    const all = new Float32Array(names.length * rows * cols);
+    for (const [i, name] of names.entries()) {
+      all.set(await this.read(name, [rows, cols]), i * rows * cols);
+    }
+    return tf.tidy(() => tf.transpose(tf.tensor2d(all, [names.length * rows, cols])));
+  }
+
+  /**
+   * The common case of a resident bf16 checkpoint on the engine's own kernels: the stored bytes go into
+   * the heap as they are and one pass widens and transposes them (kernels/bf16Kernel.ts), instead of
+   * widening on the host, copying four bytes a value and transposing there. Null when that does not
+   * apply, and for a weight holding NaN or ±Inf (the general path then names the value).
+   */
+  private heldBf16Transposed(names: string[], rows: number, cols: number): tf.Tensor2D | null {
+    if (!ownKernelsActive()) {
+      return null;
+    }
+    const stored: Uint8Array[] = [];
+    for (const name of names) {
+      const bytes = this.source.has(name) && this.source.info(name).dtype === 'BF16' ? this.source.heldStored?.(name) : undefined;
+      if (!bytes) {
+        return null;
+      }
+      assertShape(name, this.source.info(name).shape, [rows, cols]);
+      stored.push(bytes);
+    }
+    try {
+      // The stored bytes travel as an attribute: staged in the heap by the kernel, never a tensor of their own.
+      return tf.engine().runKernel(BF16_TRANSPOSED_KERNEL, {}, { stored, rows, cols } as unknown as tf.NamedAttrMap) as tf.Tensor2D;
+    } catch (err) {
+      if (err instanceof NonFiniteBf16) {
+        return null;
+      }
+      throw err;
+    }
   }
 
   /**

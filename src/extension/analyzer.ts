@@ -23,6 +23,8 @@ interface Job {
   text: string;
   model: LoadModelParams;
   params: AnalyzeParams;
+  /** The first window's trace, stored while the rest ran (a long document); dropped if the job ends without its full trace. */
+  partial?: RoutingTrace;
 }
 
 interface Result {
@@ -49,6 +51,8 @@ export class Analyzer implements vscode.Disposable {
   private current: Busy | undefined;
   /** Documents the user analysed at least once: live mode follows these. */
   private readonly followed = new Set<string>();
+  /** uri → when (Date.now()) its last analysis was sent, its first window stored, its answer stored (bench/editorOpen). */
+  readonly timeline = new Map<string, { sent: number; firstWindow?: number; answered?: number }>();
   /** The last layer preference applied from settings, so a user's pick is not overridden by every analysis. */
   private appliedLayerSetting: number | undefined;
   /** Streamed models the user agreed to analyse (this session), and those live mode said it skips. */
@@ -69,6 +73,7 @@ export class Analyzer implements vscode.Disposable {
         const uri = d.uri.toString();
         this.queue.cancel(uri);
         this.followed.delete(uri);
+        this.timeline.delete(uri);
         this.store.clear(uri);
       }),
       vscode.window.onDidChangeActiveTextEditor((editor) => this.onActiveEditor(editor)),
@@ -203,6 +208,17 @@ export class Analyzer implements vscode.Disposable {
     const id = `a${++this.seq}`;
     const started = performance.now();
     this.setBusy({ uri, fraction: 0, message: 'starting' });
+    let answered = false;
+    const times: { sent: number; firstWindow?: number; answered?: number } = { sent: Date.now() };
+    this.timeline.set(uri, times);
+    // A long document's first window shows as soon as it is done; the full trace replaces it.
+    const partialSub = this.engine.onDidPartialTrace?.((p) => {
+      if (p.progressId === `${id}:run` && !answered && !signal.aborted && !job.document.isClosed && job.document.version === job.version) {
+        job.partial = p.trace;
+        times.firstWindow = Date.now();
+        this.store.set({ uri, version: job.version, text: job.text, languageId: job.document.languageId, trace: p.trace });
+      }
+    });
     const sub = this.engine.onDidProgress((p) => {
       if (p.progressId === `${id}:load`) {
         this.setBusy({ uri, fraction: 0, message: `loading model: ${Math.round(p.fraction * 100)} %` });
@@ -218,12 +234,23 @@ export class Analyzer implements vscode.Disposable {
       );
       return { trace, ms: performance.now() - started };
     } finally {
+      answered = true;
       sub.dispose();
+      partialSub?.dispose();
       this.setBusy(undefined);
     }
   }
 
   private finish(document: vscode.TextDocument, job: Job, outcome: Outcome<Result>, interactive: boolean): boolean {
+    const uri = document.uri.toString();
+    const stored = this.complete(document, job, outcome, interactive);
+    if (!stored && job.partial && this.store.get(uri)?.trace === job.partial) {
+      this.store.clear(uri); // its first window alone, from a run that failed or was cancelled
+    }
+    return stored;
+  }
+
+  private complete(document: vscode.TextDocument, job: Job, outcome: Outcome<Result>, interactive: boolean): boolean {
     const uri = document.uri.toString();
     if (outcome.kind === 'failed') {
       this.report(outcome.error, interactive);
@@ -238,6 +265,10 @@ export class Analyzer implements vscode.Disposable {
       return false;
     }
     this.store.set({ uri, version: job.version, text: job.text, languageId: document.languageId, trace });
+    const times = this.timeline.get(uri);
+    if (times) {
+      times.answered = Date.now();
+    }
     this.applyLayerSetting(trace);
     this.output.info(`${path.basename(document.uri.path)}: ${trace.tokens.length} tokens, ${trace.layers.length} layers, ${Math.round(ms)} ms (${trace.backend})`);
     return true;

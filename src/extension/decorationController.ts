@@ -72,6 +72,7 @@ export class DecorationController implements vscode.Disposable {
   ) {
     this.disposables = [
       tracker.onDidChange((uri) => this.schedule(uri)),
+      tracker.onDidAnalyse((uri) => this.decorateNow(uri)),
       store.onDidChangeLayer(() => this.refreshAll()),
       store.onDidHighlightExpert(() => this.refreshAll()),
       store.onDidSelectToken((sel) => {
@@ -120,21 +121,26 @@ export class DecorationController implements vscode.Disposable {
     return this.types.size;
   }
 
+  /** Bursts (edits, selections) redecorate once, REDECORATE_MS after the first. */
   private schedule(uri: string): void {
     if (this.timers.has(uri)) {
       return;
     }
     this.timers.set(
       uri,
-      setTimeout(() => {
-        this.timers.delete(uri);
-        for (const editor of vscode.window.visibleTextEditors) {
-          if (editor.document.uri.toString() === uri) {
-            this.decorate(editor);
-          }
-        }
-      }, REDECORATE_MS),
+      setTimeout(() => this.decorateNow(uri), REDECORATE_MS),
     );
+  }
+
+  /** A new analysis shows at once (and takes the place of a redecoration already scheduled). */
+  private decorateNow(uri: string): void {
+    clearTimeout(this.timers.get(uri));
+    this.timers.delete(uri);
+    for (const editor of vscode.window.visibleTextEditors) {
+      if (editor.document.uri.toString() === uri) {
+        this.decorate(editor);
+      }
+    }
   }
 
   private typeFor(expert: number, level: number, numExperts: number, scheme: ColorScheme): { key: string; type: vscode.TextEditorDecorationType } {

@@ -24,6 +24,7 @@ import {
   LoadModelRequest,
   ReadTraceRequest,
   LogNotification,
+  PartialTraceNotification,
   ProgressNotification,
   ProtocolError,
   ShutdownRequest,
@@ -33,6 +34,7 @@ import {
   checkEngineStatus,
   checkListModelsResult,
   checkLoadModelResult,
+  checkPartialTraceParams,
   checkProgressParams,
   type AnalyzeParams,
   type CounterfactualParams,
@@ -165,12 +167,15 @@ export class EngineClient {
 
   private readonly exitEmitter = new Emitter<EngineExit>();
   private readonly progressEmitter = new Emitter<ProgressParams>();
+  private readonly partialEmitter = new Emitter<{ progressId: string; trace: RoutingTrace }>();
   private readonly logEmitter = new Emitter<{ level: string; message: string }>();
   private readonly startEmitter = new Emitter<number>();
 
   /** The engine process ended (crash, OOM, timeout kill, or on request). */
   readonly onDidExit = this.exitEmitter.event;
   readonly onDidProgress = this.progressEmitter.event;
+  /** The first window of a long document, analysed, for the analyze request that carried `progressId` (it may come after that request's answer). */
+  readonly onDidPartialTrace = this.partialEmitter.event;
   readonly onDidLog = this.logEmitter.event;
   /** A new engine process started; carries its pid. */
   readonly onDidStart = this.startEmitter.event;
@@ -306,6 +311,7 @@ export class EngineClient {
     await this.stop();
     this.exitEmitter.dispose();
     this.progressEmitter.dispose();
+    this.partialEmitter.dispose();
     this.logEmitter.dispose();
     this.startEmitter.dispose();
   }
@@ -438,6 +444,16 @@ export class EngineClient {
       } catch {
         // a malformed progress message is dropped, not fatal
       }
+    });
+    connection.onNotification(PartialTraceNotification.type, (p) => {
+      void (async () => {
+        try {
+          const { progressId, trace } = checkPartialTraceParams(p);
+          this.partialEmitter.fire({ progressId, trace: await unpackTrace(trace) });
+        } catch {
+          // a malformed partial trace is dropped: the full one follows
+        }
+      })();
     });
     connection.onNotification(LogNotification.type, (m) => {
       if (m && typeof m.message === 'string') {

@@ -12,14 +12,17 @@ export class SpanTracker implements vscode.Disposable {
   private readonly emitter = new vscode.EventEmitter<string>();
   private readonly disposables: vscode.Disposable[];
 
-  /** The spans of a document changed (new analysis, edit, or cleared); carries the uri. */
+  /** The spans of a document moved or went (an edit, or its analysis cleared); carries the uri. */
   readonly onDidChange = this.emitter.event;
+  private readonly analysedEmitter = new vscode.EventEmitter<string>();
+  /** A document has spans from a new analysis; carries the uri. */
+  readonly onDidAnalyse = this.analysedEmitter.event;
 
   constructor(store: RoutingStore) {
     this.disposables = [
       store.onDidChangeAnalysis((a) => {
         this.spans.set(a.uri, SpanIndex.fromTokens(a.trace.tokens));
-        this.emitter.fire(a.uri);
+        this.analysedEmitter.fire(a.uri);
       }),
       store.onDidClearAnalysis((uri) => {
         this.spans.delete(uri);
@@ -55,6 +58,7 @@ export class SpanTracker implements vscode.Disposable {
 
   dispose(): void {
     this.emitter.dispose();
+    this.analysedEmitter.dispose();
     this.disposables.forEach((d) => d.dispose());
   }
 }

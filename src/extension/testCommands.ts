@@ -30,11 +30,17 @@ export interface DebugStats {
   engineState: string;
   decorationTypes: number;
   /** uri → the stored analysis of each open document. */
-  analyses: Record<string, { version: number; tokens: number; layers: number; windows: number }>;
+  /** `partial`: the stored trace is the first tokens only (AnalyzeParams' first window), the rest still running. */
+  analyses: Record<string, { version: number; tokens: number; layers: number; windows: number; partial: boolean; timeline?: { sent: number; firstWindow?: number; answered?: number } }>;
   /** The last token selection any surface published, and the expert highlight. */
   lastSelection: { uri: string; tokenIndex: number; source: string } | null;
   highlightedExpert: { layer: number; expert: number | null } | null;
   selectedLayer: number | null;
+}
+
+/** The last analysis stored its first tokens and has not answered yet. */
+function isPartial(t: { firstWindow?: number; answered?: number } | undefined): boolean {
+  return t?.firstWindow !== undefined && t.answered === undefined;
 }
 
 export function registerTestCommands(context: vscode.ExtensionContext, deps: TestCommandDeps): void {
@@ -57,7 +63,7 @@ export function registerTestCommands(context: vscode.ExtensionContext, deps: Tes
       vscode.workspace.textDocuments
         .map((d) => store.get(d.uri.toString()))
         .filter((a) => a !== undefined)
-        .map((a) => [a.uri, { version: a.version, tokens: a.trace.tokens.length, layers: a.trace.layers.length, windows: a.trace.windows?.length ?? 1 }]),
+        .map((a) => [a.uri, { version: a.version, tokens: a.trace.tokens.length, layers: a.trace.layers.length, windows: a.trace.windows?.length ?? 1, partial: isPartial(analyzer.timeline.get(a.uri)), timeline: analyzer.timeline.get(a.uri) }]),
     ),
     lastSelection,
     highlightedExpert: store.highlightedExpert ? { layer: store.highlightedExpert.layer, expert: store.highlightedExpert.expert } : null,

@@ -86,6 +86,13 @@ export interface ProgressParams {
   message: string;
 }
 
+/** Engine → host: the first window of a long document, analysed (PartialTraceNotification). */
+export interface PartialTraceParams {
+  progressId: string;
+  /** A packed trace (tracePacking.ts) of the first window's tokens. */
+  trace: unknown;
+}
+
 export interface ListModelsParams {
   /** Hub cache folder; omitted = $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub. */
   hubDir?: string;
@@ -218,6 +225,15 @@ export namespace ShutdownRequest {
 export namespace ProgressNotification {
   export const method = 'moeLens/progress' as const;
   export const type = new NotificationType<ProgressParams>(method);
+}
+
+/**
+ * Engine → host: while an analyze request that carried `progressId` runs over a document of several
+ * windows, the trace of its first window's tokens, so the top of the document can show before the rest.
+ */
+export namespace PartialTraceNotification {
+  export const method = 'moeLens/partialTrace' as const;
+  export const type = new NotificationType<PartialTraceParams>(method);
 }
 
 /** Engine → host: a line for the extension's output channel (warnings, backend choice). */
@@ -384,6 +400,13 @@ export function checkDescribeModelsResult(v: unknown): DescribeModelsResult {
     }
   }
   return v as unknown as DescribeModelsResult;
+}
+
+export function checkPartialTraceParams(v: unknown): PartialTraceParams {
+  if (!isObject(v) || typeof v.progressId !== 'string' || !isObject(v.trace)) {
+    throw new ProtocolError('partialTrace: expected {progressId, trace}');
+  }
+  return v as unknown as PartialTraceParams;
 }
 
 export function checkProgressParams(v: unknown): ProgressParams {

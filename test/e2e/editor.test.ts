@@ -80,8 +80,8 @@ const FROZEN_MS = 10_000;
 function analysedTokens(lag: ProbeLag, file: string, which: 'first' | 'last' = 'last'): number | undefined {
   const order = which === 'last' ? [...lag.stats].reverse() : lag.stats;
   for (const sample of order) {
-    const analyses = (sample.value as { analyses?: Record<string, { tokens: number }> } | undefined)?.analyses;
-    const hit = analyses && Object.entries(analyses).find(([uri]) => uri.endsWith(`/${file}`));
+    const analyses = (sample.value as { analyses?: Record<string, { tokens: number; partial?: boolean }> } | undefined)?.analyses;
+    const hit = analyses && Object.entries(analyses).find(([uri, a]) => uri.endsWith(`/${file}`) && !a.partial);
     if (hit) {
       return hit[1].tokens;
     }
@@ -89,10 +89,10 @@ function analysedTokens(lag: ProbeLag, file: string, which: 'first' | 'last' = '
   return undefined;
 }
 
-/** Tokens of the analysis the extension holds for a workspace file (moeLens.debug.stats), if any. */
+/** Tokens of the whole analysis the extension holds for a workspace file (moeLens.debug.stats), if any (not its first window alone). */
 async function storedTokens(v: VsCode, file: string): Promise<number | undefined> {
-  const st = await v.exec<{ analyses?: Record<string, { tokens: number }> }>('moeLens.debug.stats');
-  const hit = Object.entries(st.analyses ?? {}).find(([uri]) => uri.endsWith(`/${file}`));
+  const st = await v.exec<{ analyses?: Record<string, { tokens: number; partial?: boolean }> }>('moeLens.debug.stats');
+  const hit = Object.entries(st.analyses ?? {}).find(([uri, a]) => uri.endsWith(`/${file}`) && !a.partial);
   return hit?.[1].tokens;
 }
 
@@ -467,11 +467,11 @@ describe('MoE Lens in a real VS Code (code-server + Chromium)', () => {
     const settled = await waitFor(
       'the live analyses to settle',
       async () => {
-        const st = await v.exec<{ queueLength: number; analyses: Record<string, { version: number; tokens: number }> }>(
+        const st = await v.exec<{ queueLength: number; analyses: Record<string, { version: number; tokens: number; partial?: boolean }> }>(
           'moeLens.debug.stats',
         );
         const hit = Object.entries(st.analyses).find(([uri]) => uri.endsWith('/long.md'));
-        return st.queueLength === 0 && hit && hit[1].version === version ? hit[1].tokens : null;
+        return st.queueLength === 0 && hit && !hit[1].partial && hit[1].version === version ? hit[1].tokens : null;
       },
       ANALYSIS_MS,
     );

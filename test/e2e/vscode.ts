@@ -328,6 +328,19 @@ export class VsCode {
     return (await this.page.evaluate(`(${DECORATIONS_JS})(${JSON.stringify(scope)})`)) as { count: number; colors: string[] };
   }
 
+  /**
+   * Starts watching, inside the page, for more than `min` editor decorations in the editor of `file`;
+   * `decorationsSeenAt()` then gives the Date.now() of the DOM change that put them there.
+   * For timing: polling from here with `backgroundDecorations` costs the renderer CPU it is measured on.
+   */
+  async watchDecorations(file: string, min: number): Promise<void> {
+    await this.page.evaluate(`(${WATCH_DECORATIONS_JS})(${JSON.stringify(`[data-uri$="/${file.replace(/"/g, '')}"]`)}, ${min})`);
+  }
+
+  async decorationsSeenAt(): Promise<number | null> {
+    return (await this.page.evaluate('window.__moeLensSeenAt ?? null')) as number | null;
+  }
+
   /** Background decorations on the cursor's (visual) line: highlights for what was just typed. */
   async decorationsAtCursor(): Promise<number> {
     const scope = await this.editorScope();
@@ -620,6 +633,24 @@ const DECORATIONS_JS = `(scope) => {
     colors.add(bg);
   }
   return { count, colors: [...colors] };
+}`;
+
+/**
+ * (scope, min) → sets window.__moeLensSeenAt when the scope first shows more than min decorations. A
+ * MutationObserver, not a frame loop: requestAnimationFrame would keep the (software-rendered) page
+ * producing frames and take CPU from what is being measured.
+ */
+const WATCH_DECORATIONS_JS = `(scope, min) => {
+  window.__moeLensSeenAt = undefined;
+  window.__moeLensWatch?.disconnect();
+  const watch = new MutationObserver(() => {
+    if (document.querySelectorAll(scope + ' .view-overlays div[class*="ced-"]').length > min) {
+      window.__moeLensSeenAt = Date.now();
+      watch.disconnect();
+    }
+  });
+  window.__moeLensWatch = watch;
+  watch.observe(document.body, { childList: true, subtree: true });
 }`;
 
 /** () → number of background decorations overlapping the cursor's line, left of the cursor. */

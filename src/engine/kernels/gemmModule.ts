@@ -20,17 +20,25 @@ import { softmaxFunction } from './softmaxKernel';
 import { swigluFunction } from './swigluKernel';
 import { transposeFunction } from './transposeKernel';
 import { ropeFunction } from './ropeKernel';
+import { bf16TransposeFunction } from './bf16Kernel';
+import { rowMaxSumExpFunction } from './logSumExpKernel';
 
-/** Rows of the register tile: 6 × 2 accumulators + 2 B vectors + 1 broadcast fit x64's 16 xmm registers. */
-export const TILE_ROWS = 6;
+/**
+ * Rows of the register tile. V8's optimising compiler schedules every load of a loop body ahead of the
+ * arithmetic, so all of one k-step's loads are live at once with the accumulators: 4 rows × 2
+ * accumulators + 2 B vectors + 4 broadcasts = 14 of x64's 15 usable xmm registers. A 6-row tile (or any
+ * unrolling) spilled to the stack between the FMAs: 26 GFLOP/s a thread, against 41 for this one
+ * (2048×1024·1024×1024, relaxed-SIMD FMA; bench/kernels.ts).
+ */
+export const TILE_ROWS = 4;
 /** Columns of a packed panel (two f32x4). */
 export const PANEL = 8;
 /** Rows of B per k-block: one panel's block is KC·8·4 = 8 KiB, at home in L1. */
 export const KC = 256;
-/** Rows of A per block: MC·KC·4 = 120 KiB of A stay in L2 across the panels. */
+/** Rows of A per block (a multiple of TILE_ROWS): MC·KC·4 = 120 KiB of A stay in L2 across the panels. */
 export const MC = 120;
-/** k-steps unrolled in the tile's inner loop. */
-const UNROLL = 4;
+/** k-steps per trip of the tile's inner loop: 1, for the reason TILE_ROWS gives. */
+const UNROLL = 1;
 
 const TILE_PARAMS = ['a', 'lda', 'bp', 'c', 'ldc', 'm', 'kc', 'panels', 'acc'];
 
@@ -232,10 +240,10 @@ function packTransposedFunction(): WasmFunction {
   return { name: 'packT', params: new Array<ValType>(5).fill(ValType.i32), locals: L.list(), code };
 }
 
-/** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts), rope (ropeKernel.ts). */
+/** The module's bytes: tile_1 … tile_TILE_ROWS (internal), gemm, pack, packT, softmax (softmaxKernel.ts), swiglu (swigluKernel.ts), transpose (transposeKernel.ts), rope (ropeKernel.ts), bf16t (bf16Kernel.ts), rowMaxSumExp (logSumExpKernel.ts). */
 export function gemmModuleBytes(opts: { fma: boolean; sharedMemory: boolean }): Uint8Array<ArrayBuffer> {
   const tiles = Array.from({ length: TILE_ROWS }, (_, i) => tileFunction(i + 1, opts.fma));
-  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(), swigluFunction(), transposeFunction(), ropeFunction()], { shared: opts.sharedMemory });
+  return wasmModule([...tiles, gemmFunction((R) => R - 1), packFunction(), packTransposedFunction(), softmaxFunction(opts.fma), swigluFunction(opts.fma), transposeFunction(), ropeFunction(), bf16TransposeFunction(), rowMaxSumExpFunction(opts.fma)], { shared: opts.sharedMemory });
 }
 
 /** Floats a packed B of k × n takes. */

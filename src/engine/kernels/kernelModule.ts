@@ -59,6 +59,8 @@ export interface GemmExports {
   swiglu(src: number, rows: number, width: number, dst: number): void;
   transpose(src: number, rows: number, cols: number, dst: number): void;
   rope(x: number, rows: number, heads: number, dim: number, cos: number, sin: number, out: number): void;
+  bf16t(src: number, rows: number, cols: number, dst: number, ldd: number, flag: number): void;
+  rowMaxSumExp(src: number, rows: number, n: number, dst: number): void;
 }
 
 export function instantiateGemm(module: WebAssembly.Module, memory: WebAssembly.Memory): GemmExports {

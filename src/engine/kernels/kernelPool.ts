@@ -1,16 +1,18 @@
 /**
  * @file The engine's second core: a worker thread with its own instance of the kernels on the same
- * shared heap as tfjs' threaded build, handed half of each large matmul or of the attention heads.
+ * shared heap as tfjs' threaded build, sharing each large matmul or layer's attention with the main thread.
  *
- * tfjs kernels are synchronous, so the main thread posts the worker's half through a shared control
- * block (Atomics.notify), computes its own half, then blocks in Atomics.wait until the worker is done:
- * no event-loop turn, no copies. Each half writes disjoint rows or columns of the output, with the
- * same per-element arithmetic as one thread, so results are bit-identical whatever the split.
+ * tfjs kernels are synchronous, so the main thread posts the operation through a shared control
+ * block (Atomics.notify), then it and the worker claim chunks of it from a shared counter (chunks.ts)
+ * until none are left, and the main thread blocks in Atomics.wait until the worker is done: no
+ * event-loop turn, no copies. Chunks write disjoint rows or columns of the output, with the same
+ * per-element arithmetic as one thread, so results are bit-identical whatever the split.
  */
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { runClaimed } from './chunks';
 
 /** Control block layout (Int32Array indices). */
 export const CTRL = Object.freeze({ SEQ: 0, DONE: 1, OP: 2, FAILED: 3, ARGS: 4, SIZE: 32 });
@@ -24,6 +26,8 @@ export interface KernelWorkerData {
   ctrl: SharedArrayBuffer;
   /** Float64 arguments (attention scale), beside the Int32 control block. */
   floats: SharedArrayBuffer;
+  /** The pool's chunk counter (index 0), shared by every thread. */
+  counter: SharedArrayBuffer;
 }
 
 /** Longest a main thread waits for its worker's half before calling the worker lost. */
@@ -45,12 +49,12 @@ class KernelWorker {
   private readonly worker: Worker;
   private broken: string | null = null;
 
-  constructor(script: string, memory: WebAssembly.Memory, gemm: WebAssembly.Module) {
+  constructor(script: string, memory: WebAssembly.Memory, gemm: WebAssembly.Module, counter: SharedArrayBuffer) {
     const ctrl = new SharedArrayBuffer(CTRL.SIZE * 4);
     const floats = new SharedArrayBuffer(8 * 8);
     this.ctrl = new Int32Array(ctrl);
     this.floats = new Float64Array(floats);
-    const workerData: KernelWorkerData = { memory, gemm, ctrl, floats };
+    const workerData: KernelWorkerData = { memory, gemm, ctrl, floats, counter };
     // From source (tests, tsx), the worker needs tsx's require hook before it can load a .ts file.
     this.worker = script.endsWith('.ts')
       ? new Worker(`require(${JSON.stringify(createRequire(__filename).resolve('tsx/cjs'))}); require(${JSON.stringify(script)});`, { eval: true, workerData })
@@ -103,10 +107,11 @@ class KernelWorker {
 /** threads − 1 workers; the calling thread is the first of `threads`. */
 export class KernelPool {
   private readonly workers: KernelWorker[];
+  private readonly counter = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(memory: WebAssembly.Memory, gemm: WebAssembly.Module, threads: number) {
     const script = workerScript();
-    this.workers = Array.from({ length: threads - 1 }, () => new KernelWorker(script, memory, gemm));
+    this.workers = Array.from({ length: threads - 1 }, () => new KernelWorker(script, memory, gemm, this.counter.buffer as SharedArrayBuffer));
   }
 
   get threads(): number {
@@ -129,6 +134,16 @@ export class KernelPool {
     } finally {
       posted.forEach((w) => w.wait());
     }
+  }
+
+  /**
+   * Shares `chunks` chunks of one operation between every thread: each worker gets `post(i)` (its op,
+   * with arguments that may differ per worker, e.g. its scratch) and the calling thread runs `own(chunk)`;
+   * all claim chunks from the pool's counter (chunks.ts). Returns once every chunk is done.
+   */
+  share(chunks: number, post: (worker: number) => { op: number; args: number[]; floats?: number[] }, own: (chunk: number) => void): void {
+    Atomics.store(this.counter, 0, 0);
+    this.run(this.threads, (i) => post(i), () => runClaimed(this.counter, chunks, own));
   }
 
   dispose(): void {

@@ -6,18 +6,24 @@
 import { workerData } from 'node:worker_threads';
 import { instantiateGemm } from './kernelModule';
 import { CTRL, OP, type KernelWorkerData } from './kernelPool';
-import { attentionHeads, AttentionCall } from './attentionKernel';
+import { AttentionCall } from './attentionKernel';
+import { attentionChunk, gemmChunk, GEMM_ARGS, runClaimed } from './chunks';
 
 const data = workerData as KernelWorkerData;
 const ctrl = new Int32Array(data.ctrl);
 const floats = new Float64Array(data.floats);
+const counter = new Int32Array(data.counter);
 const gemm = instantiateGemm(data.gemm, data.memory);
 
+/** Claims chunks of the posted operation until none are left (chunks.ts). */
 function run(op: number, a: Int32Array): void {
   if (op === OP.GEMM) {
-    gemm.gemm(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9]);
+    const args = Array.from(a.subarray(0, GEMM_ARGS));
+    runClaimed(counter, args[GEMM_ARGS - 1], (i) => gemmChunk(gemm, args, i));
   } else if (op === OP.ATTENTION) {
-    attentionHeads(gemm, AttentionCall.read(a, floats));
+    const call = AttentionCall.read(a, floats);
+    const [unit, chunks] = [a[AttentionCall.INTS], a[AttentionCall.INTS + 1]];
+    runClaimed(counter, chunks, (i) => attentionChunk(gemm, call, unit, i));
   }
 }
 

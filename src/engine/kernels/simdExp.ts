@@ -15,10 +15,14 @@ export const EXP_LOCALS = ['expR', 'expFx', 'expY'] as const;
 
 const splat = (c: number): number[] => op.v128Const([c, c, c, c]);
 
-/** Code that leaves exp(x) on the stack, x the v128 local named `x`. */
-export function emitExp(L: Locals, x: string): number[] {
+/**
+ * Code that leaves exp(x) on the stack, x the v128 local named `x`. `relaxed`: 2^n's exponent by
+ * relaxed SIMD's truncation (one instruction; the saturating one is five on x64, and n is in range here).
+ */
+export function emitExp(L: Locals, x: string, relaxed = false): number[] {
   const { code, e } = emitter();
-  e(L.get(x), splat(EXP_MIN), op.f32x4Max, splat(EXP_MAX), op.f32x4Min, L.set('expR'));
+  // pmax/pmin: the same clamp as max/min for every input but NaN (which stays NaN either way), in one instruction each.
+  e(L.get(x), splat(EXP_MIN), op.f32x4Pmax, splat(EXP_MAX), op.f32x4Pmin, L.set('expR'));
   e(L.get('expR'), splat(Math.LOG2E), op.f32x4Mul, op.f32x4Nearest, L.set('expFx'));
   e(L.get('expR'), L.get('expFx'), splat(0.693359375), op.f32x4Mul, op.f32x4Sub, L.set('expR'));
   e(L.get('expR'), L.get('expFx'), splat(-2.12194440e-4), op.f32x4Mul, op.f32x4Sub, L.set('expR'));
@@ -28,6 +32,6 @@ export function emitExp(L: Locals, x: string): number[] {
   }
   e(L.get('expR'), L.get('expR'), op.f32x4Mul, op.f32x4Mul, L.get('expR'), op.f32x4Add, splat(1), op.f32x4Add, L.set('expY'));
   // 2^fx from its bits: (fx + 127) << 23
-  e(L.get('expY'), L.get('expFx'), op.i32x4TruncSatF32x4S, op.i32x4Const([127, 127, 127, 127]), op.i32x4Add, op.i32(23), op.i32x4Shl, op.f32x4Mul);
+  e(L.get('expY'), L.get('expFx'), relaxed ? op.i32x4RelaxedTruncF32x4S : op.i32x4TruncSatF32x4S, op.i32x4Const([127, 127, 127, 127]), op.i32x4Add, op.i32(23), op.i32x4Shl, op.f32x4Mul);
   return code;
 }

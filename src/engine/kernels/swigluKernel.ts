@@ -8,7 +8,7 @@
 import { emitter, Locals, op, ValType, type WasmFunction } from './wasmBinary';
 import { emitExp, EXP_LOCALS } from './simdExp';
 
-export function swigluFunction(): WasmFunction {
+export function swigluFunction(relaxed: boolean): WasmFunction {
   const L = new Locals(['src', 'rows', 'width', 'dst']);
   for (const name of ['i', 'j', 'row', 'out']) {
     L.add(name, ValType.i32);
@@ -28,7 +28,7 @@ export function swigluFunction(): WasmFunction {
   e(L.get('row'), L.get('j'), op.i32(4), op.mul, op.add, op.v128Load(0), L.set('g'));
   e(zero, L.get('g'), op.f32x4Sub, L.set('x')); // −g
   e(L.get('out'), L.get('j'), op.i32(4), op.mul, op.add); // store address
-  e(L.get('g'), one, one, emitExp(L, 'x'), op.f32x4Add, op.f32x4Div, op.f32x4Mul); // g · (1 / (1 + exp(−g)))
+  e(L.get('g'), one, one, emitExp(L, 'x', relaxed), op.f32x4Add, op.f32x4Div, op.f32x4Mul); // g · (1 / (1 + exp(−g)))
   e(L.get('row'), L.get('j'), L.get('width'), op.add, op.i32(4), op.mul, op.add, op.v128Load(0), op.f32x4Mul); // · u
   e(op.v128Store(0));
   e(L.get('j'), op.i32(4), op.add, L.set('j'), op.br(0), op.end, op.end);

@@ -109,6 +109,10 @@ export const op = Object.freeze({
   f32x4Sub: simd(0xe5),
   f32x4Max: simd(0xe9),
   f32x4Min: simd(0xe8),
+  /** b < a ? b : a: one minps on x64, where f32x4.min's NaN and ±0 rules cost several instructions. */
+  f32x4Pmin: simd(0xea),
+  /** a < b ? b : a (one maxps). */
+  f32x4Pmax: simd(0xeb),
   f32x4Neg: simd(0xe1),
   f32x4Div: simd(0xe7),
   f32x4Nearest: simd(0x6a),
@@ -116,6 +120,8 @@ export const op = Object.freeze({
   f32x4Eq: simd(0x41),
   f32x4ExtractLane: (lane: number) => simd(0x1f, lane),
   i32x4TruncSatF32x4S: simd(0xf8),
+  /** Relaxed SIMD: truncation whose out-of-range results are left to the CPU (one cvttps2dq on x64). */
+  i32x4RelaxedTruncF32x4S: simd(0x101),
   i32x4Shl: simd(0xab),
   i32x4Add: simd(0xae),
   v128AndNot: simd(0x4f),
@@ -127,6 +133,21 @@ export const op = Object.freeze({
   f32Max: [0x97],
   f32Div: [0x95],
   f32x4Mul: simd(0xe6),
+  /** Four u16 at the address, zero-extended to i32x4 (v128.load16x4_u). */
+  load16x4U: (offset: number) => simd(0x04, 1, ...uleb(offset)),
+  /** Lanes of two vectors by byte index (0–15 the first, 16–31 the second). */
+  i8x16Shuffle: (bytes: readonly number[]) => simd(0x0d, ...bytes),
+  v128And: simd(0x4e),
+  v128Or: simd(0x50),
+  v128AnyTrue: simd(0x53),
+  i32x4Eq: simd(0x37),
+  i32Load16U: (offset: number) => [0x2f, 1, ...uleb(offset)],
+  i32Store: (offset: number) => [0x36, 2, ...uleb(offset)],
+  i32Load: (offset: number) => [0x28, 2, ...uleb(offset)],
+  i32Shl: [0x74],
+  i32And: [0x71],
+  i32Or: [0x72],
+  i32Eq: [0x46],
   /** Relaxed SIMD: a·b + c, fused where the CPU has FMA (the order of operands on the stack: a, b, c). */
   f32x4RelaxedMadd: simd(0x105),
 });

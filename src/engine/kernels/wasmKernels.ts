@@ -18,11 +18,17 @@ import { PANEL, packedFloats } from './gemmModule';
 import { gemmModule, instantiateGemm, type GemmExports } from './kernelModule';
 import { KernelPool, OP } from './kernelPool';
 import { AttentionCall, attentionHeads, scratchBytes } from './attentionKernel';
+import { attentionChunk, CHUNKS_PER_THREAD, gemmChunk } from './chunks';
 import { gatherRows, scatterAddRows } from './rowKernels';
 
 export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
 export const SWIGLU_KERNEL = 'MoeLensSwiglu';
 export const ROPE_KERNEL = 'MoeLensRope';
+export const BF16_TRANSPOSED_KERNEL = 'MoeLensBf16Transposed';
+export const MAX_SUM_EXP_KERNEL = 'MoeLensRowMaxSumExp';
+
+/** Thrown by the bf16 kernel when a value is NaN or ±Inf: the caller reads the tensor the general way, which names it. */
+export class NonFiniteBf16 extends Error {}
 
 /** Multiply-adds below which a matmul stays on one thread (waking the worker costs tens of µs). */
 const SPLIT_MIN_MACS = 1 << 20;
@@ -108,7 +114,7 @@ export class WasmKernels {
     return ptr;
   }
 
-  /** C [m, n8] = A · packed B, split over the workers when large: by columns, or by rows when there are too few panels. */
+  /** C [m, n8] = A · packed B, shared with the workers when large: in chunks of panels, or of rows when there are too few panels. */
   private runGemm(a: number, lda: number, bp: number, c: number, ldc: number, m: number, k: number, n8: number): void {
     const panels = n8 / PANEL;
     const pool = this.pool;
@@ -116,22 +122,10 @@ export class WasmKernels {
       this.gemm.gemm(a, lda, bp, c, ldc, m, k, n8, 0, panels);
       return;
     }
-    if (panels >= pool.threads) {
-      const cut = (i: number): number => Math.round((panels * i) / pool.threads);
-      pool.run(
-        pool.threads,
-        (i) => ({ op: OP.GEMM, args: [a, lda, bp, c, ldc, m, k, n8, cut(i), cut(i + 1)] }),
-        () => this.gemm.gemm(a, lda, bp, c, ldc, m, k, n8, 0, cut(1)),
-      );
-      return;
-    }
-    const parts = Math.min(pool.threads, m);
-    const cut = (i: number): number => Math.round((m * i) / parts);
-    pool.run(
-      parts,
-      (i) => ({ op: OP.GEMM, args: [a + cut(i) * lda, lda, bp, c + cut(i) * ldc, ldc, cut(i + 1) - cut(i), k, n8, 0, panels] }),
-      () => this.gemm.gemm(a, lda, bp, c, ldc, cut(1), k, n8, 0, panels),
-    );
+    const byRows = panels < pool.threads * CHUNKS_PER_THREAD;
+    const chunks = Math.min(pool.threads * CHUNKS_PER_THREAD, byRows ? m : panels);
+    const args = [a, lda, bp, c, ldc, m, k, n8, byRows ? 1 : 0, chunks];
+    pool.share(chunks, () => ({ op: OP.GEMM, args }), (i) => gemmChunk(this.gemm, args, i));
   }
 
   /** a [m, k] · b [k, n] → [m, n], float32. */
@@ -204,6 +198,48 @@ export class WasmKernels {
     return out;
   }
 
+  /**
+   * bf16 matrices [rows, cols], given as their stored bytes, → float32 [cols, rows·parts]: each part
+   * transposed, side by side (a fused gate|up). Throws NonFiniteBf16 (freeing the output) if a value is
+   * NaN or ±Inf. The bytes are staged above the output and freed at once, so the heap keeps no holes.
+   */
+  bf16Transposed(parts: readonly Uint8Array[], rows: number, cols: number): tf.TensorInfo {
+    const width = rows * parts.length;
+    const out = this.backend.makeOutput([cols, width], 'float32');
+    const partBytes = rows * cols * 2;
+    const flag = this.heap._malloc(16 + partBytes * parts.length); // the flag, then the parts
+    const staging = flag + 16;
+    let bad: boolean;
+    try {
+      const bytes = new Uint8Array(this.memory.buffer);
+      parts.forEach((p, i) => bytes.set(p.subarray(0, partBytes), staging + i * partBytes));
+      new Int32Array(this.memory.buffer, flag, 1)[0] = 0;
+      parts.forEach((_, i) => this.gemm.bf16t(staging + i * partBytes, rows, cols, this.offset(out) + i * rows * 4, width, flag));
+      bad = new Int32Array(this.memory.buffer, flag, 1)[0] !== 0;
+    } finally {
+      this.heap._free(flag);
+    }
+    if (bad) {
+      this.backend.disposeData(out.dataId);
+      throw new NonFiniteBf16('a bf16 weight holds NaN or ±Inf');
+    }
+    return out;
+  }
+
+  /** logits [T, n] (n a multiple of 4: `maxSumExpFits`) → [T, 2]: each row's max and Σ exp(x − max). */
+  rowMaxSumExp(x: tf.TensorInfo): tf.TensorInfo {
+    const [T, n] = x.shape;
+    const out = this.backend.makeOutput([T, 2], 'float32');
+    if (T > 0) {
+      this.gemm.rowMaxSumExp(this.offset(x), T, n, this.offset(out));
+    }
+    return out;
+  }
+
+  static maxSumExpFits(n: number): boolean {
+    return n > 0 && n % 4 === 0;
+  }
+
   /** x [rows, cols] → xᵀ [cols, rows], float32. */
   transpose2d(x: tf.TensorInfo): tf.TensorInfo {
     const [rows, cols] = x.shape;
@@ -247,23 +283,22 @@ export class WasmKernels {
       return out;
     }
     const sizes = scratchBytes(block, S, hd, hdv);
-    // Heads split on group boundaries where there are enough groups, so each thread packs a group's keys once per block.
-    const parts = this.pool ? Math.min(this.pool.threads, H) : 1;
-    const unit = KV >= parts ? H / KV : 1;
-    const units = H / unit;
-    const cut = (i: number): number => Math.round((units * i) / parts) * unit;
-    const scratch = Array.from({ length: parts }, () => ({
+    // Chunks of whole groups where there are enough groups, so a chunk packs its group's keys once per block.
+    const threads = this.pool?.threads ?? 1;
+    const unit = KV >= Math.min(threads, H) ? H / KV : 1;
+    const scratch = Array.from({ length: threads }, () => ({
       scores: this.heap._malloc(sizes.scores),
       keys: this.heap._malloc(sizes.keys),
       values: this.heap._malloc(sizes.values),
     }));
     try {
       const call = new AttentionCall(this.offset(q), this.offset(k), this.offset(v), this.offset(out), T, S - T, H, KV, hd, hdv, window, block, 0, H, 0, 0, 0, scale);
-      const own = (): void => attentionHeads(this.gemm, call.withHeads(0, cut(1), scratch[0]));
-      if (!this.pool || parts === 1) {
-        own();
+      if (!this.pool || H === 1) {
+        attentionHeads(this.gemm, call.withHeads(0, H, scratch[0]));
       } else {
-        this.pool.run(parts, (i) => ({ op: OP.ATTENTION, args: call.withHeads(cut(i), cut(i + 1), scratch[i]).ints(), floats: [scale] }), own);
+        const chunks = H / unit;
+        const own = call.withHeads(0, H, scratch[0]);
+        this.pool.share(chunks, (w) => ({ op: OP.ATTENTION, args: [...call.withHeads(0, H, scratch[w]).ints(), unit, chunks], floats: [scale] }), (i) => attentionChunk(this.gemm, own, unit, i));
       }
     } finally {
       for (const s of scratch) {
@@ -355,6 +390,8 @@ export function installWasmKernels(threads: number): WasmKernels | null {
     return isF32(x, 2) && perm[0] === 1 && perm[1] === 0 ? k.transpose2d(x) : null;
   });
   ownKernel(ROPE_KERNEL, ({ x, cos, sin }) => k.rope(x, cos, sin));
+  ownKernel(MAX_SUM_EXP_KERNEL, ({ x }) => k.rowMaxSumExp(x));
+  ownKernel(BF16_TRANSPOSED_KERNEL, (_inputs, a) => k.bf16Transposed(a.stored as Uint8Array[], a.rows as number, a.cols as number));
   ownKernel(SWIGLU_KERNEL, ({ x }) => k.swiglu(x));
   ownKernel(ATTENTION_KERNEL, ({ q, k: keys, v }, a) => k.attention(q, keys, v, a.scale as number, a.window as number, a.block as number));
   installed = k;

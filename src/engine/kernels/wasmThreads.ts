@@ -8,6 +8,7 @@
  *  - that worker loads the module's main script from its file path, not from the Blob it is sent.
  * Only backend.ts calls this, before the wasm backend is first selected.
  */
+import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -82,10 +83,48 @@ export function prepareThreadedWasm(wasmDir: string, threads: number): { undo():
     const cpus = realCpus();
     return Array.from({ length: 2 * threads }, (_, i) => cpus[i % cpus.length]);
   };
+  const undoStandIns = threads === 1 ? standInPthreadWorkers() : () => undefined;
   return {
     undo() {
       osModule.cpus = realCpus;
+      undoStandIns();
     },
+  };
+}
+
+/**
+ * Stands in for the 8 pthread workers emscripten starts with the threaded build when XNNPACK runs on one
+ * thread and so starts no pthread: each real one boots a Node worker and evaluates the build's glue
+ * (about 0.3 s of CPU each: the backend was ready 0.9 s later on 2 cores, against 0.03 s single-threaded).
+ * A stand-in answers the 'load' handshake; settlePool ends them once the backend is ready and undo puts the
+ * real Worker back, so a pthread asked for later still gets a real worker.
+ */
+class StandInWorker extends EventEmitter {
+  postMessage(msg: { cmd?: string } | undefined): void {
+    const cmd = msg?.cmd;
+    setImmediate(() =>
+      cmd === 'load' ? this.emit('message', { cmd: 'loaded' }) : this.emit('error', new Error(`moe-lens: tfjs sent '${cmd}' to a stand-in pthread worker while it was starting`)),
+    );
+  }
+  ref(): void {}
+  unref(): void {}
+  terminate(): Promise<number> {
+    return Promise.resolve(0);
+  }
+}
+
+/** Makes emscripten's `new Worker` (worker_threads' Worker, which its glue copies to global.Worker) a StandInWorker until the returned undo. */
+function standInPthreadWorkers(): () => void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const threadsModule = require('node:worker_threads') as { Worker: unknown };
+  const real = threadsModule.Worker;
+  threadsModule.Worker = StandInWorker;
+  return () => {
+    threadsModule.Worker = real;
+    const g = globalThis as { Worker?: unknown };
+    if (g.Worker === StandInWorker) {
+      g.Worker = real;
+    }
   };
 }
 

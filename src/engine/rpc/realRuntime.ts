@@ -10,6 +10,7 @@ import { defaultModelDir, loadModel, type Model } from '../model';
 import { summarizeModel } from '../modelSummary';
 import { loadTokenizer } from '../tokenizer/tokenizer';
 import type { EngineRuntime, RuntimeModel } from './runtime';
+import type { RoutingTrace } from '../../shared/trace';
 
 /**
  * The memory budget the engine process plans loads within: MOE_LENS_MAX_MEMORY_MB when its parent
@@ -95,6 +96,7 @@ export function createRealRuntime(log: (level: 'info' | 'warn' | 'error', messag
             signal: o.signal,
             onProgress: o.onProgress,
             ...(o.documentKey !== undefined ? { cache: { store: cache, key: o.documentKey } } : {}),
+            ...(o.onFirstWindow ? { onFirstWindow: (partial: RoutingTrace) => o.onFirstWindow?.({ ...partial, model: info }) } : {}),
           });
           return { ...trace, model: info };
         },

@@ -18,6 +18,8 @@ export interface AnalyzeOptions extends RuntimeProgress {
   specialTokensInText: 'text' | 'special';
   /** Which document this is (AnalyzeParams.documentKey): its last analysis may be reused. */
   documentKey?: string;
+  /** A document of several windows: the trace of the first window's tokens, as soon as it is done (analyze.ts). */
+  onFirstWindow?: (partial: RoutingTrace) => void | Promise<void>;
 }
 
 /** A loaded model plus its tokenizer. */

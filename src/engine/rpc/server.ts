@@ -11,6 +11,7 @@ import {
   EngineErrorCodes,
   ListModelsRequest,
   LoadModelRequest,
+  PartialTraceNotification,
   ProgressNotification,
   ProtocolError,
   ReadTraceRequest,
@@ -36,6 +37,7 @@ import { defaultLmStudioDir, scanLmStudio } from '../discovery/lmStudio';
 import { defaultOllamaDir, scanOllama } from '../discovery/ollama';
 import { defaultHubDir, scanHubCache } from './hfCache';
 import type { EngineRuntime, RuntimeModel } from './runtime';
+import type { RoutingTrace } from '../../shared/trace';
 
 
 function abortSignalFor(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
@@ -81,6 +83,12 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
             message: msg,
           });
         };
+
+  // Resolves once the message is written: the analysis waits for that (analyze.ts onFirstWindow).
+  const firstWindow =
+    (progressId: string) =>
+    (partial: RoutingTrace): Promise<void> =>
+      connection.sendNotification(PartialTraceNotification.type, { progressId, trace: packTrace(partial) });
 
   const badParams = (err: unknown): never => {
     if (err instanceof ProtocolError) {
@@ -165,6 +173,7 @@ export function startEngineServer(connection: MessageConnection, runtime: Engine
           windowOverlap: params.windowOverlap,
           specialTokensInText: params.specialTokensInText,
           ...(params.documentKey !== undefined ? { documentKey: params.documentKey } : {}),
+          ...(params.progressId !== undefined ? { onFirstWindow: firstWindow(params.progressId) } : {}),
           signal: abort.signal,
           onProgress: progress(params.progressId),
         });

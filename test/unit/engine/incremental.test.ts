@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AnalysisCache } from '../../../src/engine/analysisCache';
 import { QUERY_BLOCK } from '../../../src/engine/attention';
-import { traceIds, type TraceOptions } from '../../../src/engine/analyze';
+import { FIRST_TOKENS, traceIds, type TraceOptions } from '../../../src/engine/analyze';
 import { tf } from '../../../src/engine/backend';
 import { defaultModelDir, loadModel, type Model } from '../../../src/engine/model';
 import { createRealRuntime } from '../../../src/engine/rpc/realRuntime';
@@ -191,6 +191,41 @@ describe('model switch and streamed models', () => {
       assert.deepEqual(store.documents, []);
     } finally {
       streamed.dispose();
+    }
+  });
+});
+
+describe("the top of a document first (onFirstWindow with the document cache)", () => {
+  let model: Model;
+  before(async () => {
+    model = await loadModel(defaultModelDir(), { backend: 'wasm' });
+  });
+  after(() => model.dispose());
+
+  test(`the first ${FIRST_TOKENS} tokens are handed over first; the trace is the one-pass trace exactly, and no tensor stays behind`, async () => {
+    for (const n of [1000, 1700]) {
+      const ids = doc(n, 4000, n);
+      const store = new AnalysisCache();
+      const before = tf.memory().numTensors;
+      const partials: RoutingTrace[] = [];
+      const full = await traceIds(model, ids, { cache: { store, key: 'doc' }, onFirstWindow: (t) => void partials.push(t) });
+      assert.equal(partials.length, 1, `${n} tokens: handed over once`);
+      const [p] = partials;
+      assert.equal(p.tokens.length, FIRST_TOKENS);
+      const plain = content(await traceIds(model, ids));
+      assert.deepStrictEqual(content(full), plain, `${n} tokens: split = one pass`);
+      p.layers.forEach((l, i) => assert.deepStrictEqual(l.routerLogits, plain.layers[i].routerLogits!.slice(0, FIRST_TOKENS), `${n} tokens, layer ${l.layer}`));
+      assert.deepStrictEqual(p.surprisal, [...plain.surprisal.slice(0, FIRST_TOKENS - 1), null]);
+      store.clear();
+      assert.equal(tf.memory().numTensors, before, `${n} tokens: tensors left behind`);
+      // Analysed before: the cache covers the top, nothing is split again.
+      const again: RoutingTrace[] = [];
+      const store2 = new AnalysisCache();
+      await traceIds(model, ids, { cache: { store: store2, key: 'doc' } });
+      await traceIds(model, [...ids.slice(0, -1), 5], { cache: { store: store2, key: 'doc' }, onFirstWindow: (t) => void again.push(t) });
+      assert.equal(again.length, n > 1024 ? 1 : 0, `${n} tokens, re-analysed: only a second window makes a hand-over`);
+      assert.equal(again[0]?.tokens.length ?? 1024, 1024);
+      store2.clear();
     }
   });
 });

@@ -10,7 +10,7 @@ import { before, describe, test } from 'node:test';
 import { initBackend, tf } from '../../../src/engine/backend';
 import { gemmModuleBytes, packedFloats, PANEL } from '../../../src/engine/kernels/gemmModule';
 import { kernelsUseFma, type GemmExports } from '../../../src/engine/kernels/kernelModule';
-import { wasmKernels } from '../../../src/engine/kernels/wasmKernels';
+import { BF16_TRANSPOSED_KERNEL, MAX_SUM_EXP_KERNEL, NonFiniteBf16, wasmKernels } from '../../../src/engine/kernels/wasmKernels';
 import { causalAttention } from '../../../src/engine/attention';
 import { applyRope, attention as wholeMatrixAttention, swiglu } from '../../../src/engine/ops';
 
@@ -225,6 +225,62 @@ describe('in the wasm backend', () => {
       assert.deepEqual(got, Array.from({ length: c }, (_, j) => Array.from({ length: r }, (_, i) => x[i * c + j])));
     }
     assert.deepEqual(tf.tidy(() => tf.transpose(tf.tensor3d([1, 2, 3, 4, 5, 6], [1, 2, 3]), [2, 0, 1]).arraySync()), [[[1, 4]], [[2, 5]], [[3, 6]]]);
+  });
+
+  test('bf16 weights widen and transpose in one pass (gate|up side by side), exactly; NaN or ±Inf anywhere is refused with the output freed', () => {
+    const bf16 = (r: number, c: number, seed: number): Uint8Array => {
+      const h = new Uint16Array(r * c);
+      let s = seed;
+      for (let i = 0; i < h.length; i++) {
+        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+        h[i] = (s >>> 16) & 0xbfff; // any sign and mantissa; exponents below all-ones
+      }
+      return new Uint8Array(h.buffer);
+    };
+    const widened = (b: Uint8Array, i: number): number => new Float32Array(new Uint32Array([new Uint16Array(b.buffer, b.byteOffset, b.length / 2)[i] << 16]).buffer)[0];
+    const run = (parts: Uint8Array[], rows: number, cols: number): Float32Array =>
+      tf.tidy(() => (tf.engine().runKernel(BF16_TRANSPOSED_KERNEL, {}, { stored: parts, rows, cols } as unknown as tf.NamedAttrMap) as tf.Tensor).dataSync() as Float32Array);
+    for (const [rows, cols] of [[1, 1], [3, 5], [4, 4], [33, 70], [64, 64], [37, 129]]) {
+      for (const n of [1, 2]) {
+        const parts = Array.from({ length: n }, (_, p) => bf16(rows, cols, rows * 100 + cols + p));
+        const got = run(parts, rows, cols);
+        assert.equal(got.length, rows * cols * n);
+        for (let c = 0; c < cols; c++) {
+          for (let p = 0; p < n; p++) {
+            for (let r = 0; r < rows; r++) {
+              assert.ok(Object.is(got[c * rows * n + p * rows + r], widened(parts[p], r * cols + c)), `${rows}×${cols} part ${p} (${r}, ${c})`);
+            }
+          }
+        }
+      }
+    }
+    const before = tf.memory().numTensors;
+    for (const [rows, cols, at] of [[8, 8, 9], [33, 70, 32 * 70 + 5], [33, 70, 69], [5, 3, 14]]) {
+      for (const bad of [0x7f80, 0xff80, 0x7fc1]) {
+        const b = bf16(rows, cols, 3);
+        new Uint16Array(b.buffer)[at] = bad;
+        assert.throws(() => run([bf16(rows, cols, 4), b], rows, cols), NonFiniteBf16, `${rows}×${cols} value ${at} = 0x${bad.toString(16)}`);
+      }
+    }
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  test("the LM head's per-row max and Σ exp(x − max) are within 2e-6 of float64 (large, equal and negative logits)", () => {
+    for (const [T, n] of [[1, 4], [3, 8], [5, 4096]]) {
+      const x = new Float32Array(T * n);
+      fill(x, 0, T * n, T + n);
+      for (let i = 0; i < x.length; i++) {
+        x[i] *= [1, 80, 0, -30][Math.floor(i / n) % 4]; // ±80, all zeros (Σ = n), all negative
+      }
+      const got = tf.tidy(() => (tf.engine().runKernel(MAX_SUM_EXP_KERNEL, { x: tf.tensor2d(x, [T, n]) }) as tf.Tensor).dataSync());
+      for (let t = 0; t < T; t++) {
+        const row = Array.from(x.subarray(t * n, (t + 1) * n));
+        const m = Math.max(...row);
+        const s = row.reduce((a, v) => a + Math.exp(v - m), 0);
+        assert.equal(got[2 * t], m);
+        assert.ok(Math.abs(got[2 * t + 1] - s) <= 2e-6 * s, `row ${t} of ${T}×${n}: Σ ${got[2 * t + 1]} vs ${s}`);
+      }
+    }
   });
 
   test("fused RoPE equals transformers' x·cos + rotate_half(x)·sin from tfjs ops bit for bit", () => {

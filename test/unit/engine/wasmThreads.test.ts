@@ -5,10 +5,13 @@
  * This file's process starts wasm with 2 threads (a backend's thread count is fixed per process).
  */
 import assert from 'node:assert/strict';
+import { EventEmitter, once } from 'node:events';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as workerThreads from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
 import { backendThreads, initBackend, parseThreads, tf } from '../../../src/engine/backend';
-import { patchedWorker, wasmThreadsInUse } from '../../../src/engine/kernels/wasmThreads';
+import { patchedWorker, prepareThreadedWasm, wasmThreadsInUse } from '../../../src/engine/kernels/wasmThreads';
 import { wasmKernels } from '../../../src/engine/kernels/wasmKernels';
 import { loadModel, type Model } from '../../../src/engine/model';
 import { makeBabyModel } from './babyModel';
@@ -16,6 +19,7 @@ import { makeBabyModel } from './babyModel';
 const ids = Array.from({ length: 40 }, (_, i) => (i * 7 + 3) % 50);
 let dir: string;
 let model: Model;
+const realWorker = workerThreads.Worker;
 
 before(async () => {
   await initBackend('wasm', 2);
@@ -34,6 +38,37 @@ describe('wasm on two threads', () => {
     assert.equal(wasmKernels()?.threads, 2, "the engine's kernel pool: this thread and one worker");
     // XNNPACK still runs tfjs' elementwise ops; with a pool of its own it would spin on the second core.
     assert.equal(wasmThreadsInUse(), 1, 'XNNPACK pool size as the wasm module reports it');
+  });
+
+  test("emscripten's pthread workers were stand-ins, ended, and the real Worker is back", () => {
+    const pool = (tf.backend() as unknown as { wasm: { PThread: { unusedWorkers: unknown[]; runningWorkers: unknown[] } } }).wasm.PThread;
+    assert.equal(pool.unusedWorkers.length, 0, 'spare workers ended');
+    assert.equal(pool.runningWorkers.length, 0, 'XNNPACK on one thread starts no pthread');
+    assert.equal(workerThreads.Worker, realWorker);
+    assert.equal((globalThis as { Worker?: unknown }).Worker, realWorker, "emscripten's global.Worker, for a pthread asked for later");
+  });
+
+  test('with XNNPACK on one thread, start-up gets stand-in pthread workers that answer only the load handshake', async () => {
+    const started = prepareThreadedWasm(os.tmpdir(), 1);
+    assert.ok(!('reason' in started));
+    try {
+      const StandIn = workerThreads.Worker as unknown as new (file: string) => EventEmitter & { postMessage(m: unknown): void };
+      assert.notEqual(StandIn, realWorker);
+      const w = new StandIn('unused.js');
+      const loaded = once(w, 'message');
+      w.postMessage({ cmd: 'load' });
+      assert.deepEqual((await loaded)[0], { cmd: 'loaded' });
+      const refused = once(w, 'error');
+      w.postMessage({ cmd: 'run' });
+      assert.match(String((await refused)[0]), /stand-in pthread worker/);
+    } finally {
+      started.undo();
+    }
+    assert.equal(workerThreads.Worker, realWorker);
+    const withThreads = prepareThreadedWasm(os.tmpdir(), 2); // XNNPACK's own threads need real workers
+    assert.ok(!('reason' in withThreads));
+    assert.equal(workerThreads.Worker, realWorker);
+    withThreads.undo();
   });
 
   test('a run leaves no tensor behind and repeats exactly', async () => {

@@ -76,3 +76,24 @@ test("package.json declares resolveWindows' defaults", () => {
   assert.equal(props['moeLens.maxTokensPerWindow']!.default, DEFAULT_WINDOW_SETTINGS.maxTokensPerWindow);
   assert.equal(props['moeLens.windowOverlap']!.default, DEFAULT_WINDOW_SETTINGS.windowOverlap);
 });
+
+test("a document of several windows hands over its first window's trace before the rest runs, equal to the full trace's first rows", async () => {
+  const partials: Awaited<ReturnType<RuntimeModel['analyze']>>[] = [];
+  const full = await runtime.analyze(TEXT, { windowSize: 0, windowOverlap: 4, specialTokensInText: 'text', onFirstWindow: (t) => void partials.push(structuredClone(t)) });
+  assert.equal(partials.length, 1, 'once per analysis');
+  const [p] = partials;
+  const n = full.windows![0].end;
+  assert.deepEqual(p.windows, [full.windows![0]]);
+  assert.deepEqual(p.tokens, full.tokens.slice(0, n));
+  assert.deepEqual(p.model, full.model);
+  p.layers.forEach((l, i) => {
+    for (const key of ['routerLogits', 'scores', 'experts', 'weights', 'sharedWeight'] as const) {
+      assert.deepEqual(l[key], full.layers[i][key]?.slice(0, n) ?? null, `layer ${l.layer} ${key}`);
+    }
+  });
+  // The last token's next token lies in the next window: not known yet.
+  assert.deepEqual(p.surprisal, [...full.surprisal.slice(0, n - 1), null]);
+  const single: unknown[] = [];
+  await runtime.analyze('One short window.', { windowSize: 0, windowOverlap: 4, specialTokensInText: 'text', onFirstWindow: (t) => void single.push(t) });
+  assert.equal(single.length, 0, 'a one-window document has nothing to hand over early');
+});

@@ -53,6 +53,25 @@ after(async () => {
 });
 
 describe('EngineClient with a forked engine', () => {
+  it("hands a long document's first window to onDidPartialTrace, checked, for the request that carried its progressId", async () => {
+    const c = client();
+    const partials: { progressId: string; tokens: number }[] = [];
+    const got = new Promise<void>((resolve) =>
+      c.onDidPartialTrace((p) => {
+        partials.push({ progressId: p.progressId, tokens: p.trace.tokens.length });
+        resolve();
+      }),
+    );
+    const text = 'LONG one two three four five six';
+    const full = await c.analyze(embedded, { ...params(text), progressId: 'w1' });
+    await got;
+    assert.deepEqual(partials, [{ progressId: 'w1', tokens: (await c.analyze(embedded, params(text.slice(0, text.length >> 1)))).trace.tokens.length }]);
+    assert.ok(partials[0].tokens < full.trace.tokens.length);
+    await c.analyze(embedded, params(text)); // no progressId: nothing handed over
+    await c.analyze(embedded, { ...params('short'), progressId: 'w2' });
+    assert.equal(partials.length, 1);
+  });
+
   it('loads once, analyses twice on the same process, reports progress', async () => {
     const c = client();
     const progress: number[] = [];

@@ -32,16 +32,20 @@ KIND_LABEL = {"code": "code", "prose": "prose", "markdown": "Markdown", "json": 
 
 
 def log_records(name: str) -> tuple[list[dict], float, int]:
-    """Every record of a phase-4 log, the wall time summed over its resumed segments, and its last step."""
+    """Every record of a phase-4 log, the wall time summed over its resumed segments, and its last step.
+    A segment that a later one restarted from its own first step or earlier (an abandoned decay) is not
+    part of the model's history: its time is not counted, and its records are overwritten by step."""
     recs = [json.loads(line) for line in open(os.path.join(WORK, name))]
-    total, seg, last = 0.0, 0.0, 0
+    segs: list[list[float]] = []  # [first step, last step, elapsed]
     for r in recs:
         if "args" in r:
-            total += seg
-            seg = 0.0
-        elif "step" in r:
-            seg, last = r["elapsed"], r["step"]
-    return recs, total + seg, last
+            segs.append([0, 0, 0.0])
+        elif "step" in r and segs:
+            if segs[-1][0] == 0:
+                segs[-1][0] = r["step"]
+            segs[-1][1], segs[-1][2] = r["step"], r["elapsed"]
+    kept = [sg for i, sg in enumerate(segs) if not (i + 1 < len(segs) and segs[i + 1][0] <= sg[0])]
+    return recs, sum(sg[2] for sg in kept), int(segs[-1][1]) if segs else 0
 
 
 def licence_summary(lics: list[str]) -> str:

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as wasm from '@tensorflow/tfjs-backend-wasm';
 import { PANEL, packedFloats } from '../src/engine/kernels/gemmModule';
 import { gemmModule, instantiateGemm, kernelsUseFma } from '../src/engine/kernels/kernelModule';
-import { KernelPool, OP } from '../src/engine/kernels/kernelPool';
+import { KernelPool } from '../src/engine/kernels/kernelPool';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const gemm = instantiateGemm(module, memory);
   const pool = THREADS > 1 ? new KernelPool(memory, module, THREADS) : null;
   console.log(`# bench/kernels — ${new Date().toISOString()}, ${cpus()[0]?.model ?? '?'} × ${cpus().length}, Node ${process.version}, load ${loadavg()[0].toFixed(2)}`);
-  console.log(`ours: ${fma ? 'relaxed-SIMD FMA' : 'SIMD multiply + add'}, ${THREADS} thread(s) split by panels; tfjs: stock 4.22 wasm SIMD matMul (XNNPACK), one thread; best of ${REPS}\n`);
+  console.log(`ours: ${fma ? 'relaxed-SIMD FMA' : 'SIMD multiply + add'}, ${THREADS} thread(s) sharing chunks as the engine does; tfjs: stock 4.22 wasm SIMD matMul (XNNPACK), one thread; best of ${REPS}\n`);
   console.log('| shape | m×k×n | tfjs 1 thr GFLOP/s | ours 1 thr | ours ' + THREADS + ' thr | ours 1 thr / tfjs | ours ' + THREADS + ' thr / tfjs |');
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   for (const { what, m, k, n } of SHAPES) {
@@ -76,15 +76,21 @@ async function main(): Promise<void> {
       if (!pool) {
         return one();
       }
-      const P = n8 / PANEL;
-      const cut = (i: number): number => Math.round((P * i) / pool.threads);
-      pool.run(pool.threads, (i) => ({ op: OP.GEMM, args: [A, k * 4, Bp, C, n8 * 4, m, k, n8, cut(i), cut(i + 1)] }), () => gemm.gemm(A, k * 4, Bp, C, n8 * 4, m, k, n8, 0, cut(1)));
+      pool.shareGemm(gemm, A, k * 4, Bp, C, n8 * 4, m, k, n8); // as the engine splits it
     };
     const stock = (): void => {
       const c = tf.matMul(a, b);
       c.dataSync();
       c.dispose();
     };
+    // The split must compute what one thread does, bit for bit, or its time means nothing.
+    one();
+    const want = new Float32Array(memory.buffer, C, m * n8).slice();
+    new Float32Array(memory.buffer, C, m * n8).fill(NaN);
+    split();
+    if (new Float32Array(memory.buffer, C, m * n8).some((x, i) => !Object.is(x, want[i]))) {
+      throw new Error(`${what}: ${THREADS} threads did not give one thread's result`);
+    }
     const times = { tfjs: Infinity, one: Infinity, split: Infinity };
     for (let round = 0; round < 2; round++) {
       times.tfjs = Math.min(times.tfjs, best(stock));

@@ -45,5 +45,5 @@ export function gemmChunk(gemm: GemmExports, x: ArrayLike<number>, i: number): v
 
 /** Chunk i of a layer's attention: heads [i·unit, (i+1)·unit) (a unit is one head, or a group sharing keys), with this thread's scratch. */
 export function attentionChunk(gemm: GemmExports, call: AttentionCall, unit: number, i: number): void {
-  attentionHeads(gemm, new AttentionCall(call.q, call.k, call.v, call.out, call.T, call.P, call.H, call.KV, call.hd, call.hdv, call.window, call.block, i * unit, (i + 1) * unit, call.scores, call.keys, call.values, call.scale));
+  attentionHeads(gemm, call.withHeads(i * unit, (i + 1) * unit, call));
 }

@@ -12,7 +12,9 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { runClaimed } from './chunks';
+import { CHUNKS_PER_THREAD, gemmChunk, runClaimed } from './chunks';
+import { PANEL } from './gemmModule';
+import type { GemmExports } from './kernelModule';
 
 /** Control block layout (Int32Array indices). */
 export const CTRL = Object.freeze({ SEQ: 0, DONE: 1, OP: 2, FAILED: 3, ARGS: 4, SIZE: 32 });
@@ -122,7 +124,7 @@ export class KernelPool {
    * Runs parts 1 … n−1 on the workers (`post(i)` gives part i's op and arguments) while the calling
    * thread runs part 0, and returns once every part is done. n ≤ threads.
    */
-  run(parts: number, post: (part: number) => { op: number; args: number[]; floats?: number[] }, own: () => void): void {
+  private run(parts: number, post: (part: number) => { op: number; args: number[]; floats?: number[] }, own: () => void): void {
     const posted: KernelWorker[] = [];
     try {
       for (let i = 1; i < parts; i++) {
@@ -144,6 +146,18 @@ export class KernelPool {
   share(chunks: number, post: (worker: number) => { op: number; args: number[]; floats?: number[] }, own: (chunk: number) => void): void {
     Atomics.store(this.counter, 0, 0);
     this.run(this.threads, (i) => post(i), () => runClaimed(this.counter, chunks, own));
+  }
+
+  /**
+   * gemmModule.ts' `gemm` over rows 0 … m−1 and every panel, shared by all threads: in chunks of panels,
+   * or of rows when there are too few panels to share (the engine's matmuls and bench/kernels.ts).
+   */
+  shareGemm(gemm: GemmExports, a: number, lda: number, bp: number, c: number, ldc: number, m: number, k: number, n8: number): void {
+    const panels = n8 / PANEL;
+    const byRows = panels < this.threads * CHUNKS_PER_THREAD;
+    const chunks = Math.min(this.threads * CHUNKS_PER_THREAD, byRows ? m : panels);
+    const args = [a, lda, bp, c, ldc, m, k, n8, byRows ? 1 : 0, chunks];
+    this.share(chunks, () => ({ op: OP.GEMM, args }), (i) => gemmChunk(gemm, args, i));
   }
 
   dispose(): void {

@@ -18,7 +18,7 @@ import { PANEL, packedFloats } from './gemmModule';
 import { gemmModule, instantiateGemm, type GemmExports } from './kernelModule';
 import { KernelPool, OP } from './kernelPool';
 import { AttentionCall, attentionHeads, scratchBytes } from './attentionKernel';
-import { attentionChunk, CHUNKS_PER_THREAD, gemmChunk } from './chunks';
+import { attentionChunk } from './chunks';
 import { gatherRows, scatterAddRows } from './rowKernels';
 
 export const ATTENTION_KERNEL = 'MoeLensCausalAttention';
@@ -122,10 +122,7 @@ export class WasmKernels {
       this.gemm.gemm(a, lda, bp, c, ldc, m, k, n8, 0, panels);
       return;
     }
-    const byRows = panels < pool.threads * CHUNKS_PER_THREAD;
-    const chunks = Math.min(pool.threads * CHUNKS_PER_THREAD, byRows ? m : panels);
-    const args = [a, lda, bp, c, ldc, m, k, n8, byRows ? 1 : 0, chunks];
-    pool.share(chunks, () => ({ op: OP.GEMM, args }), (i) => gemmChunk(this.gemm, args, i));
+    pool.shareGemm(this.gemm, a, lda, bp, c, ldc, m, k, n8);
   }
 
   /** a [m, k] · b [k, n] → [m, n], float32. */

@@ -13,6 +13,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import type { DebugStats } from '../src/extension/testCommands';
 import { REPO, sleep, startVsCode, unavailableReason } from '../test/e2e/vscode';
 
 const RUNS = Number(process.argv.includes('--runs') ? process.argv[process.argv.indexOf('--runs') + 1] : 3);
@@ -84,8 +85,8 @@ async function main(): Promise<void> {
       await until(`highlights on long${r}.md`, async () => (seenAt = await vs.decorationsSeenAt()) !== null, 600_000, 200);
       times.push((seenAt ?? NaN) - t0);
       await until(`the whole analysis of long${r}.md`, async () => {
-        const stats = await vs.exec<{ analyses?: Record<string, { tokens: number; timeline?: { sent: number; firstWindow?: number; answered?: number } }> }>('moeLens.debug.stats');
-        const a = Object.entries(stats.analyses ?? {}).find(([uri]) => uri.endsWith(`/long${r}.md`))?.[1];
+        const stats = await vs.exec<DebugStats>('moeLens.debug.stats');
+        const a = Object.entries(stats.analyses).find(([uri]) => uri.endsWith(`/long${r}.md`))?.[1];
         const t = a?.timeline;
         if (!a || !t?.answered) {
           return false;

@@ -32,6 +32,13 @@ interface Result {
   ms: number;
 }
 
+/** When (Date.now()) an analysis was sent, its first window stored, its whole trace stored (moeLens.debug.stats). */
+export interface AnalysisTimeline {
+  sent: number;
+  firstWindow?: number;
+  answered?: number;
+}
+
 export const LIVE_DEBOUNCE_MS = 250;
 /** Live mode leaves very large documents alone; the command still analyses them. */
 const LIVE_MAX_CHARS = 200_000;
@@ -51,8 +58,8 @@ export class Analyzer implements vscode.Disposable {
   private current: Busy | undefined;
   /** Documents the user analysed at least once: live mode follows these. */
   private readonly followed = new Set<string>();
-  /** uri → when (Date.now()) its last analysis was sent, its first window stored, its answer stored (bench/editorOpen). */
-  readonly timeline = new Map<string, { sent: number; firstWindow?: number; answered?: number }>();
+  /** uri → its last analysis' timeline (bench/editorOpen). */
+  readonly timeline = new Map<string, AnalysisTimeline>();
   /** The last layer preference applied from settings, so a user's pick is not overridden by every analysis. */
   private appliedLayerSetting: number | undefined;
   /** Streamed models the user agreed to analyse (this session), and those live mode said it skips. */
@@ -208,12 +215,12 @@ export class Analyzer implements vscode.Disposable {
     const id = `a${++this.seq}`;
     const started = performance.now();
     this.setBusy({ uri, fraction: 0, message: 'starting' });
-    let answered = false;
-    const times: { sent: number; firstWindow?: number; answered?: number } = { sent: Date.now() };
+    const times: AnalysisTimeline = { sent: Date.now() };
     this.timeline.set(uri, times);
-    // A long document's first window shows as soon as it is done; the full trace replaces it.
+    // A long document's first window shows as soon as it is done; the full trace replaces it. The
+    // listener goes with the answer, so a first window that comes later is dropped.
     const partialSub = this.engine.onDidPartialTrace?.((p) => {
-      if (p.progressId === `${id}:run` && !answered && !signal.aborted && !job.document.isClosed && job.document.version === job.version) {
+      if (p.progressId === `${id}:run` && !signal.aborted && !job.document.isClosed && job.document.version === job.version) {
         job.partial = p.trace;
         times.firstWindow = Date.now();
         this.store.set({ uri, version: job.version, text: job.text, languageId: job.document.languageId, trace: p.trace });
@@ -234,7 +241,6 @@ export class Analyzer implements vscode.Disposable {
       );
       return { trace, ms: performance.now() - started };
     } finally {
-      answered = true;
       sub.dispose();
       partialSub?.dispose();
       this.setBusy(undefined);

@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import type { DecorationController } from './decorationController';
 import type { EngineClient } from './engineClient';
-import type { Analyzer } from './analyzer';
+import type { Analyzer, AnalysisTimeline } from './analyzer';
 import type { RoutingStore } from './routingStore';
 
 export interface TestCommandDeps {
@@ -29,9 +29,8 @@ export interface DebugStats {
   enginePid: number | null;
   engineState: string;
   decorationTypes: number;
-  /** uri → the stored analysis of each open document. */
-  /** `partial`: the stored trace is the first tokens only (AnalyzeParams' first window), the rest still running. */
-  analyses: Record<string, { version: number; tokens: number; layers: number; windows: number; partial: boolean; timeline?: { sent: number; firstWindow?: number; answered?: number } }>;
+  /** uri → the stored analysis of each open document; `partial`: only its first tokens so far, the rest still running. */
+  analyses: Record<string, { version: number; tokens: number; layers: number; windows: number; partial: boolean; timeline?: AnalysisTimeline }>;
   /** The last token selection any surface published, and the expert highlight. */
   lastSelection: { uri: string; tokenIndex: number; source: string } | null;
   highlightedExpert: { layer: number; expert: number | null } | null;
@@ -39,7 +38,7 @@ export interface DebugStats {
 }
 
 /** The last analysis stored its first tokens and has not answered yet. */
-function isPartial(t: { firstWindow?: number; answered?: number } | undefined): boolean {
+function isPartial(t: AnalysisTimeline | undefined): boolean {
   return t?.firstWindow !== undefined && t.answered === undefined;
 }
 

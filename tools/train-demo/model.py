@@ -195,18 +195,16 @@ def router_losses(routing, E: int, k: int, history=None):
     aux = 0.0
     z = 0.0
     n = 0
-    li = 0
     for r in routing:
         if r is None:
             continue
         logits, probs, sel = r
         counts = torch.bincount(sel.reshape(-1), minlength=E).float()
-        f = counts / sel.numel() if history is None else history.pooled(li, counts)
+        f = counts / sel.numel() if history is None else history.pooled(n, counts)  # n: this MoE layer's index
         P = probs.mean(0)
         aux = aux + E * (f * P).sum()
         z = z + torch.logsumexp(logits.float(), dim=-1).pow(2).mean()
         n += 1
-        li += 1
     if n == 0:
         return torch.tensor(0.0), torch.tensor(0.0)
     return aux / n, z / n
